@@ -1,0 +1,1 @@
+"""OpenAI Realtime provider for rtws."""

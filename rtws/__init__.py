@@ -1,0 +1,1 @@
+"""rtws: real-time voice-to-voice LLMs over websockets."""
