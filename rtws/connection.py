@@ -1,0 +1,241 @@
+"""The websocket plumbing every provider needs, so providers only translate messages.
+
+Opening a socket is where most user-facing failures happen: a bad key, a rate
+limit, a typo in a URL, a server that never answers. This module turns each
+into the right :mod:`rtws.errors` exception with a redacted, actionable
+message, and turns an unexpected close into :class:`~rtws.errors.ConnectionLost`
+(or an auth error, when the close code says the credentials were refused).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.frames import CloseCode
+
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailed,
+    ConnectionLost,
+    ConnectTimeout,
+    RateLimited,
+    RTWSError,
+)
+from .redact import get_logger, redact
+
+log = get_logger("rtws.connection")
+_ws_log = get_logger("rtws.websockets")
+
+#: Close codes after which reconnecting cannot help: the same request fails again.
+NON_RETRYABLE_CLOSE_CODES = frozenset(
+    {
+        CloseCode.PROTOCOL_ERROR,  # 1002
+        CloseCode.UNSUPPORTED_DATA,  # 1003
+        CloseCode.INVALID_DATA,  # 1007
+        CloseCode.POLICY_VIOLATION,  # 1008
+        CloseCode.MESSAGE_TOO_BIG,  # 1009
+        CloseCode.MANDATORY_EXTENSION,  # 1010
+    }
+)
+
+
+def _error_detail(body: bytes | None) -> str:
+    """The human part of an HTTP error body (OpenAI/Google style JSON or plain text)."""
+    if not body:
+        return ""
+    text = body.decode("utf-8", "replace")
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        return text.strip()[:200]
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        err: dict[str, Any] = data["error"]
+        return str(err.get("message") or err.get("code") or "")[:300]
+    return text.strip()[:200]
+
+
+def handshake_error(exc: BaseException, provider: str, url: str) -> RTWSError:
+    """Map a failed websocket opening handshake to an rtws error a user can act on."""
+    where = redact(url)
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        detail = redact(_error_detail(exc.response.body))
+        suffix = f": {detail}" if detail else ""
+        if status in (401, 403):
+            return AuthenticationError(
+                f"{provider} rejected the credentials (HTTP {status}){suffix}. "
+                "Check the API key (or token) in the options or environment."
+            )
+        if status == 429:
+            raw = exc.response.headers.get("retry-after")
+            try:
+                retry_after = float(raw) if raw is not None else None
+            except ValueError:
+                retry_after = None
+            hint = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+            return RateLimited(
+                f"{provider} is rate limiting this key (HTTP 429){suffix}{hint}",
+                retry_after=retry_after,
+            )
+        if 400 <= status < 500:
+            return ConnectionFailed(
+                f"{provider} refused the connection to {where} (HTTP {status}){suffix}",
+                retryable=False,
+            )
+        return ConnectionFailed(
+            f"{provider} failed to open a session at {where} (HTTP {status}){suffix}",
+            retryable=True,
+        )
+    if isinstance(exc, InvalidURI):
+        return ConfigurationError(f"invalid {provider} URL {where!r}: {redact(str(exc))}")
+    if isinstance(exc, TimeoutError):
+        return ConnectTimeout(f"timed out opening a websocket to {where}")
+    if isinstance(exc, OSError):
+        return ConnectionFailed(f"cannot reach {where}: {redact(str(exc))}")
+    if isinstance(exc, InvalidHandshake):
+        return ConnectionFailed(f"websocket handshake with {where} failed: {redact(str(exc))}")
+    return ConnectionFailed(f"could not connect to {where}: {redact(repr(exc))}")
+
+
+def close_error(code: int | None, reason: str, provider: str) -> RTWSError:
+    """The error an unexpected close stands for; providers may refine it."""
+    reason = redact(reason)
+    text = f"{provider} closed the connection (code {code}{': ' + reason if reason else ''})"
+    if code is None or code == CloseCode.ABNORMAL_CLOSURE:
+        return ConnectionLost(f"lost the connection to {provider} (no close frame)", code=code)
+    if code in NON_RETRYABLE_CLOSE_CODES:
+        return ConnectionLost(text, code=code, reason=reason, retryable=False)
+    return ConnectionLost(text, code=code, reason=reason)
+
+
+class WebSocketConnection:
+    """One client websocket: open with mapped errors, send JSON, iterate messages."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        provider: str,
+        headers: Mapping[str, str] | None = None,
+        open_timeout: float = 15.0,
+        ping_interval: float | None = 10.0,
+        ping_timeout: float | None = 10.0,
+        max_size: int | None = 16 * 2**20,
+        compression: str | None = None,
+    ) -> None:
+        scheme = urlsplit(url).scheme
+        if scheme not in ("ws", "wss"):
+            raise ConfigurationError(f"{provider} URL must start with ws:// or wss://, got {redact(url)!r}")
+        self._url = url
+        self._headers = dict(headers or {})
+        self.provider = provider
+        self._open_timeout = open_timeout
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._max_size = max_size
+        self._compression = compression
+        self._ws: ClientConnection | None = None
+        self._closing = False
+
+    def __repr__(self) -> str:
+        return f"<WebSocketConnection {redact(self._url)} open={self.is_open}>"
+
+    @property
+    def url(self) -> str:
+        """The URL with any credentials masked (safe to print)."""
+        return redact(self._url)
+
+    @property
+    def is_open(self) -> bool:
+        return self._ws is not None and self._ws.state is websockets.State.OPEN
+
+    @property
+    def close_code(self) -> int | None:
+        return self._ws.close_code if self._ws is not None else None
+
+    async def open(self) -> None:
+        try:
+            self._ws = await connect(
+                self._url,
+                additional_headers=self._headers,
+                open_timeout=self._open_timeout,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_timeout,
+                close_timeout=2.0,
+                max_size=self._max_size,
+                compression=self._compression,
+                logger=_ws_log,
+                user_agent_header=f"rtws/{_version()} websockets/{websockets.__version__}",
+            )
+        except Exception as exc:
+            raise handshake_error(exc, self.provider, self._url) from None
+
+    async def send_json(self, message: Mapping[str, Any]) -> None:
+        await self.send(json.dumps(message, separators=(",", ":")))
+
+    async def send(self, data: str | bytes) -> None:
+        ws = self._ws
+        if ws is None:
+            raise ConnectionFailed(f"not connected to {self.provider}", retryable=False)
+        try:
+            await ws.send(data)
+        except ConnectionClosed as exc:
+            raise self._closed_error(exc) from None
+
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        """Yield frames until the socket closes; an unexpected close raises its error."""
+        ws = self._ws
+        if ws is None:
+            return
+        try:
+            async for frame in ws:
+                yield frame
+        except ConnectionClosedOK as exc:
+            if not self._closing:
+                raise self._closed_error(exc) from None
+        except ConnectionClosed as exc:
+            if not self._closing:
+                raise self._closed_error(exc) from None
+            return
+        if not self._closing:
+            # The iterator ends quietly on a normal close the server started.
+            raise close_error(ws.close_code, ws.close_reason or "", self.provider)
+
+    def _closed_error(self, exc: ConnectionClosed) -> RTWSError:
+        frame = exc.rcvd
+        if frame is None:
+            return close_error(None, "", self.provider)
+        return close_error(frame.code, frame.reason, self.provider)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close politely (bounded wait), then drop the TCP connection regardless."""
+        self._closing = True
+        ws = self._ws
+        if ws is None:
+            return
+        try:
+            await ws.close(code, reason)
+        except Exception as exc:  # closing must never fail a disconnect
+            log.debug("error while closing %s: %r", self.url, exc)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rtws")
+    except PackageNotFoundError:
+        return "0"

@@ -1,0 +1,132 @@
+"""Event delivery: callbacks, decorators and async iterators over RTVI messages.
+
+A voice session emits dozens of events a second. A user's handler is their
+code, not ours: if it raises or is slow, the session must go on. So sync
+handlers run inline with their exceptions logged, async handlers run as
+tracked tasks (awaited or cancelled on close, never leaked), and iterators
+get a bounded queue that drops the oldest events rather than stall the
+audio path when nobody reads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from .redact import get_logger
+from .rtvi import RTVIMessage
+
+log = get_logger("rtws.events")
+
+Handler = Callable[[RTVIMessage], Awaitable[None] | None]
+H = TypeVar("H", bound=Callable[..., Any])
+
+#: Subscribe to every event type.
+ALL = "*"
+
+
+class _Subscription:
+    """One ``events()`` iterator's queue; drops the oldest event when full."""
+
+    def __init__(self, types: frozenset[str] | None, maxsize: int) -> None:
+        self.types = types
+        self.queue: asyncio.Queue[RTVIMessage | None] = asyncio.Queue(maxsize)
+        self.dropped = 0
+
+    def offer(self, msg: RTVIMessage | None) -> None:
+        if msg is not None and self.types is not None and msg.type not in self.types:
+            return
+        while True:
+            try:
+                self.queue.put_nowait(msg)
+                return
+            except asyncio.QueueFull:
+                self.queue.get_nowait()
+                self.dropped += 1
+
+
+class EventBus:
+    """Fan-out of RTVI messages to handlers and iterators, on the event loop thread."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+        self._subscriptions: list[_Subscription] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on(self, event_type: str, handler: Handler) -> Callable[[], None]:
+        """Call ``handler(msg)`` for each event of ``event_type`` ("*" for all); returns an unsubscribe callable."""
+        self._handlers.setdefault(event_type, []).append(handler)
+
+        def unsubscribe() -> None:
+            handlers = self._handlers.get(event_type, [])
+            if handler in handlers:
+                handlers.remove(handler)
+
+        return unsubscribe
+
+    def event_handler(self, event_type: str) -> Callable[[H], H]:
+        """Decorator form of :meth:`on`."""
+
+        def register(handler: H) -> H:
+            self.on(event_type, handler)
+            return handler
+
+        return register
+
+    def emit(self, msg: RTVIMessage) -> None:
+        """Deliver ``msg`` to every matching handler and iterator. Never raises."""
+        for sub in self._subscriptions:
+            sub.offer(msg)
+        for handler in (*self._handlers.get(msg.type, ()), *self._handlers.get(ALL, ())):
+            try:
+                result = handler(msg)
+            except Exception:
+                log.exception("event handler %r for %r failed", handler, msg.type)
+                continue
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(self._guard(result, handler, msg.type))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guard(result: Awaitable[None], handler: Handler, event_type: str) -> None:
+        try:
+            await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("async event handler %r for %r failed", handler, event_type)
+
+    async def events(
+        self, types: Iterable[str] | None = None, maxsize: int = 1000
+    ) -> AsyncIterator[RTVIMessage]:
+        """Iterate over events (optionally only ``types``) until :meth:`end_iterators` is called."""
+        sub = _Subscription(frozenset(types) if types is not None else None, maxsize)
+        self._subscriptions.append(sub)
+        try:
+            while (msg := await sub.queue.get()) is not None:
+                yield msg
+        finally:
+            self._subscriptions.remove(sub)
+            if sub.dropped:
+                log.warning("events() iterator dropped %d events it did not read", sub.dropped)
+
+    def end_iterators(self) -> None:
+        """Make every ``events()`` iterator finish once it has drained what it holds."""
+        for sub in self._subscriptions:
+            sub.offer(None)
+
+    async def drain(self, timeout: float = 2.0) -> None:
+        """Let running async handlers finish (up to ``timeout``), then cancel the rest."""
+        pending = {t for t in self._tasks if not t.done()}
+        if not pending:
+            return
+        _done, still = await asyncio.wait(pending, timeout=timeout)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
+            log.warning("cancelled %d event handlers still running at disconnect", len(still))

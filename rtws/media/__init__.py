@@ -1,0 +1,23 @@
+"""Audio backends: real sound devices, or files and arrays."""
+
+from .base import AudioChunk, AudioDevice, MediaFormat, MediaManager, MediaStats
+from .file import FileMediaManager
+
+__all__ = [
+    "AudioChunk",
+    "AudioDevice",
+    "FileMediaManager",
+    "MediaFormat",
+    "MediaManager",
+    "MediaStats",
+    "SoundDeviceMediaManager",
+]
+
+
+def __getattr__(name: str) -> object:
+    # sounddevice loads PortAudio on import; only pay for it (and its errors) when used.
+    if name == "SoundDeviceMediaManager":
+        from .sounddevice import SoundDeviceMediaManager
+
+        return SoundDeviceMediaManager
+    raise AttributeError(name)

@@ -1,0 +1,366 @@
+"""What the transport needs from audio I/O, and the part every backend shares.
+
+The transport never touches a device: it asks a :class:`MediaManager` for mic
+chunks at the provider's rate and hands it bot audio at the provider's rate.
+A backend (real sound devices, files, memory) only moves device-rate blocks;
+resampling, chunking, the playout buffer, levels and the thread hand-off live
+here once, so every backend behaves the same.
+
+Threading: a backend may call :meth:`MediaManager._push_input` and
+:meth:`MediaManager._pull_output` from a real-time audio thread. Neither
+waits for the event loop: input blocks go into a bounded deque (oldest
+dropped and counted when the loop falls behind) and the loop is woken with
+``call_soon_threadsafe``; output is read from the lock-light playout buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from ..audio import InputPipeline, OutputPipeline, PlaybackMark
+from ..errors import DeviceError
+from ..redact import get_logger
+
+log = get_logger("rtws.media")
+
+DeviceKind = Literal["audioinput", "audiooutput", "videoinput"]
+
+
+class AudioDevice(BaseModel):
+    """A device as users see it: ids are stable strings for the life of the process."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    kind: DeviceKind
+    default_sample_rate: int
+    max_channels: int
+    is_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """One fixed-size mic chunk, PCM16LE mono at ``sample_rate``, ready for the provider."""
+
+    pcm: bytes
+    sample_rate: int
+    #: ``time.perf_counter()`` when the block holding this chunk's last sample became available.
+    captured_at: float
+    #: running index of the chunk within the session (gaps mean dropped chunks).
+    seq: int = 0
+
+    @property
+    def duration_ms(self) -> float:
+        return len(self.pcm) / 2 / self.sample_rate * 1000.0
+
+    @property
+    def samples(self) -> npt.NDArray[np.int16]:
+        return np.frombuffer(self.pcm, dtype=np.int16)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFormat:
+    """What the provider speaks; the backend converts its devices' rates to these."""
+
+    input_sample_rate: int
+    output_sample_rate: int
+    chunk_ms: float = 20.0
+    prebuffer_ms: float = 40.0
+
+
+@dataclass(slots=True)
+class MediaStats:
+    """Counters a user (or a test) can read to prove nothing was silently lost."""
+
+    input_blocks: int = 0
+    dropped_input_blocks: int = 0
+    chunks_delivered: int = 0
+    underruns: int = 0
+    extra: dict[str, int] = field(default_factory=dict[str, int])
+
+
+DeviceErrorCallback = Callable[[DeviceError], None]
+
+#: Input blocks that may wait for the loop before the oldest is dropped (~2 s at 20 ms).
+MAX_PENDING_INPUT_BLOCKS = 100
+
+
+class MediaManager(ABC):
+    """Audio in and out for one transport. Subclasses implement the device part."""
+
+    def __init__(self) -> None:
+        self._format: MediaFormat | None = None
+        self._input: InputPipeline | None = None
+        self._output: OutputPipeline | None = None
+        self._mic_enabled = True
+        self._cam_enabled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: collections.deque[tuple[npt.NDArray[np.int16], float]] = collections.deque()
+        self._pending_lock = threading.Lock()
+        self._wakeup = asyncio.Event()
+        self._wakeup_scheduled = False
+        self._running = False
+        self._seq = 0
+        self._on_device_error: DeviceErrorCallback | None = None
+        self.stats = MediaStats()
+
+    # ------------------------------------------------------------------ devices
+    async def initialize(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
+        """Prepare device enumeration; idempotent."""
+
+    async def get_all_mics(self) -> list[AudioDevice]:
+        return []
+
+    async def get_all_speakers(self) -> list[AudioDevice]:
+        return []
+
+    async def get_all_cams(self) -> list[AudioDevice]:
+        """rtws streams audio only: no camera backend exists, and saying so is honest."""
+        return []
+
+    async def update_mic(self, device_id: str) -> AudioDevice:
+        raise DeviceError(
+            f"{type(self).__name__} has no selectable microphones (asked for {device_id!r})",
+            device_id=device_id,
+            kind="audioinput",
+        )
+
+    async def update_speaker(self, device_id: str) -> AudioDevice:
+        raise DeviceError(
+            f"{type(self).__name__} has no selectable speakers (asked for {device_id!r})",
+            device_id=device_id,
+            kind="audiooutput",
+        )
+
+    async def update_cam(self, device_id: str) -> AudioDevice:
+        cams = await self.get_all_cams()
+        known = ", ".join(repr(c.id) for c in cams) or "none"
+        raise DeviceError(
+            f"no camera with id {device_id!r} (cameras available: {known})",
+            device_id=device_id,
+            kind="videoinput",
+        )
+
+    @property
+    def selected_mic(self) -> AudioDevice | None:
+        return None
+
+    @property
+    def selected_speaker(self) -> AudioDevice | None:
+        return None
+
+    # ------------------------------------------------------------------ mute
+    def enable_mic(self, enabled: bool) -> None:
+        """Muting drops captured audio before it is queued: nothing muted ever reaches the LLM."""
+        self._mic_enabled = enabled
+        if not enabled and self._input is not None:
+            self._input.reset()
+
+    @property
+    def is_mic_enabled(self) -> bool:
+        return self._mic_enabled
+
+    def enable_cam(self, enabled: bool) -> None:
+        if enabled:
+            raise DeviceError("rtws has no camera support; video is not streamed", kind="videoinput")
+        self._cam_enabled = False
+
+    @property
+    def is_cam_enabled(self) -> bool:
+        return self._cam_enabled
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    @property
+    def format(self) -> MediaFormat | None:
+        return self._format
+
+    def set_device_error_callback(self, callback: DeviceErrorCallback | None) -> None:
+        """The transport turns these into ``device-error`` events."""
+        self._on_device_error = callback
+
+    async def start(self, fmt: MediaFormat) -> None:
+        """Open the devices and start streaming at the provider's rates."""
+        if self._running:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._format = fmt
+        self._wakeup = asyncio.Event()
+        with self._pending_lock:
+            self._pending.clear()
+        self._seq = 0
+        self._running = True
+        try:
+            await self._start_streams(fmt)
+        except BaseException:
+            self._running = False
+            await self._stop_streams()
+            raise
+
+    async def stop(self) -> None:
+        """Close every stream; idempotent, safe after a failed start."""
+        if not self._running:
+            return
+        self._running = False
+        try:
+            await self._stop_streams()
+        finally:
+            self._wakeup.set()
+            self._input = None
+            self._output = None
+
+    @abstractmethod
+    async def _start_streams(self, fmt: MediaFormat) -> None:
+        """Open the backend's streams; call :meth:`_configure` before audio flows."""
+
+    @abstractmethod
+    async def _stop_streams(self) -> None:
+        """Close the backend's streams. Must tolerate a partial start."""
+
+    def _configure(self, input_device_rate: int, output_device_rate: int) -> None:
+        """Build (or rebuild, on a device switch) the pipelines for the devices' rates."""
+        fmt = self._format
+        assert fmt is not None, "_configure called before start()"
+        self._configure_input(input_device_rate)
+        self._configure_output(output_device_rate)
+
+    def _configure_input(self, device_rate: int) -> None:
+        fmt = self._format
+        assert fmt is not None
+        self._input = InputPipeline(device_rate, fmt.input_sample_rate, fmt.chunk_ms)
+
+    def _configure_output(self, device_rate: int) -> None:
+        """A new output pipeline starts empty: audio queued for the old device is dropped."""
+        fmt = self._format
+        assert fmt is not None
+        self._output = OutputPipeline(fmt.output_sample_rate, device_rate, fmt.prebuffer_ms)
+
+    # ------------------------------------------------------------------ input path
+    def _push_input(self, block: npt.NDArray[np.int16], captured_at: float | None = None) -> None:
+        """Hand a captured device-rate block to the loop. Any thread; never blocks on the loop."""
+        if not self._running or not self._mic_enabled:
+            return
+        stamp = time.perf_counter() if captured_at is None else captured_at
+        with self._pending_lock:
+            if len(self._pending) >= MAX_PENDING_INPUT_BLOCKS:
+                self._pending.popleft()
+                self.stats.dropped_input_blocks += 1
+            self._pending.append((block, stamp))
+            self.stats.input_blocks += 1
+            if self._wakeup_scheduled:
+                return
+            self._wakeup_scheduled = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._wake)
+            except RuntimeError:  # loop closed between the check and the call
+                pass
+
+    def _wake(self) -> None:
+        self._wakeup.set()
+
+    async def mic_chunks(self) -> AsyncIterator[AudioChunk]:
+        """Fixed-size chunks at the provider's input rate, until :meth:`stop`."""
+        while self._running:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            for chunk in self._drain_input():
+                yield chunk
+
+    def _drain_input(self) -> list[AudioChunk]:
+        with self._pending_lock:
+            blocks = list(self._pending)
+            self._pending.clear()
+            self._wakeup_scheduled = False
+        pipeline = self._input
+        fmt = self._format
+        if pipeline is None or fmt is None or not self._mic_enabled:
+            return []
+        chunks: list[AudioChunk] = []
+        for block, stamp in blocks:
+            for pcm in pipeline.process(block):
+                self._seq += 1
+                chunks.append(AudioChunk(pcm.tobytes(), fmt.input_sample_rate, stamp, self._seq))
+        self.stats.chunks_delivered += len(chunks)
+        return chunks
+
+    # ------------------------------------------------------------------ output path
+    def _pull_output(self, out: npt.NDArray[np.int16]) -> int:
+        """Fill ``out`` (device rate, mono) from the playout buffer. Any thread; never blocks."""
+        pipeline = self._output
+        if pipeline is None:
+            out.fill(0)
+            return 0
+        return pipeline.read_into(out)
+
+    def play(self, pcm: bytes | npt.NDArray[np.int16], item_id: str | None = None) -> None:
+        """Queue bot audio (provider rate) for playback."""
+        if self._output is not None:
+            self._output.write(pcm, item_id)
+
+    def end_of_stream(self, item_id: str | None = None) -> None:
+        """No more audio is coming for now: play the tail even if shorter than the prebuffer."""
+        if self._output is not None:
+            self._output.end_of_stream(item_id)
+
+    def flush(self) -> PlaybackMark:
+        """Silence the speaker within one block and report what was really played."""
+        if self._output is None:
+            return PlaybackMark(None, 0, 0, self._format.output_sample_rate if self._format else 0)
+        return self._output.flush()
+
+    def mark(self) -> PlaybackMark:
+        if self._output is None:
+            return PlaybackMark(None, 0, 0, self._format.output_sample_rate if self._format else 0)
+        return self._output.mark()
+
+    def played_ms(self, item_id: str) -> int:
+        return self._output.played_ms(item_id) if self._output is not None else 0
+
+    @property
+    def bot_audio_idle_since(self) -> float | None:
+        """``time.monotonic()`` since when nothing was played, or None while audio plays."""
+        if self._output is None:
+            return 0.0
+        return self._output.buffer.idle_since()
+
+    @property
+    def bot_audio_buffered_ms(self) -> float:
+        return self._output.buffer.buffered_ms if self._output is not None else 0.0
+
+    def read_levels(self) -> tuple[float, float]:
+        """(mic, bot) levels in 0..1, the maxima since the previous call."""
+        mic = self._input.level.read() if self._input is not None else 0.0
+        bot = self._output.level.read() if self._output is not None else 0.0
+        return mic, bot
+
+    def _report_device_error(self, error: DeviceError) -> None:
+        """Backends call this from the loop thread when a device fails mid-stream."""
+        log.warning("device error: %s", error)
+        if self._on_device_error is not None:
+            self._on_device_error(error)
+
+    def _report_device_error_threadsafe(self, error: DeviceError) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._report_device_error, error)
+            except RuntimeError:
+                pass

@@ -1,0 +1,753 @@
+"""The abstract transport: everything a voice-to-voice provider shares.
+
+A provider subclass implements six hooks and ``send_message``; this class
+runs them in the documented order and owns what every provider needs and
+none should rewrite: the state machine, devices and the PCM pipeline (via a
+:class:`~rtws.media.MediaManager`), the websocket receive loop and dispatch
+table, interruption with the really-played position, deduplicated speaking
+events, audio levels, reconnection with backoff, and RTVI event delivery.
+
+Concurrency model: everything runs on one asyncio loop. Per session there are
+three background tasks (mic pump, receive loop, monitor), tracked and
+cancelled on disconnect; the PortAudio threads only touch the media
+manager's lock-light buffers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self, TypeVar
+
+from . import rtvi
+from .audio import PlaybackMark
+from .connection import WebSocketConnection
+from .errors import (
+    ConnectionFailed,
+    ConnectTimeout,
+    InvalidStateError,
+    ProtocolError,
+    RateLimited,
+    RTWSError,
+    UnsupportedMessage,
+)
+from .events import EventBus, Handler
+from .media.base import AudioChunk, AudioDevice, MediaFormat, MediaManager
+from .options import TransportOptions
+from .redact import get_logger, redact
+from .state import StateMachine, TransportState
+
+S = TransportState
+log = get_logger("rtws.transport")
+
+H = TypeVar("H", bound=Callable[..., Any])
+#: A provider's handler for one incoming message type (sync or async).
+LLMHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+HOOKS = (
+    "initialize_llm",
+    "attach_llm_listeners",
+    "connect_llm",
+    "disconnect_llm",
+    "handle_user_audio_stream",
+    "send_ready_message",
+    "send_message",
+)
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """Counters that prove nothing was lost silently."""
+
+    chunks_sent: int = 0
+    chunks_dropped_not_ready: int = 0
+    messages_received: int = 0
+    unknown_messages: int = 0
+    malformed_messages: int = 0
+    reconnects: int = 0
+
+
+class RealTimeWebsocketTransport(ABC):
+    """Base class of every provider transport. See ``docs/providers.md`` for a walk-through.
+
+    Subclasses set ``provider_name``, ``input_sample_rate`` and
+    ``output_sample_rate`` and implement the hooks listed in :data:`HOOKS`.
+    """
+
+    provider_name: ClassVar[str] = "provider"
+    #: PCM16 mono rate the provider wants mic audio at.
+    input_sample_rate: ClassVar[int] = 24000
+    #: PCM16 mono rate of the audio the provider sends.
+    output_sample_rate: ClassVar[int] = 24000
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        if missing:
+            raise TypeError(
+                f"{cls.__name__} cannot be instantiated: it must implement the provider "
+                f"hook{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                "(see rtws.RealTimeWebsocketTransport)"
+            )
+        return super().__new__(cls)
+
+    def __init__(self, options: TransportOptions, media: MediaManager | None = None) -> None:
+        if not isinstance(options, TransportOptions):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(
+                f"{type(self).__name__} options must be a TransportOptions model, "
+                f"got {type(options).__name__}"
+            )
+        self.options = options
+        self._media = media
+        self._bus = EventBus()
+        self._machine = StateMachine(self._on_state_change)
+        self._llm_initialized = False
+        self._devices_initialized = False
+        self._llm_handlers: dict[str, LLMHandler] = {}
+        self._warned_types: set[str] = set()
+        self._ws: WebSocketConnection | None = None
+        self._session_tasks: set[asyncio.Task[Any]] = set()
+        self._connect_task: asyncio.Task[None] | None = None
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._failure_task: asyncio.Task[None] | None = None
+        self._detached: set[asyncio.Future[None]] = set()
+        self._disconnect_done: asyncio.Event | None = None
+        self._ready = asyncio.Event()
+        self._bot_speaking = False
+        self._user_speaking = False
+        self._turn_started_at: float | None = None
+        self._reconnecting = False
+        self.stats = TransportStats()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} provider={self.provider_name} state={self.state}>"
+
+    # ================================================================ provider hooks
+    @abstractmethod
+    async def initialize_llm(self) -> None:
+        """Build the provider client/config from ``self.options`` (once per object)."""
+
+    @abstractmethod
+    async def attach_llm_listeners(self) -> None:
+        """Register a handler per provider event type with :meth:`on_llm_message` (once)."""
+
+    @abstractmethod
+    async def connect_llm(self) -> None:
+        """Open the websocket (:meth:`open_websocket`) and configure the session."""
+
+    @abstractmethod
+    async def disconnect_llm(self) -> None:
+        """Close the session politely; the base closes the socket afterwards regardless."""
+
+    @abstractmethod
+    async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
+        """Send one mic chunk (PCM16 mono at ``input_sample_rate``) to the LLM."""
+
+    @abstractmethod
+    async def send_ready_message(self) -> None:
+        """Emit ``bot-ready`` (:meth:`emit_bot_ready`) once the session is usable."""
+
+    @abstractmethod
+    async def send_message(self, message: rtvi.RTVIMessage) -> None:
+        """Translate a client→server RTVI message into the provider protocol.
+
+        Providers handle what they can and ``await super().send_message(msg)``
+        for the rest: the base understands ``disconnect-bot`` and
+        ``client-ready`` and raises :class:`UnsupportedMessage` otherwise.
+        """
+        if message.type == "disconnect-bot":
+            self._spawn_detached(self.disconnect())
+            return
+        if message.type == "client-ready":
+            return
+        raise UnsupportedMessage(message.type, self.provider_name)
+
+    # ---- optional hooks
+    def wants_authentication(self) -> bool:
+        """True when :meth:`authenticate` has work to do (e.g. minting an ephemeral token)."""
+        return False
+
+    async def authenticate(self) -> None:
+        """Fetch credentials before connecting; runs in the ``authenticating`` state."""
+
+    def message_types(self, message: dict[str, Any]) -> Iterable[str]:
+        """The dispatch keys of one decoded message; default: its ``"type"`` field."""
+        kind = message.get("type")
+        return (kind,) if isinstance(kind, str) else ()
+
+    def decode_message(self, frame: str | bytes) -> dict[str, Any]:
+        """Decode one websocket frame (text or binary UTF-8 JSON) into a dict."""
+        try:
+            data = json.loads(frame)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProtocolError(f"{self.provider_name} sent a frame that is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ProtocolError(f"{self.provider_name} sent JSON that is not an object")
+        return data  # pyright: ignore[reportUnknownVariableType]
+
+    def can_resume(self) -> bool:
+        """Whether a reconnect can continue the same conversation (informational)."""
+        return False
+
+    # ================================================================ public API
+    @property
+    def state(self) -> TransportState:
+        return self._machine.state
+
+    @property
+    def media(self) -> MediaManager:
+        """The media manager; created on first use so constructing a transport never opens audio."""
+        if self._media is None:
+            from .media.sounddevice import SoundDeviceMediaManager
+
+            self._media = SoundDeviceMediaManager()
+            self._media.set_device_error_callback(self._on_device_error)
+        return self._media
+
+    def media_format(self) -> MediaFormat:
+        return MediaFormat(
+            input_sample_rate=self.input_sample_rate,
+            output_sample_rate=self.output_sample_rate,
+            chunk_ms=self.options.chunk_ms,
+            prebuffer_ms=self.options.prebuffer_ms,
+        )
+
+    async def init_devices(self) -> None:
+        """Enumerate devices before connecting (``initializing`` → ``initialized``)."""
+        await self._ensure_llm_initialized()
+        if self.state not in (S.DISCONNECTED, S.ERROR):
+            if self._devices_initialized:
+                return
+            raise InvalidStateError(f"init_devices() needs a disconnected transport, not {self.state}")
+        self._move(S.INITIALIZING)
+        try:
+            await self._init_media()
+            self.emit(rtvi.AvailableMicsUpdated(data=_devices(await self.media.get_all_mics())))
+            self.emit(
+                rtvi.AvailableSpeakersUpdated(data=_devices(await self.media.get_all_speakers()))
+            )
+        except BaseException as exc:
+            self._fail_now(exc)
+            raise
+        self._move(S.INITIALIZED)
+
+    async def connect(self) -> None:
+        """Open the session; returns once ``ready`` (bot-ready emitted) or raises."""
+        if self.state is S.READY:
+            return
+        if self._connect_task is not None and not self._connect_task.done():
+            raise InvalidStateError("connect() is already running on this transport")
+        if self.state not in (S.DISCONNECTED, S.INITIALIZED, S.ERROR):
+            raise InvalidStateError(f"connect() needs a disconnected transport, not {self.state}")
+        self._ready = asyncio.Event()
+        self._connect_task = asyncio.create_task(self._connect(), name=f"rtws-connect-{self.provider_name}")
+        try:
+            await asyncio.shield(self._connect_task)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if me is None or not me.cancelling():
+                # Not our caller's cancellation: disconnect() stopped the connect.
+                raise ConnectionFailed(
+                    f"connect() to {self.provider_name} was stopped by disconnect()",
+                    retryable=False,
+                ) from None
+            # Our caller was cancelled: take the half-open session down with it.
+            if not self._connect_task.done():
+                self._connect_task.cancel()
+                await asyncio.gather(self._connect_task, return_exceptions=True)
+            if self._disconnect_done is None and self.state is not S.DISCONNECTED:
+                if self.state is not S.DISCONNECTING:
+                    self._move(S.DISCONNECTING)
+                await self._cleanup()
+                self._move(S.DISCONNECTED)
+            raise
+        finally:
+            self._connect_task = None
+
+    async def disconnect(self) -> None:
+        """Release every socket, stream, thread and task. Idempotent; safe from any state."""
+        if self._disconnect_done is not None:
+            await self._disconnect_done.wait()
+            return
+        if self.state is S.DISCONNECTED and not self._session_tasks:
+            self._bus.end_iterators()
+            return
+        self._disconnect_done = asyncio.Event()
+        try:
+            connecting = self._connect_task
+            if connecting is not None and not connecting.done():
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
+            await self._cancel_task(self._reconnect_task)
+            if self.state is not S.DISCONNECTED:
+                if self.state is not S.DISCONNECTING:
+                    self._move(S.DISCONNECTING)
+                await self._cleanup()
+                self._move(S.DISCONNECTED)
+            await self._bus.drain()
+            self._bus.end_iterators()
+        finally:
+            done, self._disconnect_done = self._disconnect_done, None
+            done.set()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.disconnect()
+
+    # ---- events
+    def on(self, event_type: str, handler: Handler) -> Callable[[], None]:
+        """Call ``handler(msg)`` for every event of ``event_type`` ("*" = all). Returns an unsubscribe."""
+        return self._bus.on(event_type, handler)
+
+    def event_handler(self, event_type: str) -> Callable[[H], H]:
+        """Decorator: ``@transport.event_handler("bot-ready")``."""
+        return self._bus.event_handler(event_type)
+
+    def events(self, types: Iterable[str] | None = None, maxsize: int = 1000) -> AsyncIterator[rtvi.RTVIMessage]:
+        """``async for msg in transport.events():`` until the transport disconnects."""
+        return self._bus.events(types, maxsize)
+
+    # ---- devices
+    async def get_all_mics(self) -> list[AudioDevice]:
+        return await self.media.get_all_mics()
+
+    async def get_all_speakers(self) -> list[AudioDevice]:
+        return await self.media.get_all_speakers()
+
+    async def get_all_cams(self) -> list[AudioDevice]:
+        return await self.media.get_all_cams()
+
+    async def update_mic(self, device_id: str) -> None:
+        device = await self.media.update_mic(device_id)
+        self.emit(rtvi.MicUpdated(data=rtvi.DeviceData(device=device.model_dump())))
+
+    async def update_speaker(self, device_id: str) -> None:
+        device = await self.media.update_speaker(device_id)
+        self.emit(rtvi.SpeakerUpdated(data=rtvi.DeviceData(device=device.model_dump())))
+
+    async def update_cam(self, device_id: str) -> None:
+        await self.media.update_cam(device_id)
+
+    def enable_mic(self, enabled: bool) -> None:
+        self.media.enable_mic(enabled)
+
+    def enable_cam(self, enabled: bool) -> None:
+        self.media.enable_cam(enabled)
+
+    @property
+    def selected_mic(self) -> AudioDevice | None:
+        return self.media.selected_mic
+
+    @property
+    def selected_speaker(self) -> AudioDevice | None:
+        return self.media.selected_speaker
+
+    @property
+    def is_mic_enabled(self) -> bool:
+        return self.media.is_mic_enabled
+
+    @property
+    def is_cam_enabled(self) -> bool:
+        return self.media.is_cam_enabled
+
+    # ================================================================ provider helpers
+    def emit(self, message: rtvi.RTVIMessage) -> None:
+        """Deliver an RTVI event to the user. ``bot-ready`` completes ``connect()``."""
+        if message.type == "bot-ready" and self.state is S.CONNECTED:
+            self._move(S.READY)
+            self._ready.set()
+        self._bus.emit(message)
+
+    def emit_bot_ready(self, about: Mapping[str, Any] | None = None) -> None:
+        self.emit(
+            rtvi.BotReady(
+                data=rtvi.BotReadyData(
+                    version=rtvi.PROTOCOL_VERSION,
+                    about=dict(about or {"provider": self.provider_name}),
+                )
+            )
+        )
+
+    def emit_error(self, message: str, *, fatal: bool = False) -> None:
+        self.emit(rtvi.Error(data=rtvi.ErrorData(error=redact(message), fatal=fatal)))
+
+    def on_llm_message(self, message_type: str, handler: LLMHandler) -> None:
+        """Register the handler for one provider message type (the dispatch table)."""
+        self._llm_handlers[message_type] = handler
+
+    async def open_websocket(
+        self, url: str, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> WebSocketConnection:
+        """Open the provider socket and start the receive loop that feeds the dispatch table."""
+        await self._close_websocket()
+        conn = WebSocketConnection(
+            url,
+            provider=self.provider_name,
+            headers=headers,
+            open_timeout=self.options.connect_timeout,
+            ping_interval=self.options.ping_interval,
+            ping_timeout=self.options.ping_timeout,
+            **kwargs,
+        )
+        await conn.open()
+        self._ws = conn
+        self._spawn(self._receive_loop(conn), "receive")
+        return conn
+
+    @property
+    def ws(self) -> WebSocketConnection:
+        if self._ws is None:
+            raise ConnectionFailed(f"{self.provider_name} is not connected", retryable=False)
+        return self._ws
+
+    async def send_json(self, message: Mapping[str, Any]) -> None:
+        await self.ws.send_json(message)
+
+    def play_bot_audio(self, pcm: bytes, item_id: str | None = None) -> None:
+        """Queue bot audio (PCM16 mono at ``output_sample_rate``) for the speaker."""
+        if not pcm:
+            return
+        media = self.media
+        if not media.is_running:
+            return
+        if self._turn_started_at is not None:
+            ttfb = time.perf_counter() - self._turn_started_at
+            self._turn_started_at = None
+            self.emit_metrics(ttfb=[{"processor": self.provider_name, "value": round(ttfb, 4)}])
+        media.play(pcm, item_id)
+        self.bot_started_speaking()
+
+    def bot_audio_done(self, item_id: str | None = None) -> None:
+        """No more audio for now: let a tail shorter than the prebuffer play out."""
+        if self.media.is_running:
+            self.media.end_of_stream(item_id)
+
+    def user_started_speaking(self) -> PlaybackMark:
+        """Barge-in: silence the speaker now and return what of the bot's audio was heard."""
+        mark = self.media.flush() if self.media.is_running else PlaybackMark(None, 0, 0, 0)
+        self._turn_started_at = None
+        if not self._user_speaking:
+            self._user_speaking = True
+            self.emit(rtvi.UserStartedSpeaking())
+        if self._bot_speaking:
+            self.emit(rtvi.BotInterrupted())
+            self.bot_stopped_speaking()
+        return mark
+
+    def user_stopped_speaking(self) -> None:
+        """End of the user's turn: starts the time-to-first-audio clock."""
+        self._turn_started_at = time.perf_counter()
+        if self._user_speaking:
+            self._user_speaking = False
+            self.emit(rtvi.UserStoppedSpeaking())
+
+    def bot_started_speaking(self) -> None:
+        if not self._bot_speaking:
+            self._bot_speaking = True
+            self.emit(rtvi.BotStartedSpeaking())
+
+    def bot_stopped_speaking(self) -> None:
+        if self._bot_speaking:
+            self._bot_speaking = False
+            self.emit(rtvi.BotStoppedSpeaking())
+
+    @property
+    def is_bot_speaking(self) -> bool:
+        return self._bot_speaking
+
+    def emit_metrics(
+        self,
+        *,
+        ttfb: list[dict[str, Any]] | None = None,
+        processing: list[dict[str, Any]] | None = None,
+        tokens: list[dict[str, Any]] | None = None,
+    ) -> None:
+        data: dict[str, Any] = {}
+        if ttfb:
+            data["ttfb"] = ttfb
+        if processing:
+            data["processing"] = processing
+        if tokens:
+            data["tokens"] = tokens
+        self.emit(rtvi.Metrics.model_validate({"data": data}))
+
+    def connection_error(self, exc: BaseException) -> None:
+        """A fatal session error from a provider handler: report it and tear down."""
+        if self._failure_task is not None and not self._failure_task.done():
+            return
+        if self.state in (S.DISCONNECTING, S.DISCONNECTED, S.ERROR):
+            return
+        self._failure_task = asyncio.ensure_future(self._fail_session(exc))
+
+    # ================================================================ internals
+    def _on_state_change(self, new: TransportState, previous: TransportState) -> None:
+        log.debug("%s: %s -> %s", self.provider_name, previous, new)
+        self._bus.emit(
+            rtvi.TransportStateChanged(
+                data=rtvi.TransportStateChangedData(state=new.value, previous=previous.value)
+            )
+        )
+
+    def _move(self, new: TransportState) -> None:
+        if self.state is not new:
+            self._machine.move_to(new)
+
+    async def _ensure_llm_initialized(self) -> None:
+        if not self._llm_initialized:
+            await self.initialize_llm()
+            await self.attach_llm_listeners()
+            self._llm_initialized = True
+
+    async def _init_media(self) -> None:
+        media = self.media
+        media.set_device_error_callback(self._on_device_error)
+        await media.initialize()
+        self._devices_initialized = True
+
+    async def _connect(self) -> None:
+        try:
+            async with asyncio.timeout(self.options.connect_timeout):
+                await self._ensure_llm_initialized()
+                if not self._devices_initialized:
+                    await self._init_media()
+                await self._open_session()
+        except TimeoutError:
+            exc = ConnectTimeout(
+                f"connecting to {self.provider_name} took longer than "
+                f"{self.options.connect_timeout:g} s (options.connect_timeout)"
+            )
+            await self._fail_session(exc)
+            raise exc from None
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            await self._fail_session(exc)
+            raise
+
+    async def _open_session(self) -> None:
+        """authenticate → connect_llm → media → connected → bot-ready → ready."""
+        if self.wants_authentication():
+            self._move(S.AUTHENTICATING)
+            await self.authenticate()
+            self._move(S.AUTHENTICATED)
+        self._move(S.CONNECTING)
+        await self.connect_llm()
+        if not self.media.is_running:
+            await self.media.start(self.media_format())
+            self._spawn(self._mic_pump(), "mic-pump")
+            self._spawn(self._monitor(), "monitor")
+        self._move(S.CONNECTED)
+        await self.send_ready_message()
+        if self.state is not S.READY:
+            await self._ready.wait()
+
+    async def _fail_session(self, exc: BaseException) -> None:
+        """Any failure: error event, ``error`` state, and every resource released."""
+        if isinstance(exc, asyncio.CancelledError):
+            return
+        message = redact(str(exc)) or type(exc).__name__
+        log.warning("%s session failed: %s", self.provider_name, message)
+        self._fail_now(exc)
+        await self._cleanup()
+
+    def _fail_now(self, exc: BaseException) -> None:
+        if self.state not in (S.ERROR, S.DISCONNECTED, S.DISCONNECTING):
+            self.emit_error(str(exc) or type(exc).__name__, fatal=True)
+            self._move(S.ERROR)
+
+    async def _cleanup(self) -> None:
+        """Stop media, say goodbye to the LLM, close the socket, cancel session tasks."""
+        current = asyncio.current_task()
+        self._ready.set()
+        media = self._media
+        if media is not None:
+            try:
+                await media.stop()
+            except Exception as exc:
+                log.warning("error stopping media: %s", redact(str(exc)))
+        if self._ws is not None:
+            try:
+                async with asyncio.timeout(2.0):
+                    await self.disconnect_llm()
+            except Exception as exc:
+                log.warning("%s disconnect_llm failed: %s", self.provider_name, redact(str(exc)))
+        await self._close_websocket()
+        tasks = [t for t in self._session_tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._bot_speaking = False
+        self._user_speaking = False
+        self._turn_started_at = None
+
+    async def _close_websocket(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=f"rtws-{self.provider_name}-{name}")
+        self._session_tasks.add(task)
+        task.add_done_callback(self._session_tasks.discard)
+        return task
+
+    def _spawn_detached(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run work that must outlive the task that asked for it (e.g. disconnect-bot)."""
+        task = asyncio.ensure_future(coro)
+        self._detached.add(task)
+        task.add_done_callback(self._detached.discard)
+
+    @staticmethod
+    async def _cancel_task(task: asyncio.Task[Any] | None) -> None:
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    # ---- the three session tasks
+    async def _mic_pump(self) -> None:
+        async for chunk in self.media.mic_chunks():
+            if self.state is not S.READY or self._ws is None or not self._ws.is_open:
+                self.stats.chunks_dropped_not_ready += 1
+                continue
+            try:
+                await self.handle_user_audio_stream(chunk)
+                self.stats.chunks_sent += 1
+            except RTWSError as exc:
+                # A closed socket shows up here first; the receive loop owns recovery.
+                self.stats.chunks_dropped_not_ready += 1
+                log.debug("mic chunk not sent: %s", exc)
+
+    async def _receive_loop(self, conn: WebSocketConnection) -> None:
+        try:
+            async for frame in conn.messages():
+                self.stats.messages_received += 1
+                await self._dispatch(frame)
+        except RTWSError as exc:
+            if self._ws is conn:
+                self._on_connection_lost(exc)
+
+    async def _dispatch(self, frame: str | bytes) -> None:
+        try:
+            message = self.decode_message(frame)
+        except ProtocolError as exc:
+            self.stats.malformed_messages += 1
+            log.warning("%s", exc)
+            self.emit_error(str(exc), fatal=False)
+            return
+        handled = False
+        for kind in self.message_types(message):
+            handler = self._llm_handlers.get(kind)
+            if handler is None:
+                continue
+            handled = True
+            try:
+                result = handler(message)
+                if result is not None:
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.stats.malformed_messages += 1
+                log.warning(
+                    "%s handler for %r failed: %s", self.provider_name, kind, redact(repr(exc)),
+                    exc_info=True,
+                )
+                self.emit_error(f"could not handle {self.provider_name} message {kind!r}: {exc}")
+        if not handled:
+            self.stats.unknown_messages += 1
+            kinds = tuple(self.message_types(message)) or ("<no type>",)
+            if kinds[0] not in self._warned_types:
+                self._warned_types.add(kinds[0])
+                log.info("%s: ignoring message type %r", self.provider_name, kinds[0])
+
+    async def _monitor(self) -> None:
+        """Audio levels (~10/s) and the bot-stopped-speaking detector (every 50 ms)."""
+        media = self.media
+        tick = 0.05
+        next_levels = time.monotonic()
+        stopped_after = self.options.bot_stopped_after_ms / 1000.0
+        while media.is_running:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if self._bot_speaking:
+                idle = media.bot_audio_idle_since
+                if idle is not None and now - idle >= stopped_after:
+                    self.bot_stopped_speaking()
+            if now >= next_levels:
+                next_levels = now + self.options.level_interval
+                mic, bot = media.read_levels()
+                self._bus.emit(rtvi.UserAudioLevel(data=rtvi.AudioLevelData(value=round(mic, 3))))
+                self._bus.emit(rtvi.BotAudioLevel(data=rtvi.AudioLevelData(value=round(bot, 3))))
+
+    def _on_device_error(self, error: RTWSError) -> None:
+        self.emit(rtvi.DeviceErrorEvent(data=rtvi.DeviceErrorData(message=redact(str(error)))))
+
+    # ---- reconnection
+    def _on_connection_lost(self, exc: RTWSError) -> None:
+        if self.state not in (S.CONNECTED, S.READY) or self._reconnecting:
+            return
+        policy = self.options.reconnect
+        if not exc.retryable or policy.max_attempts == 0:
+            self.connection_error(exc)
+            return
+        self._reconnecting = True
+        self._reconnect_task = asyncio.ensure_future(self._reconnect(exc))
+
+    async def _reconnect(self, exc: RTWSError) -> None:
+        policy = self.options.reconnect
+        last: RTWSError = exc
+        try:
+            for attempt in range(1, policy.max_attempts + 1):
+                delay = policy.delay(attempt, random.random())
+                if isinstance(last, RateLimited) and last.retry_after is not None:
+                    delay = max(delay, last.retry_after)
+                self.emit_error(
+                    f"{last}; reconnecting (attempt {attempt} of {policy.max_attempts})",
+                    fatal=False,
+                )
+                self.emit(
+                    rtvi.Reconnecting(
+                        data=rtvi.ReconnectingData(
+                            attempt=attempt,
+                            max_attempts=policy.max_attempts,
+                            delay_s=round(delay, 3),
+                            reason=redact(str(last)),
+                        )
+                    )
+                )
+                self.media.flush()
+                self.bot_stopped_speaking()
+                if self.state is not S.CONNECTING:
+                    self._move(S.CONNECTING)
+                await self._close_websocket()
+                await asyncio.sleep(delay)
+                try:
+                    async with asyncio.timeout(self.options.connect_timeout):
+                        self._ready = asyncio.Event()
+                        await self._open_session()
+                except TimeoutError:
+                    last = ConnectTimeout(f"reconnecting to {self.provider_name} timed out")
+                    continue
+                except RTWSError as err:
+                    last = err
+                    if not err.retryable:
+                        break
+                    continue
+                self.stats.reconnects += 1
+                self.emit(rtvi.Reconnected(data=rtvi.ReconnectedData(attempt=attempt)))
+                return
+            await self._fail_session(last)
+        finally:
+            self._reconnecting = False
+
+
+def _devices(devices: list[AudioDevice]) -> rtvi.DevicesData:
+    return rtvi.DevicesData(devices=[d.model_dump() for d in devices])

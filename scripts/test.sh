@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run the whole test suite: system packages, Python deps, virtual sound devices, pytest.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k interruption -x).
+source "$(dirname "$0")/_setup.sh"
+ensure_debian_packages libportaudio2
+ensure_env
+# Device tests need a sound card; headless machines get a virtual one.
+if ! uv run --no-sync python -m rtws.sandbox check >/dev/null 2>&1; then
+  scripts/audio-sandbox up >/dev/null || log "could not start virtual audio devices"
+fi
+if [ -n "${CI:-}" ]; then export RTWS_REQUIRE_DEVICES=1; fi
+exec uv run --no-sync pytest "$@"

@@ -1,0 +1,140 @@
+"""Audio both ways through the echo provider with file media (no sound server needed)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import soxr
+
+from rtws import FileMediaManager, TransportState
+from rtws.audio import read_wav
+from tests.conftest import DATA, make_options, session_tasks
+from tests.echo_provider import EchoServer, EchoTransport
+
+S = TransportState
+
+
+def tone(seconds: float, rate: int = 24000, freq: float = 440.0, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+async def wait_for(cond: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0.01)
+
+
+async def test_mic_file_reaches_server_resampled_in_fixed_chunks(echo_server: EchoServer) -> None:
+    speech, rate = read_wav(DATA / "speech_24k.wav")
+    media = FileMediaManager(DATA / "speech_24k.wav", realtime=False, tail_silence_ms=0)
+    t = EchoTransport(make_options(echo_server, chunk_ms=20), media)
+    async with t:
+        await media.wait_input_done()
+        await wait_for(lambda: len(echo_server.audio_in) // 2 >= len(speech) * 16000 // rate - 320)
+    chunks = echo_server.of_type("audio")
+    sizes = {len(__import__("base64").b64decode(c["audio"])) for c in chunks}
+    assert sizes == {320 * 2}  # 20 ms at 16 kHz, every chunk
+    received = np.frombuffer(bytes(echo_server.audio_in), np.int16)
+    expected = soxr.resample(speech, rate, 16000)
+    n = min(len(expected), len(received)) - 400
+    # The same speech, delayed by at most the resampler's few samples.
+    corr = np.corrcoef(received[:n].astype(float), expected[:n].astype(float))[0, 1]
+    assert corr > 0.95
+    assert t.stats.chunks_sent == len(chunks)
+
+
+async def test_bot_audio_plays_to_output_at_device_rate(echo_server: EchoServer, tmp_path: Any) -> None:
+    out = tmp_path / "out.wav"
+    media = FileMediaManager(None, input_rate=16000, output=out, output_rate=48000, realtime=False)
+    t = EchoTransport(make_options(echo_server), media)
+    speaking: list[str] = []
+    t.on("bot-started-speaking", lambda m: speaking.append(m.type))
+    t.on("bot-stopped-speaking", lambda m: speaking.append(m.type))
+    async with t:
+        await echo_server.send_audio(tone(1.0), "item-1")
+        await media.wait_output_idle()
+        await wait_for(lambda: len(speaking) == 2)
+    played = media.output_audio()
+    assert media.output_rate == 48000
+    loud = np.flatnonzero(np.abs(played) > 1000)
+    assert abs(len(played[loud[0] : loud[-1]]) - 48000) < 48000 * 0.01
+    # The output is the tone: its spectrum peaks at 440 Hz.
+    spectrum = np.abs(np.fft.rfft(played[loud[0] : loud[-1]].astype(float)))
+    peak_hz = np.argmax(spectrum) * 48000 / (loud[-1] - loud[0])
+    assert abs(peak_hz - 440) < 5
+    wav, rate = read_wav(out)
+    assert rate == 48000 and len(wav) == len(played)
+    assert speaking == ["bot-started-speaking", "bot-stopped-speaking"]
+
+
+async def test_interruption_silences_within_one_block_and_reports_played_ms(echo_server: EchoServer) -> None:
+    media = FileMediaManager(None, input_rate=16000, output_rate=24000, realtime=True, block_ms=20)
+    t = EchoTransport(make_options(echo_server, prebuffer_ms=40), media)
+    events: list[str] = []
+    for kind in ("user-started-speaking", "bot-interrupted", "bot-stopped-speaking", "bot-started-speaking"):
+        t.on(kind, lambda m: events.append(m.type))
+    async with t:
+        await echo_server.send_audio(tone(3.0), "item-7")
+        await wait_for(lambda: media.output_samples > 0 and media.played_ms("item-7") >= 600)
+        await echo_server.send({"type": "speech.started"})
+        await wait_for(lambda: bool(t.truncations))
+        await asyncio.sleep(0.3)
+    truncate = t.truncations[0]
+    assert truncate["item_id"] == "item-7"
+    played = media.output_audio()
+    heard = np.flatnonzero(np.abs(played) > 100)
+    heard_ms = (heard[-1] - heard[0] + 1) / 24
+    # What left the output equals what the provider reported, within one block.
+    assert abs(heard_ms - truncate["audio_end_ms"]) <= 20, (heard_ms, truncate)
+    assert 600 <= truncate["audio_end_ms"] < 1500
+    assert events == ["bot-started-speaking", "user-started-speaking", "bot-interrupted", "bot-stopped-speaking"]
+    assert echo_server.of_type("truncate")[0]["audio_end_ms"] == truncate["audio_end_ms"]
+
+
+async def test_echo_loopback_bot_and_levels(echo_server: EchoServer) -> None:
+    echo_server.echo = True
+    speech, _ = read_wav(DATA / "speech_16k.wav")
+    media = FileMediaManager(speech[: 16000 * 1], input_rate=16000, realtime=True, tail_silence_ms=300)
+    t = EchoTransport(make_options(echo_server), media)
+    user_levels: list[float] = []
+    bot_levels: list[float] = []
+    t.on("user-audio-level", lambda m: user_levels.append(m.data.value))  # type: ignore[union-attr]
+    t.on("bot-audio-level", lambda m: bot_levels.append(m.data.value))  # type: ignore[union-attr]
+    async with t:
+        await media.wait_input_done()
+        await asyncio.sleep(0.3)
+    # ~10 level events per second over ~1.5 s, and they saw the speech both ways.
+    assert 8 <= len(user_levels) <= 25
+    assert max(user_levels) > 0.3 and max(bot_levels) > 0.3
+    played = media.output_audio()
+    assert np.abs(played).max() > 1000
+    assert not session_tasks()
+
+
+async def test_metrics_time_to_first_audio(echo_server: EchoServer) -> None:
+    media = FileMediaManager(None, input_rate=16000, realtime=False)
+    t = EchoTransport(make_options(echo_server), media)
+    metrics: list[Any] = []
+    t.on("metrics", metrics.append)
+    async with t:
+        await echo_server.send({"type": "speech.stopped"})
+        await asyncio.sleep(0.05)
+        await echo_server.send_audio(tone(0.2), "item-1")
+        await wait_for(lambda: bool(metrics))
+    ttfb = metrics[0].data.ttfb[0]
+    assert ttfb.processor == "echo" and 0.04 < ttfb.value < 2.0
+
+
+async def test_mute_drops_mic_audio(echo_server: EchoServer, speech_16k: np.ndarray) -> None:
+    media = FileMediaManager(speech_16k, input_rate=16000, realtime=False, tail_silence_ms=0)
+    t = EchoTransport(make_options(echo_server), media)
+    t.enable_mic(False)
+    assert not t.is_mic_enabled
+    async with t:
+        await media.wait_input_done()
+        await asyncio.sleep(0.1)
+    assert echo_server.audio_in == b""
+    assert t.stats.chunks_sent == 0
