@@ -34,7 +34,8 @@ S = TransportState
 #: busy state because failures and user disconnects can happen at any await.
 #: ``ready``/``connected`` → ``authenticating``/``connecting`` is a reconnect.
 TRANSITIONS: dict[TransportState, frozenset[TransportState]] = {
-    S.DISCONNECTED: frozenset({S.INITIALIZING, S.AUTHENTICATING, S.CONNECTING}),
+    # disconnected → error: a connect() whose very first step (initialize_llm) failed.
+    S.DISCONNECTED: frozenset({S.INITIALIZING, S.AUTHENTICATING, S.CONNECTING, S.ERROR}),
     S.INITIALIZING: frozenset({S.INITIALIZED, S.ERROR, S.DISCONNECTING}),
     S.INITIALIZED: frozenset({S.AUTHENTICATING, S.CONNECTING, S.DISCONNECTING, S.ERROR}),
     S.AUTHENTICATING: frozenset({S.AUTHENTICATED, S.ERROR, S.DISCONNECTING}),

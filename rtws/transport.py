@@ -558,7 +558,7 @@ class RealTimeWebsocketTransport(ABC):
         await self._cleanup()
 
     def _fail_now(self, exc: BaseException) -> None:
-        if self.state not in (S.ERROR, S.DISCONNECTED, S.DISCONNECTING):
+        if self.state not in (S.ERROR, S.DISCONNECTING):
             self.emit_error(str(exc) or type(exc).__name__, fatal=True)
             self._move(S.ERROR)
 

@@ -51,8 +51,6 @@ class EchoTransport(RealTimeWebsocketTransport):
 
     async def initialize_llm(self) -> None:
         self.hook_calls.append("initialize_llm")
-        key = self.options.api_key
-        self.headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
         self._session_ready = asyncio.Event()
 
     async def attach_llm_listeners(self) -> None:
@@ -68,7 +66,9 @@ class EchoTransport(RealTimeWebsocketTransport):
     async def connect_llm(self) -> None:
         self.hook_calls.append("connect_llm")
         self._session_ready.clear()
-        await self.open_websocket(self.options.url, self.headers)
+        key = self.options.api_key  # read per connect: a fixed key applies on the next try
+        headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
+        await self.open_websocket(self.options.url, headers)
         await self.send_json({"type": "session.start"})
         await self._session_ready.wait()
 

@@ -108,7 +108,10 @@ class MediaManager(ABC):
         self._mic_enabled = True
         self._cam_enabled = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: collections.deque[tuple[npt.NDArray[np.int16], float]] = collections.deque()
+        # (block, captured_at); a None block marks the end of the input (see _end_input).
+        self._pending: collections.deque[tuple[npt.NDArray[np.int16] | None, float]] = (
+            collections.deque()
+        )
         self._pending_lock = threading.Lock()
         self._wakeup = asyncio.Event()
         self._wakeup_scheduled = False
@@ -252,9 +255,11 @@ class MediaManager(ABC):
         self._output = OutputPipeline(fmt.output_sample_rate, device_rate, fmt.prebuffer_ms)
 
     # ------------------------------------------------------------------ input path
-    def _push_input(self, block: npt.NDArray[np.int16], captured_at: float | None = None) -> None:
+    def _push_input(
+        self, block: npt.NDArray[np.int16] | None, captured_at: float | None = None
+    ) -> None:
         """Hand a captured device-rate block to the loop. Any thread; never blocks on the loop."""
-        if not self._running or not self._mic_enabled:
+        if not self._running or (block is not None and not self._mic_enabled):
             return
         stamp = time.perf_counter() if captured_at is None else captured_at
         with self._pending_lock:
@@ -272,6 +277,10 @@ class MediaManager(ABC):
                 loop.call_soon_threadsafe(self._wake)
             except RuntimeError:  # loop closed between the check and the call
                 pass
+
+    def _end_input(self) -> None:
+        """The input ended (a file ran out): deliver the samples a chunk or filter still holds."""
+        self._push_input(None)
 
     def _wake(self) -> None:
         self._wakeup.set()
@@ -295,7 +304,8 @@ class MediaManager(ABC):
             return []
         chunks: list[AudioChunk] = []
         for block, stamp in blocks:
-            for pcm in pipeline.process(block):
+            pieces = pipeline.finish() if block is None else pipeline.process(block)
+            for pcm in pieces:
                 self._seq += 1
                 chunks.append(AudioChunk(pcm.tobytes(), fmt.input_sample_rate, stamp, self._seq))
         self.stats.chunks_delivered += len(chunks)

@@ -197,7 +197,9 @@ class FileMediaManager(MediaManager):
                 self._push_input(np.zeros(in_block, dtype=np.int16))
                 if tail_left <= 0:
                     self._input_done.set()
-            else:
+            elif not self._input_done.is_set():
+                # A file that simply ends: what the resampler and chunker hold goes out too.
+                self._end_input()
                 self._input_done.set()
             # --- play one block
             real = self._pull_output(out)

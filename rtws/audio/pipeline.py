@@ -1,0 +1,95 @@
+"""The two PCM paths between a device and a provider, one object per direction.
+
+Input: device blocks (any rate, any size) → provider-rate chunks of exactly
+``chunk_ms``. Output: provider-rate audio → device-rate playout buffer.
+Both keep a level meter. A :class:`~rtws.media.MediaManager` owns one of
+each and rebuilds them when a device with another rate is switched in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .chunker import Chunker
+from .levels import LevelMeter
+from .playout import PlaybackMark, PlayoutBuffer
+from .resample import StreamResampler
+
+Int16Array = npt.NDArray[np.int16]
+
+
+class InputPipeline:
+    """Mic blocks at the device rate → fixed-size chunks at the provider rate."""
+
+    def __init__(self, device_rate: int, provider_rate: int, chunk_ms: float) -> None:
+        self.device_rate = device_rate
+        self.provider_rate = provider_rate
+        self.chunk_samples = max(1, round(provider_rate * chunk_ms / 1000))
+        self.resampler = StreamResampler(device_rate, provider_rate)
+        self.chunker = Chunker(self.chunk_samples)
+        self.level = LevelMeter()
+
+    def process(self, block: Int16Array) -> list[Int16Array]:
+        self.level.update(block)
+        return self.chunker.push(self.resampler.process(block))
+
+    def finish(self) -> list[Int16Array]:
+        """The end of the input (a file ran out): emit what is held back, the last chunk padded."""
+        chunks = self.chunker.push(self.resampler.flush())
+        last = self.chunker.flush(pad=True)
+        return [*chunks, last] if last is not None else chunks
+
+    def reset(self) -> None:
+        """Forget partial chunks and resampler history (after mute, or a device switch)."""
+        self.resampler.reset()
+        self.chunker.clear()
+
+
+class OutputPipeline:
+    """Bot audio at the provider rate → the device-rate playout buffer the callback reads."""
+
+    def __init__(self, provider_rate: int, device_rate: int, prebuffer_ms: float) -> None:
+        self.provider_rate = provider_rate
+        self.device_rate = device_rate
+        self.resampler = StreamResampler(provider_rate, device_rate)
+        self.buffer = PlayoutBuffer(device_rate, round(device_rate * prebuffer_ms / 1000))
+        self.level = LevelMeter()
+        self._item: str | None = None
+
+    def write(self, pcm: bytes | Int16Array, item_id: str | None = None) -> None:
+        samples = np.frombuffer(pcm, dtype="<i2") if isinstance(pcm, bytes | bytearray) else pcm
+        if item_id != self._item and self._item is not None:
+            # A new item: the resampler's last few samples belong to the old one.
+            self._finish_item()
+        self._item = item_id
+        self.buffer.write(self.resampler.process(samples), item_id)
+
+    def end_of_stream(self, item_id: str | None = None) -> None:
+        if item_id is None or item_id == self._item:
+            self._finish_item()
+            self._item = None
+        self.buffer.end_of_stream()
+
+    def read_into(self, out: Int16Array) -> int:
+        """Audio-thread side: fill one device block."""
+        real = self.buffer.read_into(out)
+        if real:
+            self.level.update(out[:real])
+        return real
+
+    def flush(self) -> PlaybackMark:
+        self.resampler.reset()
+        self._item = None
+        return self.buffer.flush()
+
+    def mark(self) -> PlaybackMark:
+        return self.buffer.mark()
+
+    def played_ms(self, item_id: str | None) -> int:
+        return self.buffer.played_ms(item_id)
+
+    def _finish_item(self) -> None:
+        tail = self.resampler.flush()
+        if len(tail):
+            self.buffer.write(tail, self._item)
