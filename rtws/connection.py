@@ -10,8 +10,8 @@ message, and turns an unexpected close into :class:`~rtws.errors.ConnectionLost`
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import websockets
@@ -52,7 +52,7 @@ NON_RETRYABLE_CLOSE_CODES = frozenset(
 )
 
 
-def _error_detail(body: bytes | None) -> str:
+def _error_detail(body: bytes | bytearray | None) -> str:
     """The human part of an HTTP error body (OpenAI/Google style JSON or plain text)."""
     if not body:
         return ""
@@ -61,9 +61,10 @@ def _error_detail(body: bytes | None) -> str:
         data: Any = json.loads(text)
     except ValueError:
         return text.strip()[:200]
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        err: dict[str, Any] = data["error"]
-        return str(err.get("message") or err.get("code") or "")[:300]
+    err = cast("dict[str, Any]", data).get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict):
+        fields = cast("dict[str, Any]", err)
+        return str(fields.get("message") or fields.get("code") or "")[:300]
     return text.strip()[:200]
 
 
@@ -121,6 +122,9 @@ def close_error(code: int | None, reason: str, provider: str) -> RTWSError:
     return ConnectionLost(text, code=code, reason=reason)
 
 
+_default_close = close_error
+
+
 class WebSocketConnection:
     """One client websocket: open with mapped errors, send JSON, iterate messages."""
 
@@ -135,6 +139,7 @@ class WebSocketConnection:
         ping_timeout: float | None = 10.0,
         max_size: int | None = 16 * 2**20,
         compression: str | None = None,
+        close_error: Callable[[int | None, str], RTWSError] | None = None,
     ) -> None:
         scheme = urlsplit(url).scheme
         if scheme not in ("ws", "wss"):
@@ -147,6 +152,7 @@ class WebSocketConnection:
         self._ping_timeout = ping_timeout
         self._max_size = max_size
         self._compression = compression
+        self._close_error = close_error or (lambda code, reason: _default_close(code, reason, provider))
         self._ws: ClientConnection | None = None
         self._closing = False
 
@@ -178,7 +184,7 @@ class WebSocketConnection:
                 max_size=self._max_size,
                 compression=self._compression,
                 logger=_ws_log,
-                user_agent_header=f"rtws/{_version()} websockets/{websockets.__version__}",
+                user_agent_header=f"rtws/{_version('rtws')} websockets/{_version('websockets')}",
             )
         except Exception as exc:
             raise handshake_error(exc, self.provider, self._url) from None
@@ -212,13 +218,13 @@ class WebSocketConnection:
             return
         if not self._closing:
             # The iterator ends quietly on a normal close the server started.
-            raise close_error(ws.close_code, ws.close_reason or "", self.provider)
+            raise self._close_error(ws.close_code, ws.close_reason or "")
 
     def _closed_error(self, exc: ConnectionClosed) -> RTWSError:
         frame = exc.rcvd
         if frame is None:
-            return close_error(None, "", self.provider)
-        return close_error(frame.code, frame.reason, self.provider)
+            return self._close_error(None, "")
+        return self._close_error(frame.code, frame.reason)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close politely (bounded wait), then drop the TCP connection regardless."""
@@ -232,10 +238,10 @@ class WebSocketConnection:
             log.debug("error while closing %s: %r", self.url, exc)
 
 
-def _version() -> str:
+def _version(distribution: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("rtws")
+        return version(distribution)
     except PackageNotFoundError:
         return "0"

@@ -56,13 +56,12 @@ class RTVIMessage(BaseModel):
     label: Literal["rtvi-ai"] = MESSAGE_LABEL
     type: str
     id: str = Field(default_factory=new_id)
-    data: Any = None
 
     #: True for events that exist only inside the process (never sent or received).
     local: ClassVar[bool] = False
     #: Which way the message travels on a wire: "server" (to the client) or "client".
     direction: ClassVar[Literal["server", "client", "local"]] = "server"
-    _registry: ClassVar[dict[str, type[RTVIMessage]]] = {}
+    registry: ClassVar[dict[str, type[RTVIMessage]]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -70,7 +69,7 @@ class RTVIMessage(BaseModel):
         field = cls.model_fields.get("type")
         default = field.default if field is not None else None
         if isinstance(default, str):
-            RTVIMessage._registry[default] = cls
+            RTVIMessage.registry[default] = cls
 
     def to_dict(self) -> dict[str, Any]:
         """The wire object (``None`` fields omitted)."""
@@ -83,7 +82,7 @@ class RTVIMessage(BaseModel):
 
 def message_types() -> dict[str, type[RTVIMessage]]:
     """Every known ``type`` and its model."""
-    return dict(RTVIMessage._registry)
+    return dict(RTVIMessage.registry)
 
 
 def parse(raw: str | bytes | Mapping[str, Any]) -> RTVIMessage:
@@ -104,7 +103,7 @@ def parse(raw: str | bytes | Mapping[str, Any]) -> RTVIMessage:
     kind = message.get("type")
     if not isinstance(kind, str):
         raise RTVIParseError(f"RTVI message needs a string 'type', got {kind!r}")
-    cls = RTVIMessage._registry.get(kind)
+    cls = RTVIMessage.registry.get(kind)
     if cls is None:
         raise RTVIParseError(f"unknown RTVI message type {kind!r}")
     try:
@@ -293,30 +292,37 @@ class ServerMessage(RTVIMessage):
 
 class UserStartedSpeaking(RTVIMessage):
     type: Literal["user-started-speaking"] = "user-started-speaking"
+    data: None = None
 
 
 class UserStoppedSpeaking(RTVIMessage):
     type: Literal["user-stopped-speaking"] = "user-stopped-speaking"
+    data: None = None
 
 
 class UserMuteStarted(RTVIMessage):
     type: Literal["user-mute-started"] = "user-mute-started"
+    data: None = None
 
 
 class UserMuteStopped(RTVIMessage):
     type: Literal["user-mute-stopped"] = "user-mute-stopped"
+    data: None = None
 
 
 class BotStartedSpeaking(RTVIMessage):
     type: Literal["bot-started-speaking"] = "bot-started-speaking"
+    data: None = None
 
 
 class BotStoppedSpeaking(RTVIMessage):
     type: Literal["bot-stopped-speaking"] = "bot-stopped-speaking"
+    data: None = None
 
 
 class BotInterrupted(RTVIMessage):
     type: Literal["bot-interrupted"] = "bot-interrupted"
+    data: None = None
 
 
 class UserTranscription(RTVIMessage):
@@ -331,10 +337,12 @@ class BotOutput(RTVIMessage):
 
 class BotLLMStarted(RTVIMessage):
     type: Literal["bot-llm-started"] = "bot-llm-started"
+    data: None = None
 
 
 class BotLLMStopped(RTVIMessage):
     type: Literal["bot-llm-stopped"] = "bot-llm-stopped"
+    data: None = None
 
 
 class BotLLMText(RTVIMessage):
@@ -344,10 +352,12 @@ class BotLLMText(RTVIMessage):
 
 class BotTTSStarted(RTVIMessage):
     type: Literal["bot-tts-started"] = "bot-tts-started"
+    data: None = None
 
 
 class BotTTSStopped(RTVIMessage):
     type: Literal["bot-tts-stopped"] = "bot-tts-stopped"
+    data: None = None
 
 
 class BotTTSText(RTVIMessage):
@@ -412,6 +422,7 @@ class ClientMessage(_ClientMessage):
 
 class DisconnectBot(_ClientMessage):
     type: Literal["disconnect-bot"] = "disconnect-bot"
+    data: None = None
 
 
 # ---------------------------------------------------------------- local only
@@ -477,6 +488,6 @@ def error(message: str, *, fatal: bool = False) -> Error:
 
 
 #: Types a transport emits to its user (server → client plus local events).
-SERVER_TYPES = frozenset(t for t, c in RTVIMessage._registry.items() if c.direction == "server")
-CLIENT_TYPES = frozenset(t for t, c in RTVIMessage._registry.items() if c.direction == "client")
-LOCAL_TYPES = frozenset(t for t, c in RTVIMessage._registry.items() if c.local)
+SERVER_TYPES = frozenset(t for t, c in RTVIMessage.registry.items() if c.direction == "server")
+CLIENT_TYPES = frozenset(t for t, c in RTVIMessage.registry.items() if c.direction == "client")
+LOCAL_TYPES = frozenset(t for t, c in RTVIMessage.registry.items() if c.local)

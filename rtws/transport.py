@@ -16,6 +16,7 @@ manager's lock-light buffers.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import random
 import time
@@ -27,6 +28,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from . import rtvi
 from .audio import PlaybackMark
 from .connection import WebSocketConnection
+from .connection import close_error as default_close_error
 from .errors import (
     ConnectionFailed,
     ConnectTimeout,
@@ -70,6 +72,7 @@ class TransportStats:
     unknown_messages: int = 0
     malformed_messages: int = 0
     reconnects: int = 0
+    chunks_dropped_reconnecting: int = 0
 
 
 class RealTimeWebsocketTransport(ABC):
@@ -117,6 +120,8 @@ class RealTimeWebsocketTransport(ABC):
         self._detached: set[asyncio.Future[None]] = set()
         self._disconnect_done: asyncio.Event | None = None
         self._ready = asyncio.Event()
+        self._session_lost: asyncio.Future[RTWSError] | None = None
+        self._held_chunks: collections.deque[AudioChunk] = collections.deque()
         self._bot_speaking = False
         self._user_speaking = False
         self._turn_started_at: float | None = None
@@ -190,8 +195,14 @@ class RealTimeWebsocketTransport(ABC):
         return data  # pyright: ignore[reportUnknownVariableType]
 
     def can_resume(self) -> bool:
-        """Whether a reconnect can continue the same conversation (informational)."""
+        """Whether a reconnect can continue the same conversation (reported in ``reconnected``)."""
         return False
+
+    def close_error(self, code: int | None, reason: str) -> RTWSError:
+        """The error an unexpected close stands for. Override to read provider close codes
+        (e.g. a code that means "bad API key" must become a non-retryable
+        :class:`~rtws.errors.AuthenticationError`)."""
+        return default_close_error(code, reason, self.provider_name)
 
     # ================================================================ public API
     @property
@@ -394,6 +405,7 @@ class RealTimeWebsocketTransport(ABC):
             open_timeout=self.options.connect_timeout,
             ping_interval=self.options.ping_interval,
             ping_timeout=self.options.ping_timeout,
+            close_error=self.close_error,
             **kwargs,
         )
         await conn.open()
@@ -533,20 +545,44 @@ class RealTimeWebsocketTransport(ABC):
 
     async def _open_session(self) -> None:
         """authenticate → connect_llm → media → connected → bot-ready → ready."""
+        self._session_lost = asyncio.get_running_loop().create_future()
         if self.wants_authentication():
             self._move(S.AUTHENTICATING)
             await self.authenticate()
             self._move(S.AUTHENTICATED)
         self._move(S.CONNECTING)
-        await self.connect_llm()
+        await self._unless_lost(self.connect_llm())
         if not self.media.is_running:
             await self.media.start(self.media_format())
             self._spawn(self._mic_pump(), "mic-pump")
             self._spawn(self._monitor(), "monitor")
         self._move(S.CONNECTED)
-        await self.send_ready_message()
+        await self._unless_lost(self.send_ready_message())
         if self.state is not S.READY:
-            await self._ready.wait()
+            await self._unless_lost(self._ready.wait())
+
+    async def _unless_lost(self, step: Coroutine[Any, Any, Any]) -> None:
+        """Run a connect step, but fail it at once if the socket dies meanwhile.
+
+        A provider's ``connect_llm`` typically waits for a "session ready" message;
+        when the server closes instead (bad key as a close code, refused setup),
+        waiting for the timeout would hide the real reason.
+        """
+        lost = self._session_lost
+        assert lost is not None, "_unless_lost outside _open_session"
+        task = asyncio.ensure_future(step)
+        try:
+            await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        if task.done():
+            task.result()
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise lost.result()
 
     async def _fail_session(self, exc: BaseException) -> None:
         """Any failure: error event, ``error`` state, and every resource released."""
@@ -587,6 +623,7 @@ class RealTimeWebsocketTransport(ABC):
         self._bot_speaking = False
         self._user_speaking = False
         self._turn_started_at = None
+        self._held_chunks.clear()
 
     async def _close_websocket(self) -> None:
         ws, self._ws = self._ws, None
@@ -613,17 +650,41 @@ class RealTimeWebsocketTransport(ABC):
 
     # ---- the three session tasks
     async def _mic_pump(self) -> None:
+        """Mic chunks → ``handle_user_audio_stream``, in order, each exactly once.
+
+        While a reconnect is under way, chunks are held (up to
+        ``options.reconnect_hold_ms``) and sent after the resume, so a user
+        who keeps talking through a connection reset loses nothing; beyond
+        that the oldest are dropped and counted in ``stats``.
+        """
+        hold_max = max(1, round(self.options.reconnect_hold_ms / self.options.chunk_ms))
+        held = self._held_chunks
         async for chunk in self.media.mic_chunks():
+            if self._reconnecting:
+                if len(held) >= hold_max:
+                    held.popleft()
+                    self.stats.chunks_dropped_reconnecting += 1
+                held.append(chunk)
+                continue
             if self.state is not S.READY or self._ws is None or not self._ws.is_open:
                 self.stats.chunks_dropped_not_ready += 1
                 continue
-            try:
-                await self.handle_user_audio_stream(chunk)
-                self.stats.chunks_sent += 1
-            except RTWSError as exc:
-                # A closed socket shows up here first; the receive loop owns recovery.
-                self.stats.chunks_dropped_not_ready += 1
-                log.debug("mic chunk not sent: %s", exc)
+            while held:
+                if not await self._send_chunk(held[0]):
+                    break
+                held.popleft()
+            await self._send_chunk(chunk)
+
+    async def _send_chunk(self, chunk: AudioChunk) -> bool:
+        try:
+            await self.handle_user_audio_stream(chunk)
+        except RTWSError as exc:
+            # A closed socket shows up here first; the receive loop owns recovery.
+            self.stats.chunks_dropped_not_ready += 1
+            log.debug("mic chunk not sent: %s", exc)
+            return False
+        self.stats.chunks_sent += 1
+        return True
 
     async def _receive_loop(self, conn: WebSocketConnection) -> None:
         try:
@@ -632,6 +693,9 @@ class RealTimeWebsocketTransport(ABC):
                 await self._dispatch(frame)
         except RTWSError as exc:
             if self._ws is conn:
+                lost = self._session_lost
+                if lost is not None and not lost.done():
+                    lost.set_result(exc)
                 self._on_connection_lost(exc)
 
     async def _dispatch(self, frame: str | bytes) -> None:
@@ -691,6 +755,19 @@ class RealTimeWebsocketTransport(ABC):
         self.emit(rtvi.DeviceErrorEvent(data=rtvi.DeviceErrorData(message=redact(str(error)))))
 
     # ---- reconnection
+    def schedule_reconnect(self, reason: str) -> None:
+        """Reconnect now, on the provider's request (e.g. Gemini's ``goAway``).
+
+        Not an error: the session moves through ``connecting`` again, calls
+        :meth:`connect_llm` (which resumes where the protocol allows), and
+        ``reconnecting``/``reconnected`` events tell the user. If that fails,
+        the ordinary retry policy takes over.
+        """
+        if self._reconnecting or self.state not in (S.CONNECTED, S.READY):
+            return
+        self._reconnecting = True
+        self._reconnect_task = asyncio.ensure_future(self._reconnect(None, planned=reason))
+
     def _on_connection_lost(self, exc: RTWSError) -> None:
         if self.state not in (S.CONNECTED, S.READY) or self._reconnecting:
             return
@@ -701,28 +778,35 @@ class RealTimeWebsocketTransport(ABC):
         self._reconnecting = True
         self._reconnect_task = asyncio.ensure_future(self._reconnect(exc))
 
-    async def _reconnect(self, exc: RTWSError) -> None:
+    async def _reconnect(self, exc: RTWSError | None, planned: str | None = None) -> None:
+        """Retry with backoff and jitter; a ``planned`` reconnect starts at once, with no error."""
         policy = self.options.reconnect
-        last: RTWSError = exc
+        attempts = max(1, policy.max_attempts) if planned else policy.max_attempts
+        last: RTWSError | None = exc
         try:
-            for attempt in range(1, policy.max_attempts + 1):
-                delay = policy.delay(attempt, random.random())
-                if isinstance(last, RateLimited) and last.retry_after is not None:
-                    delay = max(delay, last.retry_after)
-                self.emit_error(
-                    f"{last}; reconnecting (attempt {attempt} of {policy.max_attempts})",
-                    fatal=False,
-                )
+            for attempt in range(1, attempts + 1):
+                if planned and attempt == 1:
+                    delay, reason = 0.0, planned
+                else:
+                    delay = policy.delay(attempt, random.random())
+                    if isinstance(last, RateLimited) and last.retry_after is not None:
+                        delay = max(delay, last.retry_after)
+                    reason = redact(str(last)) if last is not None else "reconnecting"
+                    self.emit_error(
+                        f"{reason}; reconnecting (attempt {attempt} of {attempts})", fatal=False
+                    )
                 self.emit(
                     rtvi.Reconnecting(
                         data=rtvi.ReconnectingData(
                             attempt=attempt,
-                            max_attempts=policy.max_attempts,
+                            max_attempts=attempts,
                             delay_s=round(delay, 3),
-                            reason=redact(str(last)),
+                            reason=reason,
                         )
                     )
                 )
+                # What was queued for the speaker belongs to a reply the new
+                # session may not continue: stop it rather than play it late.
                 self.media.flush()
                 self.bot_stopped_speaking()
                 if self.state is not S.CONNECTING:
@@ -742,9 +826,17 @@ class RealTimeWebsocketTransport(ABC):
                         break
                     continue
                 self.stats.reconnects += 1
-                self.emit(rtvi.Reconnected(data=rtvi.ReconnectedData(attempt=attempt)))
+                self._reconnecting = False
+                self.emit(
+                    rtvi.Reconnected(
+                        data=rtvi.ReconnectedData(attempt=attempt, resumed=self.can_resume())
+                    )
+                )
                 return
-            await self._fail_session(last)
+            self._held_chunks.clear()
+            await self._fail_session(
+                last or ConnectionFailed(f"could not reconnect to {self.provider_name}")
+            )
         finally:
             self._reconnecting = False
 

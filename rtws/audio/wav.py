@@ -9,6 +9,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,24 +19,25 @@ from ..errors import ConfigurationError
 Int16Array = npt.NDArray[np.int16]
 
 
-def to_int16(samples: npt.NDArray[np.generic]) -> Int16Array:
+def to_int16(samples: npt.ArrayLike) -> Int16Array:
     """Any numeric array → PCM16 mono: floats are taken as [-1, 1], 2-D arrays are downmixed."""
-    arr = np.asarray(samples)
+    arr: npt.NDArray[Any] = np.asarray(samples)
     if arr.ndim == 2:
-        # (frames, channels) is numpy/sounddevice's layout; average to mono.
-        arr = arr.astype(np.float64).mean(axis=1) if arr.shape[1] > 1 else arr[:, 0]
-        if np.issubdtype(np.asarray(samples).dtype, np.integer):
-            arr = np.round(arr).astype(np.asarray(samples).dtype)
+        # (frames, channels) is numpy/sounddevice's layout: average the channels.
+        mixed: npt.NDArray[Any] = arr.astype(np.float64).mean(axis=1)
+        arr = mixed if arr.dtype.kind == "f" else np.round(mixed).astype(arr.dtype)
     elif arr.ndim != 1:
-        raise ConfigurationError(f"audio must be a 1-D or (frames, channels) array, got shape {arr.shape}")
+        raise ConfigurationError(
+            f"audio must be a 1-D or (frames, channels) array, got shape {arr.shape}"
+        )
     if arr.dtype == np.int16:
         return arr
-    if np.issubdtype(arr.dtype, np.floating):
-        return (np.clip(arr, -1.0, 1.0) * 32767.0).round().astype(np.int16)
-    if np.issubdtype(arr.dtype, np.integer):
-        if arr.dtype == np.uint8:  # 8-bit WAV is unsigned, centred on 128
-            return ((arr.astype(np.int16) - 128) << 8).astype(np.int16)
-        bits = np.iinfo(arr.dtype).bits
+    if arr.dtype.kind == "f":
+        return np.round(np.clip(arr, -1.0, 1.0) * 32767.0).astype(np.int16)
+    if arr.dtype == np.uint8:  # 8-bit WAV is unsigned, centred on 128
+        return ((arr.astype(np.int16) - 128) << 8).astype(np.int16)
+    if arr.dtype.kind in "iu":
+        bits = arr.dtype.itemsize * 8
         if bits < 16:
             return (arr.astype(np.int16) << (16 - bits)).astype(np.int16)
         return (arr.astype(np.int64) >> (bits - 16)).astype(np.int16)
@@ -55,7 +57,7 @@ def read_wav(path: str | Path) -> tuple[Int16Array, int]:
     except (wave.Error, EOFError) as exc:
         raise ConfigurationError(f"{path} is not a PCM WAV file: {exc}") from None
     if width == 1:
-        data: npt.NDArray[np.generic] = np.frombuffer(raw, dtype=np.uint8)
+        data: npt.NDArray[Any] = np.frombuffer(raw, dtype=np.uint8)
     elif width == 2:
         data = np.frombuffer(raw, dtype="<i2")
     elif width == 3:
