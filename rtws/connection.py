@@ -143,7 +143,9 @@ class WebSocketConnection:
     ) -> None:
         scheme = urlsplit(url).scheme
         if scheme not in ("ws", "wss"):
-            raise ConfigurationError(f"{provider} URL must start with ws:// or wss://, got {redact(url)!r}")
+            raise ConfigurationError(
+                f"{provider} URL must start with ws:// or wss://, got {redact(url)!r}"
+            )
         self._url = url
         self._headers = dict(headers or {})
         self.provider = provider
@@ -152,7 +154,9 @@ class WebSocketConnection:
         self._ping_timeout = ping_timeout
         self._max_size = max_size
         self._compression = compression
-        self._close_error = close_error or (lambda code, reason: _default_close(code, reason, provider))
+        self._close_error = close_error or (
+            lambda code, reason: _default_close(code, reason, provider)
+        )
         self._ws: ClientConnection | None = None
         self._closing = False
 

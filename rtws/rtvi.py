@@ -86,7 +86,7 @@ def message_types() -> dict[str, type[RTVIMessage]]:
 
 
 def parse(raw: str | bytes | Mapping[str, Any]) -> RTVIMessage:
-    """Wire JSON (or an already decoded object) → the typed message. Raises :class:`RTVIParseError`."""
+    """Wire JSON (or a decoded object) → the typed model; :class:`RTVIParseError` if invalid."""
     if isinstance(raw, str | bytes):
         try:
             obj: Any = json.loads(raw)
@@ -476,7 +476,9 @@ def bot_output(
     text: str, *, spoken: bool, aggregated_by: str = "sentence", **extra: Any
 ) -> BotOutput:
     """A ``bot-output`` event: ``spoken`` for speech transcripts, false for text-only output."""
-    return BotOutput(data=BotOutputData(text=text, spoken=spoken, aggregated_by=aggregated_by, **extra))
+    return BotOutput(
+        data=BotOutputData(text=text, spoken=spoken, aggregated_by=aggregated_by, **extra)
+    )
 
 
 def user_transcription(text: str, *, final: bool, user_id: str = "") -> UserTranscription:

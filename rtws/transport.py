@@ -87,6 +87,8 @@ class RealTimeWebsocketTransport(ABC):
     input_sample_rate: ClassVar[int] = 24000
     #: PCM16 mono rate of the audio the provider sends.
     output_sample_rate: ClassVar[int] = 24000
+    #: The provider's options model, so tools (the CLI) can build options from flags and files.
+    options_class: ClassVar[type[TransportOptions]] = TransportOptions
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         missing = sorted(getattr(cls, "__abstractmethods__", ()))
@@ -176,7 +178,7 @@ class RealTimeWebsocketTransport(ABC):
         """True when :meth:`authenticate` has work to do (e.g. minting an ephemeral token)."""
         return False
 
-    async def authenticate(self) -> None:
+    async def authenticate(self) -> None:  # noqa: B027 - optional hook, most providers need none
         """Fetch credentials before connecting; runs in the ``authenticating`` state."""
 
     def message_types(self, message: dict[str, Any]) -> Iterable[str]:
@@ -189,7 +191,9 @@ class RealTimeWebsocketTransport(ABC):
         try:
             data = json.loads(frame)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ProtocolError(f"{self.provider_name} sent a frame that is not JSON: {exc}") from None
+            raise ProtocolError(
+                f"{self.provider_name} sent a frame that is not JSON: {exc}"
+            ) from None
         if not isinstance(data, dict):
             raise ProtocolError(f"{self.provider_name} sent JSON that is not an object")
         return data  # pyright: ignore[reportUnknownVariableType]
@@ -225,6 +229,7 @@ class RealTimeWebsocketTransport(ABC):
             output_sample_rate=self.output_sample_rate,
             chunk_ms=self.options.chunk_ms,
             prebuffer_ms=self.options.prebuffer_ms,
+            resample_quality=self.options.resample_quality,
         )
 
     async def init_devices(self) -> None:
@@ -233,7 +238,9 @@ class RealTimeWebsocketTransport(ABC):
         if self.state not in (S.DISCONNECTED, S.ERROR):
             if self._devices_initialized:
                 return
-            raise InvalidStateError(f"init_devices() needs a disconnected transport, not {self.state}")
+            raise InvalidStateError(
+                f"init_devices() needs a disconnected transport, not {self.state}"
+            )
         self._move(S.INITIALIZING)
         try:
             await self._init_media()
@@ -255,7 +262,9 @@ class RealTimeWebsocketTransport(ABC):
         if self.state not in (S.DISCONNECTED, S.INITIALIZED, S.ERROR):
             raise InvalidStateError(f"connect() needs a disconnected transport, not {self.state}")
         self._ready = asyncio.Event()
-        self._connect_task = asyncio.create_task(self._connect(), name=f"rtws-connect-{self.provider_name}")
+        self._connect_task = asyncio.create_task(
+            self._connect(), name=f"rtws-connect-{self.provider_name}"
+        )
         try:
             await asyncio.shield(self._connect_task)
         except asyncio.CancelledError:
@@ -314,14 +323,16 @@ class RealTimeWebsocketTransport(ABC):
 
     # ---- events
     def on(self, event_type: str, handler: Handler) -> Callable[[], None]:
-        """Call ``handler(msg)`` for every event of ``event_type`` ("*" = all). Returns an unsubscribe."""
+        """Call ``handler(msg)`` on each ``event_type`` event ("*": all); returns an unsubscribe."""
         return self._bus.on(event_type, handler)
 
     def event_handler(self, event_type: str) -> Callable[[H], H]:
         """Decorator: ``@transport.event_handler("bot-ready")``."""
         return self._bus.event_handler(event_type)
 
-    def events(self, types: Iterable[str] | None = None, maxsize: int = 1000) -> AsyncIterator[rtvi.RTVIMessage]:
+    def events(
+        self, types: Iterable[str] | None = None, maxsize: int = 1000
+    ) -> AsyncIterator[rtvi.RTVIMessage]:
         """``async for msg in transport.events():`` until the transport disconnects."""
         return self._bus.events(types, maxsize)
 
@@ -721,7 +732,10 @@ class RealTimeWebsocketTransport(ABC):
             except Exception as exc:
                 self.stats.malformed_messages += 1
                 log.warning(
-                    "%s handler for %r failed: %s", self.provider_name, kind, redact(repr(exc)),
+                    "%s handler for %r failed: %s",
+                    self.provider_name,
+                    kind,
+                    redact(repr(exc)),
                     exc_info=True,
                 )
                 self.emit_error(f"could not handle {self.provider_name} message {kind!r}: {exc}")

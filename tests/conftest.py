@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from rtws.audio import read_wav
-
 from tests.echo_provider import EchoOptions, EchoServer, EchoTransport
 
 DATA = Path(__file__).parent / "data"
@@ -24,7 +23,11 @@ async def echo_server() -> AsyncIterator[EchoServer]:
 
 
 def make_options(server: EchoServer, **kw: object) -> EchoOptions:
-    base: dict[str, object] = {"url": server.url, "api_key": "sk-test-0123456789", "connect_timeout": 5.0}
+    base: dict[str, object] = {
+        "url": server.url,
+        "api_key": "sk-test-0123456789",
+        "connect_timeout": 5.0,
+    }
     base.update(kw)
     return EchoOptions.model_validate(base)
 

@@ -39,6 +39,7 @@ class EchoTransport(RealTimeWebsocketTransport):
     """The whole provider: a translation table between the echo protocol and rtws."""
 
     provider_name = "echo"
+    options_class = EchoOptions
     input_sample_rate = 16000
     output_sample_rate = 24000
 
@@ -77,7 +78,9 @@ class EchoTransport(RealTimeWebsocketTransport):
         await self.send_json({"type": "session.end"})
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
-        await self.send_json({"type": "audio", "audio": base64.b64encode(chunk.pcm).decode()})
+        await self.send_json(
+            {"type": "audio", "seq": chunk.seq, "audio": base64.b64encode(chunk.pcm).decode()}
+        )
 
     async def send_ready_message(self) -> None:
         self.hook_calls.append("send_ready_message")
@@ -133,6 +136,7 @@ class EchoServer:
         self.retry_after: str | None = None
         self.hold_ready = False  # never answer session.start
         self.handshake_delay = 0.0
+        self.seqs: list[int] = []  # mic chunk numbers in arrival order, across connections
         self._server: Server | None = None
         self._echo_item = 0
 
@@ -162,9 +166,16 @@ class EchoServer:
             if self.retry_after is not None:
                 headers["Retry-After"] = self.retry_after
             body = json.dumps({"error": {"message": "rejected by test", "code": "test"}}).encode()
-            return Response(self.reject_status, http.HTTPStatus(self.reject_status).phrase, headers, body)
-        if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            body = json.dumps({"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})
+            return Response(
+                self.reject_status, http.HTTPStatus(self.reject_status).phrase, headers, body
+            )
+        if (
+            self.api_key is not None
+            and request.headers.get("Authorization") != f"Bearer {self.api_key}"
+        ):
+            body = json.dumps(
+                {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}
+            )
             return conn.respond(http.HTTPStatus.UNAUTHORIZED, body + "\n")
         return None
 
@@ -179,24 +190,45 @@ class EchoServer:
             elif kind == "audio":
                 pcm = base64.b64decode(msg["audio"])
                 self.audio_in += pcm
+                self.seqs.append(msg.get("seq", -1))
                 if self.echo:
                     await self._echo(conn, pcm)
             elif kind == "text":
-                await conn.send(json.dumps({"type": "transcript", "role": "bot", "text": f"you said {msg['text']}"}))
+                await conn.send(
+                    json.dumps(
+                        {"type": "transcript", "role": "bot", "text": f"you said {msg['text']}"}
+                    )
+                )
 
     async def _echo(self, conn: ServerConnection, pcm: bytes) -> None:
         samples = np.frombuffer(pcm, dtype=np.int16)
         out = soxr.resample(samples, 16000, 24000)
-        await conn.send(json.dumps({"type": "audio", "item_id": "echo", "audio": base64.b64encode(out.tobytes()).decode()}))
+        await conn.send(
+            json.dumps(
+                {
+                    "type": "audio",
+                    "item_id": "echo",
+                    "audio": base64.b64encode(out.tobytes()).decode(),
+                }
+            )
+        )
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send to the newest connection."""
         await self.connections[-1].send(json.dumps(message))
 
-    async def send_audio(self, pcm: np.ndarray[Any, np.dtype[np.int16]], item_id: str, piece_ms: int = 40) -> None:
+    async def send_audio(
+        self, pcm: np.ndarray[Any, np.dtype[np.int16]], item_id: str, piece_ms: int = 40
+    ) -> None:
         step = 24 * piece_ms
         for i in range(0, len(pcm), step):
-            await self.send({"type": "audio", "item_id": item_id, "audio": base64.b64encode(pcm[i : i + step].tobytes()).decode()})
+            await self.send(
+                {
+                    "type": "audio",
+                    "item_id": item_id,
+                    "audio": base64.b64encode(pcm[i : i + step].tobytes()).decode(),
+                }
+            )
         await self.send({"type": "audio.done", "item_id": item_id})
 
     async def close_all(self, code: int = 1011, reason: str = "") -> None:

@@ -46,7 +46,9 @@ async def test_mic_file_reaches_server_resampled_in_fixed_chunks(echo_server: Ec
     assert t.stats.chunks_sent == len(chunks)
 
 
-async def test_bot_audio_plays_to_output_at_device_rate(echo_server: EchoServer, tmp_path: Any) -> None:
+async def test_bot_audio_plays_to_output_at_device_rate(
+    echo_server: EchoServer, tmp_path: Any
+) -> None:
     out = tmp_path / "out.wav"
     media = FileMediaManager(None, input_rate=16000, output=out, output_rate=48000, realtime=False)
     t = EchoTransport(make_options(echo_server), media)
@@ -70,11 +72,18 @@ async def test_bot_audio_plays_to_output_at_device_rate(echo_server: EchoServer,
     assert speaking == ["bot-started-speaking", "bot-stopped-speaking"]
 
 
-async def test_interruption_silences_within_one_block_and_reports_played_ms(echo_server: EchoServer) -> None:
+async def test_interruption_silences_within_one_block_and_reports_played_ms(
+    echo_server: EchoServer,
+) -> None:
     media = FileMediaManager(None, input_rate=16000, output_rate=24000, realtime=True, block_ms=20)
     t = EchoTransport(make_options(echo_server, prebuffer_ms=40), media)
     events: list[str] = []
-    for kind in ("user-started-speaking", "bot-interrupted", "bot-stopped-speaking", "bot-started-speaking"):
+    for kind in (
+        "user-started-speaking",
+        "bot-interrupted",
+        "bot-stopped-speaking",
+        "bot-started-speaking",
+    ):
         t.on(kind, lambda m: events.append(m.type))
     async with t:
         await echo_server.send_audio(tone(3.0), "item-7")
@@ -90,14 +99,21 @@ async def test_interruption_silences_within_one_block_and_reports_played_ms(echo
     # What left the output equals what the provider reported, within one block.
     assert abs(heard_ms - truncate["audio_end_ms"]) <= 20, (heard_ms, truncate)
     assert 600 <= truncate["audio_end_ms"] < 1500
-    assert events == ["bot-started-speaking", "user-started-speaking", "bot-interrupted", "bot-stopped-speaking"]
+    assert events == [
+        "bot-started-speaking",
+        "user-started-speaking",
+        "bot-interrupted",
+        "bot-stopped-speaking",
+    ]
     assert echo_server.of_type("truncate")[0]["audio_end_ms"] == truncate["audio_end_ms"]
 
 
 async def test_echo_loopback_bot_and_levels(echo_server: EchoServer) -> None:
     echo_server.echo = True
     speech, _ = read_wav(DATA / "speech_16k.wav")
-    media = FileMediaManager(speech[: 16000 * 1], input_rate=16000, realtime=True, tail_silence_ms=300)
+    media = FileMediaManager(
+        speech[: 16000 * 1], input_rate=16000, realtime=True, tail_silence_ms=300
+    )
     t = EchoTransport(make_options(echo_server), media)
     user_levels: list[float] = []
     bot_levels: list[float] = []

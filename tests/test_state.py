@@ -30,8 +30,17 @@ def test_values_are_exactly_the_contract() -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        [S.INITIALIZING, S.INITIALIZED, S.AUTHENTICATING, S.AUTHENTICATED, S.CONNECTING,
-         S.CONNECTED, S.READY, S.DISCONNECTING, S.DISCONNECTED],
+        [
+            S.INITIALIZING,
+            S.INITIALIZED,
+            S.AUTHENTICATING,
+            S.AUTHENTICATED,
+            S.CONNECTING,
+            S.CONNECTED,
+            S.READY,
+            S.DISCONNECTING,
+            S.DISCONNECTED,
+        ],
         [S.CONNECTING, S.CONNECTED, S.READY, S.DISCONNECTING, S.DISCONNECTED],
         [S.AUTHENTICATING, S.AUTHENTICATED, S.CONNECTING, S.ERROR, S.CONNECTING],
         [S.CONNECTING, S.CONNECTED, S.READY, S.CONNECTING, S.CONNECTED, S.READY],
@@ -62,8 +71,16 @@ def test_every_illegal_move_raises() -> None:
 
 
 def test_failure_reachable_from_every_busy_state() -> None:
-    busy = {S.INITIALIZING, S.INITIALIZED, S.AUTHENTICATING, S.AUTHENTICATED, S.CONNECTING,
-            S.CONNECTED, S.READY, S.DISCONNECTING}
+    busy = {
+        S.INITIALIZING,
+        S.INITIALIZED,
+        S.AUTHENTICATING,
+        S.AUTHENTICATED,
+        S.CONNECTING,
+        S.CONNECTED,
+        S.READY,
+        S.DISCONNECTING,
+    }
     for state in busy:
         assert S.ERROR in TRANSITIONS[state], state
     for state in busy - {S.DISCONNECTING}:

@@ -44,7 +44,11 @@ async def test_connect_without_init_devices_skips_initializing(echo_server: Echo
     await t.disconnect()
     assert states == ["connecting", "connected", "ready", "disconnecting", "disconnected"]
     assert t.hook_calls == [
-        "initialize_llm", "attach_llm_listeners", "connect_llm", "send_ready_message", "disconnect_llm"
+        "initialize_llm",
+        "attach_llm_listeners",
+        "connect_llm",
+        "send_ready_message",
+        "disconnect_llm",
     ]
 
 
@@ -58,11 +62,20 @@ async def test_init_devices_then_connect(echo_server: EchoServer) -> None:
     assert mics and mics[0].data.devices[0]["kind"] == "audioinput"
     async with t:
         assert t.state is S.READY
-    assert states == ["initializing", "initialized", "connecting", "connected", "ready",
-                      "disconnecting", "disconnected"]
+    assert states == [
+        "initializing",
+        "initialized",
+        "connecting",
+        "connected",
+        "ready",
+        "disconnecting",
+        "disconnected",
+    ]
 
 
-async def test_reusable_after_disconnect_and_hooks_initialised_once(echo_server: EchoServer) -> None:
+async def test_reusable_after_disconnect_and_hooks_initialised_once(
+    echo_server: EchoServer,
+) -> None:
     t = EchoTransport(make_options(echo_server), silent_media())
     for _ in range(3):
         await t.connect()
@@ -76,7 +89,9 @@ async def test_reusable_after_disconnect_and_hooks_initialised_once(echo_server:
     assert not session_tasks()
 
 
-async def test_bad_key_is_authentication_error_then_reuse_after_error(echo_server: EchoServer) -> None:
+async def test_bad_key_is_authentication_error_then_reuse_after_error(
+    echo_server: EchoServer,
+) -> None:
     t = EchoTransport(make_options(echo_server, api_key="sk-wrong-key-000000"), silent_media())
     errors: list[Any] = []
     t.on("error", errors.append)
@@ -102,7 +117,9 @@ async def test_bad_key_is_authentication_error_then_reuse_after_error(echo_serve
     ("status", "error", "retry_after"),
     [(429, RateLimited, "7"), (500, ConnectionFailed, None), (404, ConnectionFailed, None)],
 )
-async def test_handshake_statuses(echo_server: EchoServer, status: int, error: type[Exception], retry_after: str | None) -> None:
+async def test_handshake_statuses(
+    echo_server: EchoServer, status: int, error: type[Exception], retry_after: str | None
+) -> None:
     echo_server.reject_status = status
     echo_server.retry_after = retry_after
     t = EchoTransport(make_options(echo_server), silent_media())
@@ -181,7 +198,9 @@ async def test_disconnect_is_idempotent_from_any_state(echo_server: EchoServer) 
     await t.disconnect()
 
 
-async def test_connect_twice_is_a_noop_when_ready_and_rejected_while_busy(echo_server: EchoServer) -> None:
+async def test_connect_twice_is_a_noop_when_ready_and_rejected_while_busy(
+    echo_server: EchoServer,
+) -> None:
     t = EchoTransport(make_options(echo_server), silent_media())
     async with t:
         await t.connect()
@@ -204,7 +223,9 @@ async def test_failure_in_each_hook_ends_in_error_and_cleans_up(echo_server: Ech
 
         original = getattr(EchoTransport, hook)
 
-        async def boom(self: EchoTransport, *a: Any, _orig: Any = original, _hook: str = hook) -> None:
+        async def boom(
+            self: EchoTransport, *a: Any, _orig: Any = original, _hook: str = hook
+        ) -> None:
             await _orig(self, *a)
             raise RuntimeError(f"{_hook} exploded")
 
@@ -233,7 +254,9 @@ def test_missing_hook_fails_at_instantiation_naming_it() -> None:
         Half(make_options_for("ws://x"))  # type: ignore[abstract]
 
 
-async def test_event_api_handlers_decorator_iterator_and_failing_handlers(echo_server: EchoServer) -> None:
+async def test_event_api_handlers_decorator_iterator_and_failing_handlers(
+    echo_server: EchoServer,
+) -> None:
     t = EchoTransport(make_options(echo_server), silent_media())
     seen: list[str] = []
     async_seen: list[str] = []
@@ -282,7 +305,7 @@ async def test_send_message_translation_and_unsupported(echo_server: EchoServer)
                 break
             await asyncio.sleep(0.01)
         assert texts[0].data.text == "you said hi there"
-        with pytest.raises(UnsupportedMessage, match="client-message.*echo|echo.*client-message"):
+        with pytest.raises(UnsupportedMessage, match=r"client-message.*echo|echo.*client-message"):
             await t.send_message(rtvi.ClientMessage(data=rtvi.ClientMessageData(t="x", d={})))
         await t.send_message(rtvi.DisconnectBot())
         for _ in range(100):

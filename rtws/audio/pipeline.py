@@ -22,11 +22,13 @@ Int16Array = npt.NDArray[np.int16]
 class InputPipeline:
     """Mic blocks at the device rate → fixed-size chunks at the provider rate."""
 
-    def __init__(self, device_rate: int, provider_rate: int, chunk_ms: float) -> None:
+    def __init__(
+        self, device_rate: int, provider_rate: int, chunk_ms: float, quality: str = "LQ"
+    ) -> None:
         self.device_rate = device_rate
         self.provider_rate = provider_rate
         self.chunk_samples = max(1, round(provider_rate * chunk_ms / 1000))
-        self.resampler = StreamResampler(device_rate, provider_rate)
+        self.resampler = StreamResampler(device_rate, provider_rate, quality)
         self.chunker = Chunker(self.chunk_samples)
         self.level = LevelMeter()
 
@@ -49,10 +51,12 @@ class InputPipeline:
 class OutputPipeline:
     """Bot audio at the provider rate → the device-rate playout buffer the callback reads."""
 
-    def __init__(self, provider_rate: int, device_rate: int, prebuffer_ms: float) -> None:
+    def __init__(
+        self, provider_rate: int, device_rate: int, prebuffer_ms: float, quality: str = "LQ"
+    ) -> None:
         self.provider_rate = provider_rate
         self.device_rate = device_rate
-        self.resampler = StreamResampler(provider_rate, device_rate)
+        self.resampler = StreamResampler(provider_rate, device_rate, quality)
         self.buffer = PlayoutBuffer(device_rate, round(device_rate * prebuffer_ms / 1000))
         self.level = LevelMeter()
         self._item: str | None = None

@@ -116,8 +116,10 @@ class PlayoutBuffer:
         needed = len(out)
         filled = 0
         with self._lock:
-            if not self._playing and self._buffered and (
-                self._buffered >= self.prebuffer_samples or self._end_of_stream
+            if (
+                not self._playing
+                and self._buffered
+                and (self._buffered >= self.prebuffer_samples or self._end_of_stream)
             ):
                 self._playing = True
             if self._playing:

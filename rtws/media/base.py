@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-
+import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -79,6 +79,7 @@ class MediaFormat:
     output_sample_rate: int
     chunk_ms: float = 20.0
     prebuffer_ms: float = 40.0
+    resample_quality: str = "LQ"
 
 
 @dataclass(slots=True)
@@ -178,7 +179,9 @@ class MediaManager(ABC):
 
     def enable_cam(self, enabled: bool) -> None:
         if enabled:
-            raise DeviceError("rtws has no camera support; video is not streamed", kind="videoinput")
+            raise DeviceError(
+                "rtws has no camera support; video is not streamed", kind="videoinput"
+            )
         self._cam_enabled = False
 
     @property
@@ -246,13 +249,17 @@ class MediaManager(ABC):
     def _configure_input(self, device_rate: int) -> None:
         fmt = self._format
         assert fmt is not None
-        self._input = InputPipeline(device_rate, fmt.input_sample_rate, fmt.chunk_ms)
+        self._input = InputPipeline(
+            device_rate, fmt.input_sample_rate, fmt.chunk_ms, fmt.resample_quality
+        )
 
     def _configure_output(self, device_rate: int) -> None:
         """A new output pipeline starts empty: audio queued for the old device is dropped."""
         fmt = self._format
         assert fmt is not None
-        self._output = OutputPipeline(fmt.output_sample_rate, device_rate, fmt.prebuffer_ms)
+        self._output = OutputPipeline(
+            fmt.output_sample_rate, device_rate, fmt.prebuffer_ms, fmt.resample_quality
+        )
 
     # ------------------------------------------------------------------ input path
     def _push_input(
@@ -273,10 +280,9 @@ class MediaManager(ABC):
             self._wakeup_scheduled = True
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            try:
+            # The loop may close between the check and the call.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._wake)
-            except RuntimeError:  # loop closed between the check and the call
-                pass
 
     def _end_input(self) -> None:
         """The input ended (a file ran out): deliver the samples a chunk or filter still holds."""
@@ -370,7 +376,5 @@ class MediaManager(ABC):
     def _report_device_error_threadsafe(self, error: DeviceError) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._report_device_error, error)
-            except RuntimeError:
-                pass

@@ -44,7 +44,7 @@ class FileMediaManager(MediaManager):
 
     def __init__(
         self,
-        input: str | Path | npt.NDArray[np.generic] | None = None,  # noqa: A002 - mirrors `output`
+        input: str | Path | npt.NDArray[np.generic] | None = None,
         *,
         input_rate: int | None = None,
         output: str | Path | None = None,
@@ -67,7 +67,9 @@ class FileMediaManager(MediaManager):
             self._input_name = str(input)
         elif input is not None:
             if input_rate is None or input_rate <= 0:
-                raise ConfigurationError("input_rate (a positive sample rate) is required with an array input")
+                raise ConfigurationError(
+                    "input_rate (a positive sample rate) is required with an array input"
+                )
             self._input_rate = input_rate
             self._queued.append(to_int16(np.asarray(input)))
             self._input_name = "array"
@@ -91,19 +93,40 @@ class FileMediaManager(MediaManager):
 
     # ------------------------------------------------------------------ devices
     async def get_all_mics(self) -> list[AudioDevice]:
-        return [AudioDevice(id="file-input", name=f"file: {self._input_name}", kind="audioinput",
-                            default_sample_rate=self._input_rate or 24000, max_channels=1, is_default=True)]
+        return [
+            AudioDevice(
+                id="file-input",
+                name=f"file: {self._input_name}",
+                kind="audioinput",
+                default_sample_rate=self._input_rate or 24000,
+                max_channels=1,
+                is_default=True,
+            )
+        ]
 
     async def get_all_speakers(self) -> list[AudioDevice]:
         name = str(self._output_path) if self._output_path else "memory"
-        return [AudioDevice(id="file-output", name=f"file: {name}", kind="audiooutput",
-                            default_sample_rate=self._output_rate or self._output_rate_option or 24000,
-                            max_channels=1, is_default=True)]
+        return [
+            AudioDevice(
+                id="file-output",
+                name=f"file: {name}",
+                kind="audiooutput",
+                default_sample_rate=self._output_rate or self._output_rate_option or 24000,
+                max_channels=1,
+                is_default=True,
+            )
+        ]
 
     @property
     def selected_mic(self) -> AudioDevice | None:
-        return AudioDevice(id="file-input", name=f"file: {self._input_name}", kind="audioinput",
-                           default_sample_rate=self._input_rate or 24000, max_channels=1, is_default=True)
+        return AudioDevice(
+            id="file-input",
+            name=f"file: {self._input_name}",
+            kind="audioinput",
+            default_sample_rate=self._input_rate or 24000,
+            max_channels=1,
+            is_default=True,
+        )
 
     # ------------------------------------------------------------------ feeding and reading
     def feed(self, pcm: npt.NDArray[np.generic], sample_rate: int | None = None) -> None:
@@ -123,13 +146,17 @@ class FileMediaManager(MediaManager):
         """Wait until every queued input sample (and the tail silence) was captured."""
         await self._input_done.wait()
 
-    async def wait_output_idle(self, idle_ms: float = 300.0, timeout: float = 30.0) -> None:
+    async def wait_output_idle(self, idle_ms: float = 300.0, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a test helper's bound
         """Wait until bot audio was played and the speaker has been idle ``idle_ms``."""
         async with asyncio.timeout(timeout):
             await self._has_output.wait()
             while True:
                 idle = self.bot_audio_idle_since
-                if idle is not None and time.monotonic() - idle >= idle_ms / 1000 and self.bot_audio_buffered_ms == 0:
+                if (
+                    idle is not None
+                    and time.monotonic() - idle >= idle_ms / 1000
+                    and self.bot_audio_buffered_ms == 0
+                ):
                     return
                 await asyncio.sleep(0.01)
 
