@@ -1,0 +1,43 @@
+"""Test-session rules shared by the core and every provider package.
+
+Tests marked ``@pytest.mark.devices`` need sound devices (real, or the
+virtual ones ``scripts/audio-sandbox up`` creates). Without them they skip
+with the reason — except when ``RTWS_REQUIRE_DEVICES=1`` (CI sets it), where
+a missing device is a failure: device tests must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import pytest
+
+
+@functools.cache
+def _missing_devices() -> str | None:
+    """Why sound-device tests cannot run here, or None when they can."""
+    try:
+        import sounddevice as sd
+    except OSError as exc:  # PortAudio itself is missing
+        return f"PortAudio is not installed ({exc}); run scripts/audio-sandbox up"
+    devices = sd.query_devices()
+    names = {str(d["name"]) for d in devices}  # pyright: ignore[reportUnknownArgumentType,reportUnknownVariableType]
+    needed = {"virtual_mic", "virtual_speaker", "virtual_speaker_monitor", "virtual_mic_src"}
+    if not needed <= names:
+        return (
+            f"the virtual sound devices {sorted(needed - names)} are missing; "
+            "run scripts/audio-sandbox up"
+        )
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("devices") is None:
+        return
+    problem = _missing_devices()
+    if problem is None:
+        return
+    if os.environ.get("RTWS_REQUIRE_DEVICES") == "1":
+        pytest.fail(f"RTWS_REQUIRE_DEVICES=1 but {problem}", pytrace=False)
+    pytest.skip(problem)
