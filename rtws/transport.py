@@ -17,23 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import Any, ClassVar, Self, TypeVar
 
 from . import rtvi
 from .audio import PlaybackMark
 from .connection import WebSocketConnection
 from .connection import close_error as default_close_error
+from .dispatch import Dispatcher, LLMHandler, TransportStats, decode_json_object
 from .errors import (
     ConnectionFailed,
     ConnectTimeout,
     InvalidStateError,
-    ProtocolError,
     RateLimited,
     RTWSError,
     UnsupportedMessage,
@@ -48,8 +46,6 @@ S = TransportState
 log = get_logger("rtws.transport")
 
 H = TypeVar("H", bound=Callable[..., Any])
-#: A provider's handler for one incoming message type (sync or async).
-LLMHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 HOOKS = (
     "initialize_llm",
@@ -60,19 +56,6 @@ HOOKS = (
     "send_ready_message",
     "send_message",
 )
-
-
-@dataclass(slots=True)
-class TransportStats:
-    """Counters that prove nothing was lost silently."""
-
-    chunks_sent: int = 0
-    chunks_dropped_not_ready: int = 0
-    messages_received: int = 0
-    unknown_messages: int = 0
-    malformed_messages: int = 0
-    reconnects: int = 0
-    chunks_dropped_reconnecting: int = 0
 
 
 class RealTimeWebsocketTransport(ABC):
@@ -112,8 +95,6 @@ class RealTimeWebsocketTransport(ABC):
         self._machine = StateMachine(self._on_state_change)
         self._llm_initialized = False
         self._devices_initialized = False
-        self._llm_handlers: dict[str, LLMHandler] = {}
-        self._warned_types: set[str] = set()
         self._ws: WebSocketConnection | None = None
         self._session_tasks: set[asyncio.Task[Any]] = set()
         self._connect_task: asyncio.Task[None] | None = None
@@ -129,6 +110,13 @@ class RealTimeWebsocketTransport(ABC):
         self._turn_started_at: float | None = None
         self._reconnecting = False
         self.stats = TransportStats()
+        self._dispatcher = Dispatcher(
+            self.provider_name,
+            self.stats,
+            decode=self.decode_message,
+            kinds=self.message_types,
+            report=lambda text: self.emit_error(text, fatal=False),
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} provider={self.provider_name} state={self.state}>"
@@ -188,15 +176,7 @@ class RealTimeWebsocketTransport(ABC):
 
     def decode_message(self, frame: str | bytes) -> dict[str, Any]:
         """Decode one websocket frame (text or binary UTF-8 JSON) into a dict."""
-        try:
-            data = json.loads(frame)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ProtocolError(
-                f"{self.provider_name} sent a frame that is not JSON: {exc}"
-            ) from None
-        if not isinstance(data, dict):
-            raise ProtocolError(f"{self.provider_name} sent JSON that is not an object")
-        return data  # pyright: ignore[reportUnknownVariableType]
+        return decode_json_object(frame, self.provider_name)
 
     def can_resume(self) -> bool:
         """Whether a reconnect can continue the same conversation (reported in ``reconnected``)."""
@@ -402,7 +382,7 @@ class RealTimeWebsocketTransport(ABC):
 
     def on_llm_message(self, message_type: str, handler: LLMHandler) -> None:
         """Register the handler for one provider message type (the dispatch table)."""
-        self._llm_handlers[message_type] = handler
+        self._dispatcher.register(message_type, handler)
 
     async def open_websocket(
         self, url: str, headers: Mapping[str, str] | None = None, **kwargs: Any
@@ -700,51 +680,13 @@ class RealTimeWebsocketTransport(ABC):
     async def _receive_loop(self, conn: WebSocketConnection) -> None:
         try:
             async for frame in conn.messages():
-                self.stats.messages_received += 1
-                await self._dispatch(frame)
+                await self._dispatcher.dispatch(frame)
         except RTWSError as exc:
             if self._ws is conn:
                 lost = self._session_lost
                 if lost is not None and not lost.done():
                     lost.set_result(exc)
                 self._on_connection_lost(exc)
-
-    async def _dispatch(self, frame: str | bytes) -> None:
-        try:
-            message = self.decode_message(frame)
-        except ProtocolError as exc:
-            self.stats.malformed_messages += 1
-            log.warning("%s", exc)
-            self.emit_error(str(exc), fatal=False)
-            return
-        handled = False
-        for kind in self.message_types(message):
-            handler = self._llm_handlers.get(kind)
-            if handler is None:
-                continue
-            handled = True
-            try:
-                result = handler(message)
-                if result is not None:
-                    await result
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.stats.malformed_messages += 1
-                log.warning(
-                    "%s handler for %r failed: %s",
-                    self.provider_name,
-                    kind,
-                    redact(repr(exc)),
-                    exc_info=True,
-                )
-                self.emit_error(f"could not handle {self.provider_name} message {kind!r}: {exc}")
-        if not handled:
-            self.stats.unknown_messages += 1
-            kinds = tuple(self.message_types(message)) or ("<no type>",)
-            if kinds[0] not in self._warned_types:
-                self._warned_types.add(kinds[0])
-                log.info("%s: ignoring message type %r", self.provider_name, kinds[0])
 
     async def _monitor(self) -> None:
         """Audio levels (~10/s) and the bot-stopped-speaking detector (every 50 ms)."""

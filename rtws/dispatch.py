@@ -1,0 +1,117 @@
+"""The dispatch table that turns a provider's wire messages into handler calls.
+
+A provider registers one handler per message type (``on_llm_message``) and
+the receive loop hands every frame here. Everything that can go wrong with a
+server message stops here too: a frame that is not JSON, a handler that
+chokes on a malformed field, a type nobody handles. Each becomes a counted,
+logged warning (and an ``error`` event where the user should know), never a
+dead session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ProtocolError
+from .redact import get_logger, redact
+
+log = get_logger("rtws.dispatch")
+
+#: A provider's handler for one incoming message type (sync or async).
+LLMHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """Counters that prove nothing was lost silently."""
+
+    chunks_sent: int = 0
+    chunks_dropped_not_ready: int = 0
+    chunks_dropped_reconnecting: int = 0
+    messages_received: int = 0
+    unknown_messages: int = 0
+    malformed_messages: int = 0
+    reconnects: int = 0
+
+
+def decode_json_object(frame: str | bytes, provider: str) -> dict[str, Any]:
+    """One text or binary (UTF-8) frame → a JSON object, or :class:`ProtocolError`."""
+    try:
+        data: Any = json.loads(frame)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"{provider} sent a frame that is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{provider} sent JSON that is not an object")
+    return data  # pyright: ignore[reportUnknownVariableType]
+
+
+class Dispatcher:
+    """Message type → handler, with the decoding and failure policy around it."""
+
+    def __init__(
+        self,
+        provider: str,
+        stats: TransportStats,
+        *,
+        decode: Callable[[str | bytes], dict[str, Any]],
+        kinds: Callable[[dict[str, Any]], Iterable[str]],
+        report: Callable[[str], None],
+    ) -> None:
+        self.provider = provider
+        self.stats = stats
+        self._decode = decode
+        self._kinds = kinds
+        self._report = report  # surfaces a non-fatal problem to the user (an error event)
+        self._handlers: dict[str, LLMHandler] = {}
+        self._ignored: set[str] = set()
+
+    def register(self, message_type: str, handler: LLMHandler) -> None:
+        self._handlers[message_type] = handler
+
+    @property
+    def types(self) -> frozenset[str]:
+        """The message types with a handler."""
+        return frozenset(self._handlers)
+
+    async def dispatch(self, frame: str | bytes) -> None:
+        """Decode one frame and run the handler of each of its types. Never raises."""
+        self.stats.messages_received += 1
+        try:
+            message = self._decode(frame)
+            kinds = tuple(self._kinds(message))
+        except ProtocolError as exc:
+            self.stats.malformed_messages += 1
+            log.warning("%s", exc)
+            self._report(str(exc))
+            return
+        handled = False
+        for kind in kinds:
+            handler = self._handlers.get(kind)
+            if handler is None:
+                continue
+            handled = True
+            await self._run(handler, kind, message)
+        if not handled:
+            self.stats.unknown_messages += 1
+            kind = kinds[0] if kinds else "<no type>"
+            if kind not in self._ignored:  # once per type: a chatty server must not flood logs
+                self._ignored.add(kind)
+                log.info("%s: ignoring message type %r", self.provider, kind)
+
+    async def _run(self, handler: LLMHandler, kind: str, message: dict[str, Any]) -> None:
+        try:
+            result = handler(message)
+            if result is not None:
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # A field of the wrong type or a missing key: the message is lost, the session is not.
+            self.stats.malformed_messages += 1
+            detail = redact(repr(exc))
+            log.warning("%s handler for %r failed: %s", self.provider, kind, detail, exc_info=True)
+            self._report(f"could not handle {self.provider} message {kind!r}: {detail}")
