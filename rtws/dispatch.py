@@ -32,6 +32,7 @@ class TransportStats:
     chunks_sent: int = 0
     chunks_dropped_not_ready: int = 0
     chunks_dropped_reconnecting: int = 0
+    chunks_gated: int = 0  # sent as silence by the echo gate
     messages_received: int = 0
     unknown_messages: int = 0
     malformed_messages: int = 0

@@ -66,6 +66,16 @@ class TransportOptions(BaseModel):
     reconnect_hold_ms: float = Field(
         default=2000.0, ge=0.0, le=60000.0, description="mic audio kept during a reconnect"
     )
+    echo_gate_level: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "while the bot speaks, mic audio below this level (0..1, as in user-audio-level) "
+            "is sent as silence; ~0.6 stops laptop speakers from interrupting the bot. "
+            "None: off (headsets, or acoustic echo cancellation in the OS)"
+        ),
+    )
     level_interval: float = Field(
         default=0.1, gt=0.0, le=5.0, description="audio level events period"
     )

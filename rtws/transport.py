@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mappin
 from typing import Any, ClassVar, Self, TypeVar
 
 from . import rtvi
-from .audio import PlaybackMark
+from .audio import PlaybackMark, level
 from .connection import WebSocketConnection
 from .connection import close_error as default_close_error
 from .dispatch import Dispatcher, LLMHandler, TransportStats, decode_json_object
@@ -664,7 +664,21 @@ class RealTimeWebsocketTransport(ABC):
                 if not await self._send_chunk(held[0]):
                     break
                 held.popleft()
-            await self._send_chunk(chunk)
+            await self._send_chunk(self._echo_gate(chunk))
+
+    def _echo_gate(self, chunk: AudioChunk) -> AudioChunk:
+        """Half-duplex gate against laptop-speaker echo (``options.echo_gate_level``).
+
+        While the bot is audible, mic chunks quieter than the gate level are sent
+        as silence: the bot's own voice leaking into the mic cannot trigger the
+        server's barge-in, a user speaking up still can. Silence rather than
+        nothing keeps the server's audio clock and VAD timing intact.
+        """
+        gate = self.options.echo_gate_level
+        if gate is None or not self._bot_speaking or level(chunk.samples) >= gate:
+            return chunk
+        self.stats.chunks_gated += 1
+        return AudioChunk(bytes(len(chunk.pcm)), chunk.sample_rate, chunk.captured_at, chunk.seq)
 
     async def _send_chunk(self, chunk: AudioChunk) -> bool:
         try:

@@ -154,3 +154,23 @@ async def test_mute_drops_mic_audio(echo_server: EchoServer, speech_16k: np.ndar
         await asyncio.sleep(0.1)
     assert echo_server.audio_in == b""
     assert t.stats.chunks_sent == 0
+
+
+async def test_echo_gate_silences_quiet_mic_audio_while_the_bot_speaks(
+    echo_server: EchoServer,
+) -> None:
+    # The mic hears the bot quietly (echo, -26 dBFS) and then the user loudly (-9 dBFS).
+    echo = tone(1.0, 16000, freq=300.0, amp=0.07)
+    loud = tone(0.6, 16000, freq=300.0, amp=0.5)
+    media = FileMediaManager(
+        np.concatenate([echo, loud]), input_rate=16000, realtime=True, tail_silence_ms=100
+    )
+    t = EchoTransport(make_options(echo_server, echo_gate_level=0.6), media)
+    async with t:
+        await echo_server.send_audio(tone(3.0), "bot-1")  # the bot talks throughout
+        await media.wait_input_done()
+    received = np.frombuffer(bytes(echo_server.audio_in), np.int16).astype(float)
+    first, last = received[: 16000 * 8 // 10], received[16000 * 11 // 10 : 16000 * 15 // 10]
+    assert np.abs(first[3200:]).max() == 0  # the echo never reached the server
+    assert np.abs(last).max() > 10000  # the user speaking up did
+    assert t.stats.chunks_gated > 20
