@@ -48,5 +48,5 @@ ensure_uv() {
 
 ensure_env() {
   ensure_uv
-  uv sync --all-packages --locked --quiet
+  uv sync --all-packages --all-extras --locked --quiet
 }

@@ -1,0 +1,40 @@
+"""What the fake saw and did on each connection, kept for tests to inspect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """A ``conversation.item.truncate`` the fake accepted."""
+
+    connection: int
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+    audio_ms: float  # how much audio the item had when it was truncated
+
+
+@dataclass(eq=False)
+class ConnectionRecord:
+    """What happened on one connection, for tests (credentials in ``headers`` are masked)."""
+
+    index: int
+    path: str
+    model: str
+    headers: dict[str, str]
+    session: Json = field(default_factory=dict[str, Any])
+    received: list[Json] = field(default_factory=list[Json])
+    sent: list[Json] = field(default_factory=list[Json])
+    audio_in: bytearray = field(default_factory=bytearray)
+    truncations: list[Truncation] = field(default_factory=list[Truncation])
+    close_code: int | None = None
+    close_reason: str | None = None
+    closed: bool = False
+
+    def sent_types(self) -> list[str]:
+        return [str(e["type"]) for e in self.sent]

@@ -1,0 +1,432 @@
+"""``FakeRealtimeServer``: the OpenAI Realtime GA websocket endpoint on 127.0.0.1.
+
+The handshake is checked as the service checks it (``Authorization: Bearer``
+or Azure's ``api-key`` header, a ``model``/``deployment`` query, no beta
+header) and refused with OpenAI's JSON error bodies; knobs make it refuse
+with any status, stall, or never answer. After the handshake each connection
+speaks the protocol (:mod:`.connection`) and is recorded for tests.
+
+    async with FakeRealtimeServer(bot=ScriptedBot([Reply.say("Hi!")])) as server:
+        url = server.url  # ws://127.0.0.1:PORT/v1/realtime
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from . import events
+from .bots import Bot, ScriptedBot
+from .connection import FakeConnection
+from .records import ConnectionRecord, Truncation
+from .response import Streaming
+
+Json = dict[str, Any]
+T = TypeVar("T")
+
+DEFAULT_API_KEY = "sk-fake-rtws-0123456789abcdef"
+SECRET_HEADERS = ("authorization", "api-key")
+
+
+def mask_secret(secret: str) -> str:
+    """As OpenAI shows a key back: a few characters at each end, never the whole."""
+    if len(secret) <= 10:
+        return "*" * len(secret)
+    return secret[:3] + "*" * (len(secret) - 7) + secret[-4:]
+
+
+def masked_headers(headers: Headers) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.raw_items():
+        key = name.lower()
+        if key == "authorization":
+            scheme, _, secret = value.partition(" ")
+            value = f"{scheme} {mask_secret(secret)}"
+        elif key == "api-key":
+            value = mask_secret(value)
+        out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """One opening handshake: 101 when accepted, else the refusal's status."""
+
+    path: str
+    status: int
+    headers: dict[str, str]
+
+
+@dataclass
+class _Rejection:
+    status: int
+    retry_after: str | None
+    remaining: int | None  # None = until accept()
+    message: str | None
+
+
+def _error_body(message: str, type: str, code: str | None, param: str | None = None) -> bytes:
+    error = {"message": message, "type": type, "param": param, "code": code}
+    return (json.dumps({"error": error}, indent=2) + "\n").encode()
+
+
+def _refusal_body(status: int, message: str | None) -> bytes:
+    if status == 429:
+        return _error_body(
+            message
+            or "Rate limit reached for requests per min (RPM): Limit 100, Used 100, Requested 1. "
+            "Please try again in 600ms.",
+            "requests",
+            "rate_limit_exceeded",
+        )
+    if status >= 500:
+        return _error_body(
+            message or "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+            None,
+        )
+    return _error_body(message or _phrase(status), "invalid_request_error", None)
+
+
+class _Signal:
+    """Wakes every waiter whenever something was recorded."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    def fire(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def wait_until(self, probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
+        try:
+            async with asyncio.timeout(timeout_s):
+                while (found := probe()) is None:
+                    waiter = asyncio.get_running_loop().create_future()
+                    self._waiters.add(waiter)
+                    await waiter
+                return found
+        except TimeoutError:
+            raise TimeoutError(f"fake realtime server: no {what} within {timeout_s} s") from None
+
+
+class FakeRealtimeServer:
+    """A local OpenAI Realtime (GA) server. ``api_key=None`` accepts any (or no) key."""
+
+    def __init__(
+        self,
+        api_key: str | None = DEFAULT_API_KEY,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bot: Bot | None = None,
+        pace: float = 0.0,
+        piece_ms: int = 40,
+        latency: float = 0.0,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.bot: Bot = bot if bot is not None else ScriptedBot()
+        self.streaming = Streaming(pace=pace, piece_ms=piece_ms, latency=latency)
+        self._keys: set[str] = set() if api_key is None else {api_key}
+        self._check_keys = api_key is not None
+        # Knobs for failure tests.
+        self.handshake_delay = 0.0
+        self.hang_handshake = False  # accept TCP, never answer the HTTP upgrade
+        self.silent = False  # accept the websocket, never say anything
+        self._rejection: _Rejection | None = None
+        # Records.
+        self.handshakes: list[Handshake] = []
+        self.connections: list[ConnectionRecord] = []
+        self._live: dict[int, FakeConnection] = {}
+        self._signal = _Signal()
+        self._server: Server | None = None
+        self._release = asyncio.Event()
+
+    # ================================================================ lifecycle
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the fake server is not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        """For ``AsyncOpenAI(websocket_base_url=...)``."""
+        return f"ws://{self.host}:{self.port}/v1"
+
+    @property
+    def http_base_url(self) -> str:
+        """The same endpoint as a REST-style base (clients that derive ws:// from https://)."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/realtime"
+
+    async def start(self) -> FakeRealtimeServer:
+        self._release = asyncio.Event()
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.requested_port,
+            process_request=self._check_request,
+            max_size=16 * 2**20,
+            open_timeout=None,
+            ping_interval=None,
+        )
+        return self
+
+    async def stop(self) -> None:
+        self._release.set()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> FakeRealtimeServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ================================================================ knobs
+    def reject(
+        self,
+        status: int,
+        *,
+        retry_after: float | str | None = None,
+        times: int | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Refuse the next ``times`` handshakes (all, until :meth:`accept`, when None)."""
+        retry = None if retry_after is None else str(retry_after)
+        self._rejection = _Rejection(status, retry, times, message)
+
+    def accept(self) -> None:
+        self._rejection = None
+
+    def allow_key(self, key: str) -> None:
+        """Also accept ``key`` (e.g. an ``ek_...`` client secret a test minted)."""
+        self._keys.add(key)
+
+    @property
+    def pace(self) -> float:
+        return self.streaming.pace
+
+    @pace.setter
+    def pace(self, value: float) -> None:
+        self.streaming.pace = value
+
+    # ================================================================ actions
+    def _target(self, connection: int | None) -> FakeConnection:
+        if connection is None:
+            if not self._live:
+                raise RuntimeError("no open connection")
+            return self._live[max(self._live)]
+        return self._live[connection]
+
+    async def send_event(self, event: Json, connection: int | None = None) -> Json:
+        """Send any event as is (an ``event_id`` is added when missing); returns what was sent."""
+        event = {**event}
+        event.setdefault("event_id", events.new_id("event"))
+        await self._target(connection).send(event)
+        return event
+
+    async def drop(self, connection: int | None = None) -> None:
+        """Abort the TCP connection: the client sees no close frame (code 1006)."""
+        await self._target(connection).drop()
+
+    async def close(
+        self, code: int = 1000, reason: str = "", connection: int | None = None
+    ) -> None:
+        await self._target(connection).close_socket(code, reason)
+
+    # ================================================================ records
+    @property
+    def received(self) -> list[Json]:
+        return [e for c in self.connections for e in c.received]
+
+    @property
+    def sent(self) -> list[Json]:
+        return [e for c in self.connections for e in c.sent]
+
+    @property
+    def audio_in(self) -> bytes:
+        return b"".join(bytes(c.audio_in) for c in self.connections)
+
+    @property
+    def truncations(self) -> list[Truncation]:
+        return [t for c in self.connections for t in c.truncations]
+
+    async def wait_until(
+        self, probe: Callable[[], T | None], timeout_s: float = 5.0, what: str = "match"
+    ) -> T:
+        """The first non-None ``probe()``, re-checked whenever anything is recorded."""
+        return await self._signal.wait_until(probe, timeout_s, what)
+
+    async def wait_received(self, type: str, count: int = 1, timeout_s: float = 5.0) -> Json:
+        """The ``count``-th client event of ``type`` (waiting for it)."""
+        return await self.wait_until(
+            lambda: _nth([e for e in self.received if e.get("type") == type], count),
+            timeout_s,
+            f"client event {type!r} #{count}",
+        )
+
+    async def wait_sent(self, type: str, count: int = 1, timeout_s: float = 5.0) -> Json:
+        """The ``count``-th server event of ``type`` (waiting for it)."""
+        return await self.wait_until(
+            lambda: _nth([e for e in self.sent if e.get("type") == type], count),
+            timeout_s,
+            f"server event {type!r} #{count}",
+        )
+
+    async def wait_connection(self, count: int = 1, timeout_s: float = 5.0) -> ConnectionRecord:
+        return await self.wait_until(
+            lambda: _nth(self.connections, count), timeout_s, f"connection #{count}"
+        )
+
+    async def wait_closed(self, connection: int = -1, timeout_s: float = 5.0) -> ConnectionRecord:
+        def probe() -> ConnectionRecord | None:
+            if not self.connections:
+                return None
+            record = self.connections[connection]
+            return record if record.closed else None
+
+        return await self.wait_until(probe, timeout_s, "closed connection")
+
+    # ================================================================ handshake
+    async def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        if self.handshake_delay:
+            await asyncio.sleep(self.handshake_delay)
+        if self.hang_handshake:
+            await self._release.wait()  # until the server stops; then a polite refusal
+            return _json_response(503, _refusal_body(503, "The server is shutting down."))
+        response = self._refusal(request)
+        status = 101 if response is None else response.status_code
+        self.handshakes.append(Handshake(request.path, status, masked_headers(request.headers)))
+        self._signal.fire()
+        return response
+
+    def _refusal(self, request: Request) -> Response | None:
+        rejection = self._rejection
+        if rejection is not None:
+            if rejection.remaining is not None:
+                rejection.remaining -= 1
+                if rejection.remaining <= 0:
+                    self._rejection = None
+            headers = {"retry-after": rejection.retry_after} if rejection.retry_after else {}
+            body = _refusal_body(rejection.status, rejection.message)
+            return _json_response(rejection.status, body, headers)
+        parts = urlsplit(request.path)
+        if not parts.path.rstrip("/").endswith("/realtime"):
+            body = _error_body(f"Invalid URL (GET {parts.path})", "invalid_request_error", None)
+            return _json_response(404, body)
+        key = _credential(request.headers)
+        if self._check_keys and key is None:
+            return _json_response(
+                401,
+                _error_body(
+                    "You didn't provide an API key. You need to provide your API key in an "
+                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                    "invalid_request_error",
+                    None,
+                ),
+            )
+        if self._check_keys and key not in self._keys:
+            return _json_response(
+                401,
+                _error_body(
+                    f"Incorrect API key provided: {mask_secret(key or '')}. You can find your "
+                    "API key at https://platform.openai.com/account/api-keys.",
+                    "invalid_request_error",
+                    "invalid_api_key",
+                ),
+            )
+        if request.headers.get("openai-beta", "").startswith("realtime"):
+            return _json_response(
+                400,
+                _error_body(
+                    "The Realtime API beta shape is disabled: remove the 'OpenAI-Beta: "
+                    "realtime=v1' header and use the GA interface.",
+                    "invalid_request_error",
+                    "beta_api_shape_disabled",
+                ),
+            )
+        if _model(request.path) is None:
+            return _json_response(
+                400,
+                _error_body(
+                    "Missing required parameter: 'model'.",
+                    "invalid_request_error",
+                    "missing_required_parameter",
+                    "model",
+                ),
+            )
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        request = ws.request
+        assert request is not None
+        record = ConnectionRecord(
+            index=len(self.connections),
+            path=request.path,
+            model=_model(request.path) or "",
+            headers=masked_headers(request.headers),
+        )
+        self.connections.append(record)
+        connection = FakeConnection(
+            ws, record, self.bot, self.streaming, self._signal.fire, silent=self.silent
+        )
+        self._live[record.index] = connection
+        self._signal.fire()
+        try:
+            await connection.serve()
+        finally:
+            self._live.pop(record.index, None)
+            self._signal.fire()
+
+
+def _nth(items: list[T], count: int) -> T | None:
+    return items[count - 1] if len(items) >= count else None
+
+
+def _credential(headers: Headers) -> str | None:
+    auth = headers.get("authorization")
+    if auth is not None:
+        scheme, _, token = auth.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+    return headers.get("api-key")
+
+
+def _model(path: str) -> str | None:
+    query = parse_qs(urlsplit(path).query)
+    for name in ("model", "deployment"):
+        if query.get(name):
+            return query[name][0]
+    return None
+
+
+def _json_response(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+    reason = _phrase(status)
+    all_headers = Headers({"Content-Type": "application/json", **(headers or {})})
+    all_headers["Content-Length"] = str(len(body))
+    return Response(status, reason, all_headers, body)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
