@@ -1,0 +1,158 @@
+"""``rtws devices`` and ``rtws talk <provider>`` (``rtws demo`` lives in :mod:`.demo`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import ConfigurationError, DeviceError
+from ..media.base import AudioDevice, MediaManager
+from ..media.sounddevice import SoundDeviceMediaManager
+from ..providers import available_providers, load_provider
+from ..transport import RealTimeWebsocketTransport
+from .errors import EXIT_USAGE, CLIError
+from .media import (
+    check_media_flags,
+    device_media,
+    file_media,
+    input_wav,
+    recorder_for,
+    report_files,
+)
+from .options import build_options, load_config, options_model, url_field
+from .session import Session, SessionSettings, live_terminal
+
+
+# ====================================================================== devices
+async def devices(args: argparse.Namespace, console: Console) -> int:
+    """List microphones and speakers (``--json`` for scripts)."""
+    media = SoundDeviceMediaManager()
+    try:
+        mics = await media.get_all_mics()
+        speakers = await media.get_all_speakers()
+    except DeviceError as exc:
+        raise CLIError(
+            str(exc), hint="install PortAudio, or start virtual devices: scripts/audio-sandbox up"
+        ) from None
+    if not mics and not speakers:
+        raise CLIError(
+            "PortAudio found no microphone and no speaker",
+            hint="is a sound server running? on a headless machine: scripts/audio-sandbox up",
+        )
+    if args.json:
+        doc = {
+            "mics": [d.model_dump() for d in mics],
+            "speakers": [d.model_dump() for d in speakers],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        for title, found in (("Microphones", mics), ("Speakers", speakers)):
+            console.print(_device_table(title, found))
+    return 0
+
+
+def _device_table(title: str, found: list[AudioDevice]) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("", width=1)
+    table.add_column("id", overflow="fold")
+    table.add_column("name", overflow="fold")
+    table.add_column("rate", justify="right")
+    table.add_column("channels", justify="right")
+    for device in found:
+        table.add_row(
+            "*" if device.is_default else "",
+            device.id,
+            device.name,
+            f"{device.default_sample_rate}",
+            f"{device.max_channels}",
+        )
+    if not found:
+        table.add_row("", "(none)", "", "", "")
+    return table
+
+
+# ====================================================================== talk
+async def talk(args: argparse.Namespace, console: Console) -> int:
+    """A live session with any installed provider."""
+    cls = _provider(args.provider)
+    model = options_model(cls)
+    if args.list_options:
+        console.print(_options_table(args.provider, model.model_fields))
+        return 0
+    config = load_config(Path(args.config), args.provider) if args.config else None
+    overrides: dict[str, Any] = {}
+    if args.url:
+        field = url_field(model)
+        if field is None:
+            raise CLIError(
+                f"{args.provider} options have no URL field for --url",
+                hint=f"set it with --option (see rtws talk {args.provider} --list-options)",
+                code=EXIT_USAGE,
+            )
+        overrides[field] = args.url
+    options = build_options(
+        model, args.provider, config=config, assignments=args.option or (), overrides=overrides
+    )
+    input_path = input_wav(args.input) if args.input else None
+    output_path = Path(args.output) if args.output else None
+    files = input_path is not None or output_path is not None
+    check_media_flags(args, files)
+    with recorder_for(args.record, cls.output_sample_rate) as recorder:
+        if files:
+            media: MediaManager = file_media(
+                input_path, output_path, realtime=args.realtime, recorder=recorder
+            )
+        else:
+            media = device_media(args.mic, args.speaker, recorder=recorder)
+        transport = cls(options, media)
+        settings = SessionSettings(
+            duration=args.duration,
+            interactive=live_terminal(args.plain, console),
+            recorder=recorder,
+            finish_after_reply=input_path is not None and args.duration is None,
+        )
+        code = await Session(transport, console, settings).run()
+    report_files(console, output_path, recorder)
+    return code
+
+
+def _provider(name: str) -> type[RealTimeWebsocketTransport]:
+    try:
+        return load_provider(name)
+    except ConfigurationError as exc:
+        installed = available_providers()
+        hint = (
+            f"use one of: {', '.join(installed)}"
+            if installed
+            else "install a provider, e.g. pip install rtws-openai"
+        )
+        raise CLIError(str(exc), hint=hint, code=EXIT_USAGE) from None
+
+
+def _options_table(provider: str, fields: dict[str, Any]) -> Table:
+    table = Table(title=f"{provider} options (--option KEY=VALUE)", title_justify="left")
+    table.add_column("option")
+    table.add_column("default", overflow="fold")
+    table.add_column("description")
+    for name, field in fields.items():
+        default = "(required)" if field.is_required() else _show_default(name, field)
+        table.add_row(name, default, field.description or "")
+    return table
+
+
+def _show_default(name: str, field: Any) -> str:
+    if any(word in name for word in ("key", "secret", "token")):
+        return "(from the environment)" if field.default_factory is not None else "None"
+    value = field.get_default(call_default_factory=True)
+    try:
+        text = json.dumps(to_jsonable_python(value), separators=(",", ":"))
+    except (TypeError, ValueError, PydanticSerializationError):
+        text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

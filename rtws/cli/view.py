@@ -1,0 +1,295 @@
+"""What a CLI session shows, built only from RTVI events.
+
+:class:`SessionView` folds events into a small model (state, levels, the
+conversation, latency) and renders it with rich, so the live terminal view
+and the plain line output come from the same code, and tests drive it by
+feeding events and rendering to a recording console: no TTY needed.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .. import rtvi
+
+Who = Literal["you", "bot", "call", "info", "error"]
+
+KEYS_HELP = "m mute · i next mic · s next speaker · q quit"
+METER_WIDTH = 24
+LABELS: dict[Who, tuple[str, str]] = {
+    "you": ("you", "bold cyan"),
+    "bot": ("bot", "bold magenta"),
+    "call": ("fn", "bold yellow"),
+    "info": ("··", "dim"),
+    "error": ("!!", "bold red"),
+}
+STATE_STYLES = {"ready": "bold green", "error": "bold red", "disconnected": "dim"}
+
+
+@dataclass(eq=False)
+class Line:
+    """One entry of the conversation; ``final`` is False while a transcript still streams."""
+
+    who: Who
+    text: str
+    final: bool = True
+    latency_ms: float | None = None
+    interrupted: bool = False
+
+    def plain(self) -> str:
+        """The line as plain output prints it."""
+        text = self.text + (" [interrupted]" if self.interrupted else "")
+        if self.latency_ms is not None:
+            text += f"  ({self.latency_ms:.0f} ms)"
+        return f"{LABELS[self.who][0]}: {text}" if self.who in ("you", "bot") else text
+
+    def rich(self) -> Text:
+        label, style = LABELS[self.who]
+        text = Text.assemble((f"{label:>3} ", style))
+        body_style = "red" if self.who == "error" else ("dim" if self.who == "info" else "")
+        text.append(self.text, style=body_style + (" italic" if not self.final else ""))
+        if not self.final:
+            text.append(" …", style="dim")
+        if self.interrupted:
+            text.append(" [interrupted]", style="yellow")
+        if self.latency_ms is not None:
+            text.append(f"  {self.latency_ms:.0f} ms", style="dim")
+        return text
+
+
+class SessionView:
+    """Session state from events; ``on_line`` hears every line once it is final."""
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        keys_help: bool = False,
+        visible_lines: int = 12,
+        on_line: Callable[[Line], None] | None = None,
+    ) -> None:
+        self.title = title
+        self.keys_help = keys_help
+        self.visible_lines = visible_lines
+        self.on_line = on_line
+        self.state = "disconnected"
+        self.about: dict[str, Any] = {}
+        self.mic_name = "—"
+        self.speaker_name = "—"
+        self.muted = False
+        self.mic_level = 0.0
+        self.bot_level = 0.0
+        self.user_speaking = False
+        self.bot_speaking = False
+        self.latencies_ms: list[float] = []
+        self.fatal_error: str | None = None
+        self.lines: collections.deque[Line] = collections.deque(maxlen=500)
+        self._user_partial: Line | None = None
+        self._bot_partial: Line | None = None
+        self._pending_latency: float | None = None
+
+    # ------------------------------------------------------------------ input
+    def handle(self, msg: rtvi.RTVIMessage) -> None:
+        """Fold one event into the view."""
+        match msg:
+            case rtvi.TransportStateChanged(data=data):
+                self.state = data.state
+            case rtvi.BotReady(data=data):
+                self.about = dict(data.about or {})
+                self.info(f"connected: {self.describe_bot()}")
+            case rtvi.UserAudioLevel(data=data):
+                self.mic_level = data.value
+            case rtvi.BotAudioLevel(data=data):
+                self.bot_level = data.value
+            case rtvi.UserStartedSpeaking():
+                self.user_speaking = True
+            case rtvi.UserStoppedSpeaking():
+                self.user_speaking = False
+            case rtvi.BotStartedSpeaking():
+                self.bot_speaking = True
+            case rtvi.BotStoppedSpeaking():
+                self.bot_speaking = False
+            case rtvi.UserTranscription(data=data):
+                self._user_text(data.text, final=data.final)
+            case rtvi.BotTTSText(data=data) | rtvi.BotLLMText(data=data):
+                self._bot_delta(data.text)
+            case rtvi.BotOutput(data=data):
+                self._bot_final(data.text)
+            case rtvi.BotInterrupted():
+                self._interrupted()
+            case rtvi.Metrics(data=data):
+                for metric in data.ttfb or ():
+                    if isinstance(metric.value, int | float):
+                        self.latencies_ms.append(metric.value * 1000.0)
+                        self._pending_latency = metric.value * 1000.0
+            case rtvi.LLMFunctionCallInProgress(data=data):
+                self.add(Line("call", f"{data.function_name or '?'}({_compact(data.arguments)})"))
+            case rtvi.LLMFunctionCallStopped(data=data):
+                outcome = "cancelled" if data.cancelled else f"→ {_compact(data.result)}"
+                self.add(Line("call", f"{data.function_name or data.tool_call_id} {outcome}"))
+            case rtvi.Error(data=data) if data.fatal:
+                # The session is over: the CLI reports this once, as its exit message.
+                self.fatal_error = data.error
+                self.lines.append(Line("error", data.error))
+            case rtvi.Error(data=data):
+                self.add(Line("error", data.error))
+            case rtvi.DeviceErrorEvent(data=data):
+                self.add(Line("error", data.message))
+            case rtvi.Reconnecting(data=data):
+                self.info(
+                    f"reconnecting (attempt {data.attempt} of {data.max_attempts}"
+                    f"{f', in {data.delay_s:g} s' if data.delay_s else ''}): {data.reason}"
+                )
+            case rtvi.Reconnected(data=data):
+                resumed = ", conversation resumed" if data.resumed else ""
+                self.info(f"reconnected (attempt {data.attempt}{resumed})")
+            case rtvi.MicUpdated(data=data):
+                self.mic_name = str(data.device.get("name", "?"))
+                self.info(f"microphone: {self.mic_name}")
+            case rtvi.SpeakerUpdated(data=data):
+                self.speaker_name = str(data.device.get("name", "?"))
+                self.info(f"speaker: {self.speaker_name}")
+            case _:
+                pass
+
+    def add(self, line: Line) -> None:
+        self.lines.append(line)
+        if line.final and self.on_line is not None:
+            self.on_line(line)
+
+    def info(self, text: str) -> None:
+        self.add(Line("info", text))
+
+    def error(self, text: str) -> None:
+        self.add(Line("error", text))
+
+    def set_devices(self, mic: str | None, speaker: str | None) -> None:
+        self.mic_name = mic or "—"
+        self.speaker_name = speaker or "—"
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+        self.info("microphone muted" if muted else "microphone on")
+
+    def describe_bot(self) -> str:
+        parts = [str(self.about.get(k)) for k in ("provider", "model") if self.about.get(k)]
+        return " ".join(parts) or self.title
+
+    @property
+    def transcript(self) -> list[Line]:
+        """The finished user and bot lines, in order."""
+        return [line for line in self.lines if line.who in ("you", "bot") and line.final]
+
+    # ------------------------------------------------------------------ transcripts
+    def _user_text(self, text: str, *, final: bool) -> None:
+        partial = self._user_partial
+        if not final:
+            if partial is None:
+                self._user_partial = Line("you", text, final=False)
+                self.lines.append(self._user_partial)
+            else:
+                partial.text += text
+            return
+        self._user_partial = None
+        if partial is not None:
+            partial.text = text or partial.text
+            partial.final = True
+            if self.on_line is not None:
+                self.on_line(partial)
+        elif text:
+            self.add(Line("you", text))
+
+    def _bot_delta(self, text: str) -> None:
+        if self._bot_partial is None:
+            self._bot_partial = Line("bot", text, final=False, latency_ms=self._take_latency())
+            self.lines.append(self._bot_partial)
+        else:
+            self._bot_partial.text += text
+
+    def _bot_final(self, text: str) -> None:
+        partial, self._bot_partial = self._bot_partial, None
+        if partial is None:
+            if text:
+                self.add(Line("bot", text, latency_ms=self._take_latency()))
+            return
+        partial.text = text or partial.text
+        partial.final = True
+        if self.on_line is not None:
+            self.on_line(partial)
+
+    def _interrupted(self) -> None:
+        if self._bot_partial is not None:
+            self._bot_partial.interrupted = True
+            return
+        for line in reversed(self.lines):
+            if line.who == "bot":
+                line.interrupted = True
+                return
+
+    def _take_latency(self) -> float | None:
+        latency, self._pending_latency = self._pending_latency, None
+        return latency
+
+    # ------------------------------------------------------------------ output
+    def __rich__(self) -> RenderableType:
+        status = Table.grid(padding=(0, 1))
+        status.add_column(style="bold", width=8)
+        status.add_column(width=METER_WIDTH)
+        status.add_column()
+        mic_name = self.mic_name + ("  [muted]" if self.muted else "")
+        status.add_row(
+            "mic",
+            _meter(0.0 if self.muted else self.mic_level),
+            _device(mic_name, self.user_speaking),
+        )
+        status.add_row(
+            "speaker", _meter(self.bot_level), _device(self.speaker_name, self.bot_speaking)
+        )
+        latency = Text.assemble(("latency  ", "bold"), (self.latency_summary(), "dim"))
+        shown = list(self.lines)[-self.visible_lines :]
+        body = Group(status, latency, Text(""), *(line.rich() for line in shown))
+        state_style = STATE_STYLES.get(self.state, "yellow")
+        return Panel(
+            body,
+            title=Text.assemble(
+                ("rtws ", "bold"), (self.describe_bot(), ""), " · ", (self.state, state_style)
+            ),
+            title_align="left",
+            subtitle=Text(KEYS_HELP, style="dim") if self.keys_help else None,
+            subtitle_align="left",
+        )
+
+    def latency_summary(self) -> str:
+        if not self.latencies_ms:
+            return "no reply yet"
+        last = self.latencies_ms[-1]
+        avg = sum(self.latencies_ms) / len(self.latencies_ms)
+        turns = len(self.latencies_ms)
+        return f"last {last:.0f} ms · avg {avg:.0f} ms · {turns} turn{'s' if turns != 1 else ''}"
+
+
+def _meter(value: float) -> Text:
+    filled = max(0, min(METER_WIDTH, round(value * METER_WIDTH)))
+    style = "green" if value < 0.7 else ("yellow" if value < 0.9 else "red")
+    return Text.assemble(("█" * filled, style), ("░" * (METER_WIDTH - filled), "dim"))
+
+
+def _device(name: str, active: bool) -> Text:
+    return Text.assemble(("● " if active else "  ", "bold green"), name)
+
+
+def _compact(value: object) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= 120 else text[:117] + "..."
