@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -41,3 +42,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if os.environ.get("RTWS_REQUIRE_DEVICES") == "1":
         pytest.fail(f"RTWS_REQUIRE_DEVICES=1 but {problem}", pytrace=False)
     pytest.skip(problem)
+
+
+@pytest.fixture(autouse=True)
+def _hold_audio_devices(request: pytest.FixtureRequest) -> Iterator[None]:
+    """One device test at a time on this machine: parallel runs would hear each other."""
+    if request.node.get_closest_marker("devices") is None:
+        yield
+        return
+    from rtws import sandbox
+
+    with sandbox.lock_devices():
+        yield

@@ -6,6 +6,8 @@ PCM streaming, interruption, state, events, reconnection); provider packages
 hooks. Start with ``docs/index.md`` or ``examples/``.
 """
 
+from typing import TYPE_CHECKING
+
 from . import rtvi
 from .audio import PlaybackMark
 from .connection import WebSocketConnection
@@ -29,6 +31,9 @@ from .options import ReconnectPolicy, TransportOptions
 from .providers import available_providers, load_provider
 from .state import TransportState
 from .transport import RealTimeWebsocketTransport
+
+if TYPE_CHECKING:  # imported lazily at run time: it loads PortAudio
+    from .media.sounddevice import SoundDeviceMediaManager
 
 __version__ = "0.1.0"
 

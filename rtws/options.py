@@ -7,9 +7,12 @@ wrong value fails at construction with the field's name in the message.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from .redact import redact, register_secret
 
 
 class ReconnectPolicy(BaseModel):
@@ -28,6 +31,15 @@ class ReconnectPolicy(BaseModel):
     max_delay: float = Field(default=8.0, ge=0.0, le=600.0)
     multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
     jitter: float = Field(default=0.25, ge=0.0, le=1.0, description="± fraction of each delay")
+
+    @model_validator(mode="after")
+    def _delays_in_order(self) -> Self:
+        if self.max_delay < self.initial_delay:
+            raise ValueError(
+                f"max_delay ({self.max_delay:g} s) must not be shorter than "
+                f"initial_delay ({self.initial_delay:g} s)"
+            )
+        return self
 
     def delay(self, attempt: int, rand: float) -> float:
         """Delay before ``attempt`` (1-based); ``rand`` in [0, 1) supplies the jitter."""
@@ -51,9 +63,15 @@ class TransportOptions(BaseModel):
         default=40.0, ge=0.0, le=2000.0, description="bot audio queued before play"
     )
     ping_interval: float | None = Field(
-        default=10.0, gt=0.0, description="websocket keepalive, seconds"
+        default=10.0, gt=0.0, le=3600.0, description="websocket keepalive, seconds"
     )
-    ping_timeout: float | None = Field(default=10.0, gt=0.0)
+    ping_timeout: float | None = Field(
+        default=10.0,
+        gt=0.0,
+        le=3600.0,
+        description="seconds without a pong, or without progress sending, before the "
+        "connection counts as lost",
+    )
     bot_stopped_after_ms: float = Field(
         default=300.0,
         ge=0.0,
@@ -64,7 +82,7 @@ class TransportOptions(BaseModel):
         default="LQ", description="soxr recipe; higher costs latency (see rtws.audio.resample)"
     )
     reconnect_hold_ms: float = Field(
-        default=2000.0, ge=0.0, le=60000.0, description="mic audio kept during a reconnect"
+        default=2000.0, ge=0.0, le=60000.0, description="mic audio held while (re)connecting"
     )
     echo_gate_level: float | None = Field(
         default=None,
@@ -79,6 +97,54 @@ class TransportOptions(BaseModel):
     level_interval: float = Field(
         default=0.1, gt=0.0, le=5.0, description="audio level events period"
     )
+
+    def __repr__(self) -> str:
+        # SecretStr fields mask themselves; a key a provider keeps in a URL does not.
+        return redact(super().__repr__())
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
+    @model_validator(mode="after")
+    def _register_secrets(self) -> Self:
+        """Every key or token in the options is masked in rtws' logs, errors and events.
+
+        Done here, once for every provider, so a provider that forgets to call
+        :func:`~rtws.redact.register_secret` cannot leak its key in an error
+        message a server echoes back.
+        """
+        _register_secrets_in(self)
+        return self
+
+
+def _register_secrets_in(value: Any) -> None:
+    if isinstance(value, SecretStr):
+        register_secret(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _register_secrets_in(getattr(value, name))
+    elif isinstance(value, dict | list | tuple):
+        items: Any = value.values() if isinstance(value, dict) else value  # pyright: ignore[reportUnknownMemberType]
+        for item in items:
+            _register_secrets_in(item)
+
+
+def _check_websocket_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number or out of range
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError("must be a ws:// or wss:// URL with a host, e.g. wss://example.com/v1")
+    if any(c.isspace() for c in url):
+        raise ValueError("must not contain spaces")
+    del port
+    return url
+
+
+#: A provider's websocket endpoint, checked at construction (scheme, host, port).
+WebSocketURL = Annotated[str, AfterValidator(_check_websocket_url)]
 
 
 def secret_value(secret: SecretStr | None) -> str | None:

@@ -36,7 +36,7 @@ from .errors import (
     RTWSError,
     UnsupportedMessage,
 )
-from .events import EventBus, Handler
+from .events import EventBus
 from .media.base import AudioChunk, AudioDevice, MediaFormat, MediaManager
 from .options import TransportOptions
 from .redact import get_logger, redact
@@ -44,6 +44,9 @@ from .state import StateMachine, TransportState
 
 S = TransportState
 log = get_logger("rtws.transport")
+
+#: While a session is being opened, mic audio is held for it rather than dropped.
+_OPENING = frozenset({S.AUTHENTICATING, S.AUTHENTICATED, S.CONNECTING, S.CONNECTED})
 
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -302,7 +305,7 @@ class RealTimeWebsocketTransport(ABC):
         await self.disconnect()
 
     # ---- events
-    def on(self, event_type: str, handler: Handler) -> Callable[[], None]:
+    def on(self, event_type: str, handler: Callable[[Any], Any]) -> Callable[[], None]:
         """Call ``handler(msg)`` on each ``event_type`` event ("*": all); returns an unsubscribe."""
         return self._bus.on(event_type, handler)
 
@@ -643,28 +646,41 @@ class RealTimeWebsocketTransport(ABC):
     async def _mic_pump(self) -> None:
         """Mic chunks → ``handle_user_audio_stream``, in order, each exactly once.
 
-        While a reconnect is under way, chunks are held (up to
-        ``options.reconnect_hold_ms``) and sent after the resume, so a user
-        who keeps talking through a connection reset loses nothing; beyond
-        that the oldest are dropped and counted in ``stats``.
+        Devices start before the session is ``ready`` and keep capturing
+        through a reconnect. Chunks captured meanwhile are held (up to
+        ``options.reconnect_hold_ms``) and sent once the session is ready, so
+        the first words and words spoken through a connection reset are not
+        lost; beyond that bound the oldest are dropped and counted in ``stats``.
         """
         hold_max = max(1, round(self.options.reconnect_hold_ms / self.options.chunk_ms))
         held = self._held_chunks
         async for chunk in self.media.mic_chunks():
-            if self._reconnecting:
+            ws = self._ws
+            if self._reconnecting or self.state in _OPENING:
                 if len(held) >= hold_max:
                     held.popleft()
                     self.stats.chunks_dropped_reconnecting += 1
                 held.append(chunk)
                 continue
-            if self.state is not S.READY or self._ws is None or not self._ws.is_open:
+            if self.state is not S.READY or ws is None or not ws.is_open:
                 self.stats.chunks_dropped_not_ready += 1
                 continue
             while held:
-                if not await self._send_chunk(held[0]):
+                if not await self._send_chunk(self._echo_gate(held[0])):
                     break
                 held.popleft()
             await self._send_chunk(self._echo_gate(chunk))
+
+    async def _send_chunk(self, chunk: AudioChunk) -> bool:
+        try:
+            await self.handle_user_audio_stream(chunk)
+        except RTWSError as exc:
+            # A closed socket shows up here first; the receive loop owns recovery.
+            self.stats.chunks_dropped_not_ready += 1
+            log.debug("mic chunk not sent: %s", exc)
+            return False
+        self.stats.chunks_sent += 1
+        return True
 
     def _echo_gate(self, chunk: AudioChunk) -> AudioChunk:
         """Half-duplex gate against laptop-speaker echo (``options.echo_gate_level``).
@@ -679,17 +695,6 @@ class RealTimeWebsocketTransport(ABC):
             return chunk
         self.stats.chunks_gated += 1
         return AudioChunk(bytes(len(chunk.pcm)), chunk.sample_rate, chunk.captured_at, chunk.seq)
-
-    async def _send_chunk(self, chunk: AudioChunk) -> bool:
-        try:
-            await self.handle_user_audio_stream(chunk)
-        except RTWSError as exc:
-            # A closed socket shows up here first; the receive loop owns recovery.
-            self.stats.chunks_dropped_not_ready += 1
-            log.debug("mic chunk not sent: %s", exc)
-            return False
-        self.stats.chunks_sent += 1
-        return True
 
     async def _receive_loop(self, conn: WebSocketConnection) -> None:
         try:

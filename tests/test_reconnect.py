@@ -162,9 +162,10 @@ async def test_planned_reconnect_is_not_an_error_and_keeps_mic_audio(
     assert rec.types("reconnecting", "reconnected") == ["reconnecting", "reconnected"]
     reason = next(e.data.reason for e in rec.events if e.type == "reconnecting")
     assert reason == "server asked us to move"
-    # Every chunk exactly once and in order, including those captured mid-reconnect.
+    # Every chunk exactly once and in order, from the very first (captured before
+    # `ready`) through those captured mid-reconnect. (Chunks captured after
+    # disconnect() began are dropped on purpose and counted.)
     seqs = echo_server.seqs
-    assert seqs == sorted(set(seqs))
+    assert seqs == list(range(1, len(seqs) + 1))
     assert t.stats.chunks_dropped_reconnecting == 0
-    assert seqs[-1] - seqs[0] + 1 == len(seqs) + t.stats.chunks_dropped_not_ready
-    assert t.stats.chunks_dropped_not_ready == 0
+    assert len(seqs) >= 3.0 / 0.02 - 2
