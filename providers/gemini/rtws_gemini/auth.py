@@ -1,0 +1,117 @@
+"""Ephemeral tokens: short-lived ``auth_tokens/...`` names, so a device never holds the API key.
+
+``POST {v1alpha}/auth_tokens`` with the key returns a token that opens
+``BidiGenerateContentConstrained`` sessions (``?access_token=``). HTTP failures
+map to the errors a websocket handshake would give; Google answers a bad key
+with HTTP 400 ``API_KEY_INVALID``, which is an authentication error, not a
+retryable one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from rtws.errors import AuthenticationError, ConnectionFailed, ConnectTimeout, RateLimited
+from rtws.options import secret_value
+from rtws.redact import redact, register_secret
+
+from . import wire
+from .options import GeminiLiveOptions
+from .setup import setup_body
+
+
+def token_request(options: GeminiLiveOptions, now: datetime | None = None) -> dict[str, Any]:
+    """The ``auth_tokens.create`` body (pure, for tests)."""
+    eph = options.ephemeral
+    assert eph is not None
+    start = now or datetime.now(UTC)
+    body: dict[str, Any] = {
+        "uses": eph.uses,
+        "expireTime": _timestamp(start + timedelta(seconds=eph.expire_after_s)),
+        "newSessionExpireTime": _timestamp(
+            start + timedelta(seconds=eph.new_session_expire_after_s)
+        ),
+    }
+    if eph.lock_setup:
+        setup = setup_body(options)
+        setup.pop("sessionResumption", None)  # per connection, not per token
+        body["bidiGenerateContentSetup"] = setup
+    return body
+
+
+async def mint_token(options: GeminiLiveOptions) -> str:
+    """Return a fresh ``auth_tokens/...`` token for one session."""
+    eph = options.ephemeral
+    assert eph is not None
+    key = secret_value(options.api_key)
+    if not key:
+        raise AuthenticationError(
+            "minting a Gemini ephemeral token needs an API key: "
+            "set GEMINI_API_KEY or options.api_key"
+        )
+    url = f"{str(eph.rest_host).rstrip('/')}/{eph.api_version}/auth_tokens"
+    try:
+        async with httpx.AsyncClient(timeout=eph.timeout) as client:
+            response = await client.post(
+                url,
+                headers={"x-goog-api-key": key, **options.extra_headers},
+                json=token_request(options),
+            )
+    except httpx.TimeoutException:
+        raise ConnectTimeout(
+            f"timed out minting a Gemini ephemeral token at {redact(url)}"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise ConnectionFailed(
+            f"could not mint a Gemini ephemeral token at {redact(url)}: {redact(str(exc))}"
+        ) from None
+    return _token_from(response, url)
+
+
+def _token_from(response: httpx.Response, url: str) -> str:
+    status = response.status_code
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    error = wire.obj(wire.obj(body).get("error"))
+    message = redact(str(error.get("message") or ""))
+    detail = f": {message}" if message else ""
+    where = redact(url)
+    if status in (401, 403) or (status == 400 and _is_bad_key(error)):
+        raise AuthenticationError(
+            f"Gemini refused the API key while minting an ephemeral token (HTTP {status}){detail}"
+        )
+    if status == 429:
+        raise RateLimited(
+            f"rate limited by {where} (HTTP 429){detail}", retry_after=_retry_after(response)
+        )
+    if status >= 400:
+        raise ConnectionFailed(f"{where} answered HTTP {status}{detail}", retryable=status >= 500)
+    token = wire.obj(body).get("name")
+    if not isinstance(token, str) or not token:
+        raise ConnectionFailed(
+            f"{where} answered without a token ('name' missing)", retryable=False
+        )
+    register_secret(token)
+    return token
+
+
+def _is_bad_key(error: dict[str, Any]) -> bool:
+    reasons = {d.get("reason") for d in wire.objects(error.get("details"))}
+    return "API_KEY_INVALID" in reasons or "API key not valid" in str(error.get("message", ""))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after")
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _timestamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

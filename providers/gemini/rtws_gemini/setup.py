@@ -1,0 +1,158 @@
+"""Options → the ``setup`` message (pure, so tests check it against google-genai's types).
+
+The Live API is protobuf JSON: camelCase names, enums as strings, default
+values omitted. Only what the user set is sent, so the server's defaults
+apply to the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from . import wire
+from .options import AutomaticActivityDetection, FunctionDeclaration, GeminiLiveOptions
+
+#: What the provider sends and receives: PCM16 mono, 16 kHz up, 24 kHz down.
+INPUT_MIME = "audio/pcm;rate=16000"
+OUTPUT_RATE = 24000
+
+#: The JSON-schema keywords Gemini's OpenAPI ``Schema`` knows (the same names on both sides).
+SCHEMA_KEYWORDS = frozenset(
+    {
+        "type",
+        "format",
+        "title",
+        "description",
+        "nullable",
+        "enum",
+        "items",
+        "minItems",
+        "maxItems",
+        "properties",
+        "required",
+        "minProperties",
+        "maxProperties",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minimum",
+        "maximum",
+        "anyOf",
+        "propertyOrdering",
+        "default",
+        "example",
+    }
+)
+
+
+def setup_message(options: GeminiLiveOptions, handle: str | None = None) -> dict[str, Any]:
+    """The first client message of a connection; ``handle`` resumes an earlier session."""
+    return {"setup": setup_body(options, handle)}
+
+
+def setup_body(options: GeminiLiveOptions, handle: str | None = None) -> dict[str, Any]:
+    """The ``BidiGenerateContentSetup`` object (also what an ephemeral token can lock)."""
+    setup: dict[str, Any] = {
+        "model": f"models/{options.model}",
+        "generationConfig": _generation_config(options),
+    }
+    if options.system_instruction:
+        setup["systemInstruction"] = {"parts": [{"text": options.system_instruction}]}
+    if options.tools:
+        setup["tools"] = [{"functionDeclarations": [_function(f) for f in options.tools]}]
+    realtime = _realtime_input_config(options)
+    if realtime:
+        setup["realtimeInputConfig"] = realtime
+    if options.input_audio_transcription:
+        setup["inputAudioTranscription"] = {}
+    if options.output_audio_transcription:
+        setup["outputAudioTranscription"] = {}
+    compression = options.context_window_compression
+    if compression is not None:
+        window: dict[str, Any] = {}
+        if compression.target_tokens is not None:
+            window["targetTokens"] = compression.target_tokens
+        config: dict[str, Any] = {"slidingWindow": window}
+        if compression.trigger_tokens is not None:
+            config["triggerTokens"] = compression.trigger_tokens
+        setup["contextWindowCompression"] = config
+    if options.session_resumption:
+        setup["sessionResumption"] = {"handle": handle} if handle else {}
+    return setup
+
+
+def _generation_config(options: GeminiLiveOptions) -> dict[str, Any]:
+    config: dict[str, Any] = {"responseModalities": list(options.response_modalities)}
+    speech: dict[str, Any] = {}
+    if options.voice:
+        speech["voiceConfig"] = {"prebuiltVoiceConfig": {"voiceName": options.voice}}
+    if options.language_code:
+        speech["languageCode"] = options.language_code
+    if speech:
+        config["speechConfig"] = speech
+    if options.temperature is not None:
+        config["temperature"] = options.temperature
+    if options.max_output_tokens is not None:
+        config["maxOutputTokens"] = options.max_output_tokens
+    return config
+
+
+def _realtime_input_config(options: GeminiLiveOptions) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    vad = options.activity_detection
+    if isinstance(vad, AutomaticActivityDetection):
+        auto: dict[str, Any] = {}
+        if vad.start_of_speech_sensitivity is not None:
+            auto["startOfSpeechSensitivity"] = vad.start_of_speech_sensitivity
+        if vad.end_of_speech_sensitivity is not None:
+            auto["endOfSpeechSensitivity"] = vad.end_of_speech_sensitivity
+        if vad.prefix_padding_ms is not None:
+            auto["prefixPaddingMs"] = vad.prefix_padding_ms
+        if vad.silence_duration_ms is not None:
+            auto["silenceDurationMs"] = vad.silence_duration_ms
+        if auto:
+            config["automaticActivityDetection"] = auto
+    else:
+        config["automaticActivityDetection"] = {"disabled": True}
+    if options.activity_handling is not None:
+        config["activityHandling"] = options.activity_handling
+    if options.turn_coverage is not None:
+        config["turnCoverage"] = options.turn_coverage
+    return config
+
+
+def _function(decl: FunctionDeclaration) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": decl.name}
+    if decl.description:
+        out["description"] = decl.description
+    if decl.parameters is not None:
+        out["parameters"] = gemini_schema(decl.parameters)
+    if decl.behavior is not None:
+        out["behavior"] = decl.behavior
+    return out
+
+
+def gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema reduced to the OpenAPI subset the Live API accepts.
+
+    ``"type": ["string", "null"]`` becomes ``"type": "string", "nullable": true``;
+    unknown keywords are dropped (the server would close the session over them).
+    """
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key not in SCHEMA_KEYWORDS:
+            continue
+        if key == "type" and isinstance(value, list):
+            kinds = [str(v) for v in cast(list[Any], value)]
+            named = [k for k in kinds if k != "null"]
+            if len(named) != len(kinds):
+                out["nullable"] = True
+            value = named[0] if named else "null"
+        elif key == "properties":
+            value = {name: gemini_schema(wire.obj(sub)) for name, sub in wire.obj(value).items()}
+        elif key == "items" and isinstance(value, dict):
+            value = gemini_schema(wire.obj(value))
+        elif key == "anyOf":
+            value = [gemini_schema(sub) for sub in wire.objects(value)]
+        out[key] = value
+    return out

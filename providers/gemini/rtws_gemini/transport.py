@@ -1,0 +1,590 @@
+"""Gemini Live ↔ rtws: a translation table between the two protocols.
+
+Read top to bottom: the hooks (connect, send audio, ready), the client → server
+translations, then one handler per key of a server message (and, inside
+``serverContent``, one per field). Devices, resampling, playout, state,
+reconnection and event delivery are the base class's job.
+
+Staying connected is the Gemini-specific part: the server says ``goAway``
+before it ends a connection and hands out ``sessionResumptionUpdate`` handles;
+the transport keeps the newest resumable handle and reconnects with it, at
+the next resumable point and always before the deadline, so the
+conversation carries on in a new connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+import numpy.typing as npt
+from websockets.frames import CloseCode
+
+from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
+from rtws.connection import close_error
+from rtws.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailed,
+    ProtocolError,
+    RateLimited,
+    RTWSError,
+)
+from rtws.options import secret_value
+from rtws.redact import get_logger, redact, register_secret
+
+from . import wire
+from .auth import mint_token
+from .options import GeminiLiveOptions, ManualActivity
+from .setup import INPUT_MIME, OUTPUT_RATE, setup_message
+
+log = get_logger("rtws.gemini")
+
+#: Close reasons that mean "these credentials will never work" (Google's wording varies).
+_CREDENTIALS = re.compile(
+    r"api[ _-]?key|unauthenticated|permission|credential|(access|auth|ephemeral)[ _-]?token",
+    re.IGNORECASE,
+)
+#: A mic chunk louder than this (RMS, dBFS) means the user is talking.
+VOICE_DBFS = -45.0
+#: After a goAway, quiet time that ends the user's turn for the move: long enough for the
+#: server's end-of-speech and its first reply (which then holds the move to the turn's end).
+GO_AWAY_PAUSE_S = 1.5
+#: ``client-message`` commands for manual turn control: {"t": "activity-start"} etc.
+CLIENT_COMMANDS: dict[str, dict[str, Any]] = {
+    "activity-start": {"activityStart": {}},
+    "activity-end": {"activityEnd": {}},
+    "audio-stream-end": {"audioStreamEnd": True},
+}
+
+
+@dataclass(slots=True)
+class _BotTurn:
+    """One model turn: Gemini has no item ids, so each turn gets its own."""
+
+    item_id: str
+    interrupted: bool = False
+    tts_started: bool = False
+    audio_ms: float = 0.0
+    transcript: list[str] = field(default_factory=list[str])
+    text: list[str] = field(default_factory=list[str])
+
+
+class GeminiLiveTransport(RealTimeWebsocketTransport):
+    """Voice sessions with Gemini Live models (Developer API, ``BidiGenerateContent``)."""
+
+    provider_name = "gemini"
+    input_sample_rate = 16000
+    output_sample_rate = OUTPUT_RATE
+
+    options: GeminiLiveOptions
+
+    def __init__(
+        self, options: GeminiLiveOptions | None = None, media: MediaManager | None = None
+    ) -> None:
+        super().__init__(options or GeminiLiveOptions(), media)
+        self._token: str | None = None
+        self._handle: str | None = self.options.resume_handle
+        self._setup_complete = asyncio.Event()
+        self._session_id: str | None = None
+        self._turn: _BotTurn | None = None
+        self._turns = 0
+        self._user_text: list[str] = []
+        self._user_active = False
+        self._calls: dict[str, str] = {}
+        self._cancelled_calls: set[str] = set()
+        self._go_away_deadline: float | None = None
+        self._go_away_timer: asyncio.TimerHandle | None = None
+        self._reconnect_requested = False
+        self._resuming = False
+        self._resumed = False
+        self._voice_at = float("-inf")
+        #: ``goAway`` notices received, connections resumed with a handle, audio sent.
+        self.go_aways = 0
+        self.resumptions = 0
+        self.audio_sent_ms = 0.0
+        #: What the listener really heard of the bot turn the last interruption cut.
+        self.last_interruption: PlaybackMark | None = None
+
+    @property
+    def resumption_handle(self) -> str | None:
+        """The newest resumable handle: pass it as ``resume_handle`` to continue later."""
+        return self._handle
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    # ================================================================ hooks
+    async def initialize_llm(self) -> None:
+        register_secret(secret_value(self.options.api_key))
+
+    def wants_authentication(self) -> bool:
+        return self.options.ephemeral is not None
+
+    async def authenticate(self) -> None:
+        self._token = await mint_token(self.options)
+
+    async def attach_llm_listeners(self) -> None:
+        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "setupComplete": self._on_setup_complete,
+            "serverContent": self._on_server_content,
+            "toolCall": self._on_tool_call,
+            "toolCallCancellation": self._on_tool_call_cancellation,
+            "goAway": self._on_go_away,
+            "sessionResumptionUpdate": self._on_resumption_update,
+            "usageMetadata": self._on_usage_metadata,
+            "voiceActivity": self._on_voice_activity,
+            "voiceActivityDetectionSignal": _ignore,
+        }
+        for key, handler in handlers.items():
+            self.on_llm_message(key, handler)
+
+    def message_types(self, message: dict[str, Any]) -> Iterable[str]:
+        # A server message is a oneof plus optional usageMetadata: its keys are its types.
+        return tuple(message)
+
+    async def connect_llm(self) -> None:
+        self._reset_connection_state()
+        self._resuming = self._handle is not None and self.options.session_resumption
+        url, headers = self._endpoint()
+        await self.open_websocket(url, headers)
+        await self.send_json(setup_message(self.options, self._handle))
+        # setupComplete, or a close (bad key, refused setup) that the base turns into close_error().
+        await self._setup_complete.wait()
+        self._resumed, self._resuming = self._resuming, False
+        self.resumptions += self._resumed
+
+    async def disconnect_llm(self) -> None:
+        self._cancel_go_away_timer()
+        self._token = None  # single-use; the next connect mints a new one
+
+    async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
+        await self.send_json(
+            {
+                "realtimeInput": {
+                    "audio": {"mimeType": INPUT_MIME, "data": wire.b64encode(chunk.pcm)}
+                }
+            }
+        )
+        self.audio_sent_ms += chunk.duration_ms
+        if _voiced(chunk.samples):
+            self._voice_at = time.monotonic()
+        elif self._go_away_deadline is not None:
+            self._maybe_reconnect_for_go_away()
+
+    async def send_ready_message(self) -> None:
+        self.emit_bot_ready(
+            {
+                "provider": "gemini",
+                "model": self.options.model,
+                "session_id": self._session_id,
+                "resumed": self._resumed,
+            }
+        )
+
+    async def send_message(self, message: rtvi.RTVIMessage) -> None:
+        if isinstance(message, rtvi.SendText):
+            await self._send_text(message.data)
+        elif isinstance(message, rtvi.LLMFunctionCallResult):
+            await self._send_function_result(message.data)
+        elif isinstance(message, rtvi.ClientMessage) and message.data.t in CLIENT_COMMANDS:
+            await self._send_activity(message.data.t)
+        else:
+            await super().send_message(message)
+
+    def can_resume(self) -> bool:
+        """True when the current connection continued an earlier session through its handle."""
+        return self._resumed
+
+    def close_error(self, code: int | None, reason: str) -> RTWSError:
+        """Gemini's close codes: 1008 refused key or request, 1007 invalid setup; never retried."""
+        text = redact(reason).strip()
+        detail = f": {text}" if text else ""
+        if self._resuming and code in (1007, 1008) and "handle" in text.lower():
+            # An expired or unknown handle: the conversation is gone, a new one can still start.
+            self._handle = None
+            return ConnectionFailed(
+                f"Gemini could not resume the session ({text}); the next attempt starts a new "
+                "conversation",
+                retryable=True,
+            )
+        if code == CloseCode.POLICY_VIOLATION:
+            if not text or _CREDENTIALS.search(text):
+                return AuthenticationError(
+                    f"Gemini refused the credentials (close 1008{detail}). Check GEMINI_API_KEY, "
+                    "options.api_key or the ephemeral token."
+                )
+            return ConnectionFailed(
+                f"Gemini refused the session (close 1008{detail})", retryable=False
+            )
+        if code == CloseCode.INVALID_DATA:
+            return ConnectionFailed(
+                f"Gemini rejected the session setup or a message (close 1007{detail})",
+                retryable=False,
+            )
+        if "quota" in text.lower() or "resource_exhausted" in text.lower():
+            return RateLimited(f"Gemini quota exhausted (close {code}{detail})")
+        return close_error(code, reason, self.provider_name)
+
+    # ---- manual activity (push to talk)
+    async def start_activity(self) -> None:
+        """Manual mode: the user starts speaking (flushes the bot, like a barge-in)."""
+        await self._send_activity("activity-start")
+
+    async def end_activity(self) -> None:
+        """Manual mode: the user's turn is over; the model answers."""
+        await self._send_activity("activity-end")
+
+    # ================================================================ client → server
+    async def _send_text(self, data: rtvi.SendTextData) -> None:
+        # Modalities are fixed per session in Gemini: options.audio_response cannot change them.
+        run = data.options is None or data.options.run_immediately
+        await self.send_json(
+            {
+                "clientContent": {
+                    "turns": [{"role": "user", "parts": [{"text": data.content}]}],
+                    "turnComplete": run,
+                }
+            }
+        )
+
+    async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
+        call_id = data.tool_call_id
+        if call_id in self._cancelled_calls:
+            self._cancelled_calls.discard(call_id)
+            log.info("gemini: dropping the result of cancelled tool call %s", call_id)
+            return
+        name = self._calls.pop(call_id, None) or data.function_name
+        result = data.result
+        response: Any = result if isinstance(result, dict) else {"output": result}
+        await self.send_json(
+            {
+                "toolResponse": {
+                    "functionResponses": [{"id": call_id, "name": name, "response": response}]
+                }
+            }
+        )
+        self.emit(
+            rtvi.LLMFunctionCallStopped(
+                data=rtvi.LLMFunctionCallStoppedData(
+                    tool_call_id=call_id, cancelled=False, function_name=name, result=result
+                )
+            )
+        )
+        self._maybe_reconnect_for_go_away()
+
+    async def _send_activity(self, command: str) -> None:
+        if command != "audio-stream-end" and not isinstance(
+            self.options.activity_detection, ManualActivity
+        ):
+            raise ConfigurationError(
+                "activityStart/activityEnd need activity_detection=ManualActivity(); with "
+                "automatic activity detection the server finds the turns itself"
+            )
+        await self.send_json({"realtimeInput": CLIENT_COMMANDS[command]})
+        if command == "activity-start":
+            self.last_interruption = self.user_started_speaking()
+            self._user_active = True
+        elif command == "activity-end":
+            self._user_active = False
+            self.user_stopped_speaking()
+
+    # ================================================================ server → client
+    def _on_setup_complete(self, message: dict[str, Any]) -> None:
+        self._session_id = wire.get(wire.obj(message["setupComplete"]), "sessionId")
+        self._setup_complete.set()
+
+    def _on_server_content(self, message: dict[str, Any]) -> None:
+        content = wire.obj(message["serverContent"])
+        # Fields in the order they must take effect when one message carries several.
+        for key, handler in (
+            ("inputTranscription", self._on_input_transcription),
+            ("interrupted", self._on_interrupted),
+            ("modelTurn", self._on_model_turn),
+            ("outputTranscription", self._on_output_transcription),
+            ("generationComplete", self._on_generation_complete),
+            ("turnComplete", self._on_turn_complete),
+        ):
+            value = content.get(key)
+            if value is not None and value is not False:
+                handler(value)
+
+    # ---- serverContent fields
+    def _on_input_transcription(self, transcription: dict[str, Any]) -> None:
+        text = transcription.get("text") or ""
+        if text:
+            self._user_text.append(text)
+            self.emit(
+                rtvi.UserTranscription(data=rtvi.UserTranscriptionData(text=text, final=False))
+            )
+        if transcription.get("finished"):
+            self._finish_user_transcript()
+
+    def _on_interrupted(self, _: Any) -> None:
+        self.last_interruption = self.user_started_speaking()
+        self._user_active = True
+        turn = self._turn
+        if turn is not None and not turn.interrupted:
+            turn.interrupted = True
+            if turn.tts_started:
+                self.emit(rtvi.BotTTSStopped())
+
+    def _on_model_turn(self, model_turn: dict[str, Any]) -> None:
+        turn = self._turn or self._start_bot_turn()
+        if turn.interrupted:
+            return  # the tail of a reply the user talked over: never play it
+        for part in wire.objects(model_turn.get("parts")):
+            inline = wire.get(part, "inlineData")
+            if inline is not None:
+                self._play_part(turn, wire.obj(inline))
+            elif isinstance(part.get("text"), str) and not part.get("thought"):
+                turn.text.append(part["text"])
+                self.emit(rtvi.BotLLMText(data=rtvi.TextData(text=part["text"])))
+
+    def _on_output_transcription(self, transcription: dict[str, Any]) -> None:
+        text = transcription.get("text") or ""
+        turn = self._turn or self._start_bot_turn()
+        if text and not turn.interrupted:
+            turn.transcript.append(text)
+            self.emit(rtvi.BotTTSText(data=rtvi.TextData(text=text)))
+
+    def _on_generation_complete(self, _: Any) -> None:
+        turn = self._turn
+        if turn is not None and not turn.interrupted:
+            self.bot_audio_done(turn.item_id)  # everything was sent: play the tail out
+
+    def _on_turn_complete(self, _: Any) -> None:
+        turn, self._turn = self._turn, None
+        self._finish_user_transcript()
+        if turn is not None:
+            if not turn.interrupted:
+                self.bot_audio_done(turn.item_id)
+                if turn.tts_started:
+                    self.emit(rtvi.BotTTSStopped())
+            spoken = "".join(turn.transcript).strip()
+            written = "".join(turn.text).strip()
+            if spoken:
+                self.emit(rtvi.bot_output(spoken, spoken=True, **self._spoken_status(turn)))
+            if written:
+                self.emit(rtvi.bot_output(written, spoken=False, aggregated_by="sentence"))
+            self.emit(rtvi.BotLLMStopped())
+
+    # ---- the other message keys
+    def _on_tool_call(self, message: dict[str, Any]) -> None:
+        for call in wire.objects(wire.get(wire.obj(message["toolCall"]), "functionCalls")):
+            call_id = str(call.get("id") or "")
+            name = str(call.get("name") or "")
+            self._calls[call_id] = name
+            self.emit(
+                rtvi.LLMFunctionCallStarted(
+                    data=rtvi.LLMFunctionCallStartedData(function_name=name)
+                )
+            )
+            self.emit(
+                rtvi.LLMFunctionCallInProgress(
+                    data=rtvi.LLMFunctionCallInProgressData(
+                        tool_call_id=call_id,
+                        function_name=name,
+                        arguments=wire.obj(call.get("args")),
+                    )
+                )
+            )
+
+    def _on_tool_call_cancellation(self, message: dict[str, Any]) -> None:
+        for call_id in wire.strings(wire.obj(message["toolCallCancellation"]).get("ids")):
+            self._cancel_call(call_id)
+        self._maybe_reconnect_for_go_away()
+
+    def _on_go_away(self, message: dict[str, Any]) -> None:
+        time_left = wire.parse_duration(wire.get(message["goAway"], "timeLeft"), default=0.0)
+        self.go_aways += 1
+        loop = asyncio.get_running_loop()
+        self._go_away_deadline = loop.time() + time_left
+        log.info("gemini: goAway, %.1f s left on this connection", time_left)
+        if self._handle is None or not self.options.session_resumption:
+            self.emit_error(
+                "Gemini is ending this connection (goAway) and session resumption is off: "
+                "the next connection starts a new conversation"
+            )
+        # Reconnect at the next resumable point, and at the latest shortly before the deadline.
+        self._cancel_go_away_timer()
+        margin = min(2.0, time_left * 0.25)
+        self._go_away_timer = loop.call_later(
+            max(0.0, time_left - margin), self._reconnect_for_go_away
+        )
+        self._maybe_reconnect_for_go_away()
+
+    def _on_resumption_update(self, message: dict[str, Any]) -> None:
+        update = message["sessionResumptionUpdate"]
+        handle = wire.get(update, "newHandle")
+        if update.get("resumable") and handle:
+            self._handle = str(handle)
+            self._maybe_reconnect_for_go_away()
+
+    def _on_usage_metadata(self, message: dict[str, Any]) -> None:
+        usage = message["usageMetadata"]
+        prompt = int(usage.get("promptTokenCount") or 0)
+        completion = int(usage.get("responseTokenCount") or usage.get("candidatesTokenCount") or 0)
+        total = int(usage.get("totalTokenCount") or prompt + completion)
+        self.emit_metrics(
+            tokens=[
+                {
+                    "processor": "gemini",
+                    "model": self.options.model,
+                    "value": {
+                        "prompt_tokens": prompt,
+                        "completion_tokens": completion,
+                        "total_tokens": total,
+                    },
+                }
+            ]
+        )
+
+    def _on_voice_activity(self, message: dict[str, Any]) -> None:
+        kind = wire.get(message["voiceActivity"], "voiceActivityType")
+        if kind == "ACTIVITY_START" and self.options.activity_handling != "NO_INTERRUPTION":
+            self.last_interruption = self.user_started_speaking()
+            self._user_active = True
+        elif kind == "ACTIVITY_END":
+            self._user_active = False
+            self.user_stopped_speaking()
+
+    # ================================================================ helpers
+    def _start_bot_turn(self) -> _BotTurn:
+        self._turns += 1
+        turn = self._turn = _BotTurn(item_id=f"turn-{self._turns}")
+        self._finish_user_transcript()
+        if self._user_active:
+            # No end-of-speech signal without voiceActivity: the model answering is the best one.
+            self._user_active = False
+            self.user_stopped_speaking()
+        self.emit(rtvi.BotLLMStarted())
+        return turn
+
+    def _play_part(self, turn: _BotTurn, inline: dict[str, Any]) -> None:
+        mime = wire.get(inline, "mimeType") or ""
+        if not mime.startswith("audio/"):
+            return
+        rate = wire.pcm_rate(mime, OUTPUT_RATE)
+        if rate != OUTPUT_RATE:
+            raise ProtocolError(
+                f"Gemini sent audio at {rate} Hz; rtws_gemini expects {OUTPUT_RATE} Hz"
+            )
+        pcm = wire.b64decode(inline.get("data") or "")
+        if not turn.tts_started:
+            turn.tts_started = True
+            self.emit(rtvi.BotTTSStarted())
+        turn.audio_ms += len(pcm) / 2 / OUTPUT_RATE * 1000.0
+        self.play_bot_audio(pcm, turn.item_id)
+
+    def _spoken_status(self, turn: _BotTurn) -> dict[str, Any]:
+        """How much of a cut-short reply was heard (its transcript came faster than its audio)."""
+        if not turn.interrupted:
+            return {}
+        mark = self.last_interruption
+        heard = mark.played_ms if mark is not None and mark.item_id == turn.item_id else 0.0
+        progress = min(1.0, heard / turn.audio_ms) if turn.audio_ms else 0.0
+        return {"spoken_status": "interrupted", "spoken_progress": round(progress, 3)}
+
+    def _finish_user_transcript(self) -> None:
+        if self._user_text:
+            text = "".join(self._user_text).strip()
+            self._user_text.clear()
+            if text:
+                self.emit(
+                    rtvi.UserTranscription(data=rtvi.UserTranscriptionData(text=text, final=True))
+                )
+
+    def _cancel_call(self, call_id: str) -> None:
+        name = self._calls.pop(call_id, None)
+        self._cancelled_calls.add(call_id)
+        self.emit(
+            rtvi.LLMFunctionCallStopped(
+                data=rtvi.LLMFunctionCallStoppedData(
+                    tool_call_id=call_id, cancelled=True, function_name=name
+                )
+            )
+        )
+
+    def _maybe_reconnect_for_go_away(self) -> None:
+        """After a goAway, move at the first point where the handle covers everything said.
+
+        Not while the bot answers or a tool call is open (the handle would predate
+        them), nor while the user is mid-utterance: speech sent to the old
+        connection after its last handle would be missing from the resumed session.
+        """
+        if (
+            self._go_away_deadline is not None
+            and self._turn is None
+            and not self._calls
+            and not self._user_text
+            and time.monotonic() - self._voice_at >= GO_AWAY_PAUSE_S
+        ):
+            self._reconnect_for_go_away()
+
+    def _reconnect_for_go_away(self) -> None:
+        if self._reconnect_requested:
+            return
+        self._reconnect_requested = True
+        self._cancel_go_away_timer()
+        self.schedule_reconnect("goAway")
+
+    def _cancel_go_away_timer(self) -> None:
+        if self._go_away_timer is not None:
+            self._go_away_timer.cancel()
+            self._go_away_timer = None
+
+    def _reset_connection_state(self) -> None:
+        """A new connection: the previous one's turn and tool calls cannot continue."""
+        self._setup_complete = asyncio.Event()
+        self._cancel_go_away_timer()
+        self._go_away_deadline = None
+        self._reconnect_requested = False
+        self._session_id = None
+        if self._turn is not None:
+            turn, self._turn = self._turn, None
+            if turn.tts_started and not turn.interrupted:
+                self.emit(rtvi.BotTTSStopped())
+            self.emit(rtvi.BotLLMStopped())
+        for call_id in list(self._calls):
+            self._cancel_call(call_id)
+        self._user_text.clear()
+        self._user_active = False
+
+    def _endpoint(self) -> tuple[str, dict[str, str]]:
+        options = self.options
+        headers = dict(options.extra_headers)
+        query: dict[str, str] = {}
+        if self._token is not None and options.ephemeral is not None:
+            version, method = options.ephemeral.api_version, "BidiGenerateContentConstrained"
+            query["access_token"] = self._token
+        else:
+            key = secret_value(options.api_key)
+            if not key:
+                raise AuthenticationError(
+                    "no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), pass api_key=..., "
+                    "or configure ephemeral tokens"
+                )
+            version, method = options.api_version, "BidiGenerateContent"
+            if options.key_in == "header":
+                headers["x-goog-api-key"] = key
+            else:
+                query["key"] = key
+        url = f"{options.host}/ws/google.ai.generativelanguage.{version}.GenerativeService.{method}"
+        return (f"{url}?{urlencode(query)}" if query else url), headers
+
+
+def _voiced(samples: npt.NDArray[np.int16]) -> bool:
+    level = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+    return level > 32768.0 * 10 ** (VOICE_DBFS / 20)
+
+
+def _ignore(message: dict[str, Any]) -> None:
+    """Known messages with nothing to translate."""

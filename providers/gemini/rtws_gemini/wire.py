@@ -1,0 +1,93 @@
+"""Protobuf-JSON details the Live API inherits: bytes, durations, field-name spellings.
+
+Google's JSON parser takes ``bytes`` in standard or URL-safe base64, padded or
+not, and field names in lowerCamelCase or their proto snake_case; its
+``Duration`` is a decimal number of seconds with an ``s`` suffix. Both the
+provider and the fake server lean on these helpers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any, cast
+
+from rtws.errors import ProtocolError
+
+_DURATION = re.compile(r"^(-?\d+(?:\.\d{0,9})?)s$")
+
+
+def b64decode(data: str) -> bytes:
+    """Decode protobuf-JSON bytes: standard or URL-safe alphabet, padding optional."""
+    text = data.strip().replace("-", "+").replace("_", "/")
+    text += "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError(f"invalid base64 in a Gemini message: {exc}") from None
+
+
+def b64encode(data: bytes) -> str:
+    """Standard base64, which is what Google's servers send."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def parse_duration(value: str | float | int | None, default: float = 0.0) -> float:
+    """``"10s"`` / ``"1.500s"`` → seconds; a bare number is taken as seconds."""
+    if value is None:
+        return default
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(value.strip())
+    if match is None:
+        raise ProtocolError(f"invalid protobuf Duration {value!r} (expected e.g. '10s')")
+    return float(match.group(1))
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds → protobuf Duration JSON (``"10s"``, ``"0.5s"``)."""
+    text = f"{seconds:.9f}".rstrip("0").rstrip(".")
+    return f"{text}s"
+
+
+def camel(name: str) -> str:
+    """``turn_complete`` → ``turnComplete`` (already camel names pass through)."""
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def pcm_rate(mime_type: str | None, default: int) -> int:
+    """The ``rate=`` parameter of an ``audio/pcm`` MIME type."""
+    if not mime_type:
+        return default
+    for param in mime_type.split(";")[1:]:
+        key, _, value = param.strip().partition("=")
+        if key.strip().lower() == "rate" and value.strip().isdigit():
+            return int(value.strip())
+    return default
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (missing or malformed fields)."""
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def objects(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects of a list field, skipping anything else."""
+    items = cast(list[Any], value) if isinstance(value, list) else []
+    return [cast(dict[str, Any], item) for item in items if isinstance(item, dict)]
+
+
+def strings(value: Any) -> list[str]:
+    """The items of a list field as strings (an absent field is an empty list)."""
+    items = cast(list[Any], value) if isinstance(value, list) else []
+    return [str(item) for item in items]
+
+
+def get(obj: dict[str, Any], name: str, default: Any = None) -> Any:
+    """A field by its camelCase name, also found under its snake_case spelling."""
+    if name in obj:
+        return obj[name]
+    snake = re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+    return obj.get(snake, default)

@@ -1,0 +1,62 @@
+"""The rtws conformance kit, run against the Gemini provider and its fake server.
+
+Activity detection is manual, so the fake's VAD never answers the kit's mic
+audio on its own: the harness alone decides when the bot speaks (a typed
+turn, answered with the kit's audio) and when the user barges in (the
+server's ``interrupted`` flag). Gemini has no truncation message: the server
+trims its own history, so the kit skips that part.
+"""
+
+from __future__ import annotations
+
+from rtws_gemini import GeminiLiveTransport, ManualActivity
+from rtws_gemini.testing import FakeGeminiServer, Reply, options_for
+
+from rtws import MediaManager, rtvi
+from rtws.testing import ProviderConformance, ProviderHarness
+from rtws.testing.signals import Int16Array
+
+
+class GeminiHarness(ProviderHarness):
+    def __init__(self) -> None:
+        self.server = FakeGeminiServer(playback_wait=0.0)
+        self.transport: GeminiLiveTransport | None = None
+
+    async def start(self) -> None:
+        await self.server.__aenter__()
+
+    async def stop(self) -> None:
+        await self.server.__aexit__(None, None, None)
+
+    def make_transport(self, media: MediaManager) -> GeminiLiveTransport:
+        options = options_for(self.server, activity_detection=ManualActivity())
+        self.transport = GeminiLiveTransport(options, media)
+        return self.transport
+
+    def _turns_completed(self) -> int:
+        return sum(
+            1
+            for record in self.server.connections
+            for message in record.sent
+            if message.get("serverContent", {}).get("turnComplete")
+        )
+
+    async def server_say(self, pcm: Int16Array) -> None:
+        assert self.transport is not None
+        done = self._turns_completed()
+        self.server.script(Reply(text="Conformance.", audio=pcm))
+        await self.transport.send_message(
+            rtvi.SendText(data=rtvi.SendTextData(content="Please say it."))
+        )
+        await self.server.wait_for(lambda: self._turns_completed() > done)
+
+    async def server_interrupt(self) -> None:
+        await self.server.push({"serverContent": {"interrupted": True}})
+
+    def received_audio(self) -> Int16Array:
+        return self.server.received_audio()
+
+
+class TestGeminiConformance(ProviderConformance):
+    def make_harness(self) -> ProviderHarness:
+        return GeminiHarness()
