@@ -82,6 +82,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     provider_name = "gemini"
     input_sample_rate = 16000
     output_sample_rate = OUTPUT_RATE
+    options_class = GeminiLiveOptions
 
     options: GeminiLiveOptions
 

@@ -1,54 +1,36 @@
 """OpenAI Realtime (GA) ↔ rtws: a translation table between the two protocols.
 
-Read top to bottom: the hooks (connect, send audio, ready), then one handler
-per server event. Everything else (devices, resampling, playout, state,
-reconnection, event delivery) is the base class's job.
+Read top to bottom: the hooks (connect, send audio, ready, client messages),
+the few public controls (interrupt, manual turns, text), then one handler per
+server event. Devices, resampling, playout, state, reconnection and event
+delivery are the base class's job; payload shapes live in :mod:`.wire`, the
+session's bookkeeping in :mod:`.turns`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from rtws import AudioChunk, MediaManager, RealTimeWebsocketTransport, rtvi
-from rtws.errors import AuthenticationError, ProviderError
-from rtws.options import secret_value
+from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
+from rtws.errors import ProtocolError, RTWSError
 from rtws.redact import get_logger, register_secret
 
-from .auth import fetch_client_secret
+from . import messages, wire
+from .auth import ClientSecret, fetch_client_secret
 from .options import OpenAIRealtimeOptions
 from .session import session_config
+from .turns import Call, SessionBook
 
 log = get_logger("rtws.openai")
-
-#: Server errors that only mean "a race we already handled".
-BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active"})
-#: Server events that need no action here (listed so they are not reported as unknown).
-IGNORED_EVENTS = (
-    "conversation.created",
-    "conversation.item.added",
-    "conversation.item.created",
-    "conversation.item.done",
-    "conversation.item.truncated",
-    "conversation.item.deleted",
-    "conversation.item.retrieved",
-    "input_audio_buffer.committed",
-    "input_audio_buffer.cleared",
-    "response.content_part.added",
-    "response.content_part.done",
-    "response.output_item.done",
-    "response.function_call_arguments.delta",
-    "rate_limits.updated",
-)
 
 
 class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
     """Voice sessions with OpenAI Realtime models (and Azure OpenAI by options)."""
 
     provider_name = "openai"
+    options_class = OpenAIRealtimeOptions
     input_sample_rate = 24000
     output_sample_rate = 24000
 
@@ -58,298 +40,342 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self, options: OpenAIRealtimeOptions | None = None, media: MediaManager | None = None
     ) -> None:
         super().__init__(options or OpenAIRealtimeOptions(), media)
-        self._token: str | None = None
-        self._session_updated = asyncio.Event()
-        self._session: dict[str, Any] = {}
-        self._setup_error: ProviderError | None = None
-        self._response_id: str | None = None
-        self._audio_item: str | None = None
-        self._item_audio_ms: dict[str, float] = {}
-        self._calls: dict[str, str] = {}
-        self._tts_started = False
+        self.book = SessionBook()
+        #: The server's effective session (from ``session.updated``).
+        self.session: dict[str, Any] = {}
+        self._secret: ClientSecret | None = None
+        self._configured = asyncio.Event()
+        self._setup_error: RTWSError | None = None
+        self._end_error: RTWSError | None = None  # what the coming close means
+        self._quiet_turn = False  # user speaking while barge-in is off
+        self._restored = False
+        self._outbox = wire.Outbox()
 
     # ================================================================ hooks
     async def initialize_llm(self) -> None:
-        register_secret(secret_value(self.options.api_key))
+        for secret in self.options.secrets():
+            register_secret(secret)
 
     def wants_authentication(self) -> bool:
         return self.options.ephemeral is not None
 
     async def authenticate(self) -> None:
-        self._token = await fetch_client_secret(self.options)
+        if self._secret is None or not self._secret.fresh():  # reconnects reuse a valid secret
+            self._secret = await fetch_client_secret(self.options)
 
     async def attach_llm_listeners(self) -> None:
-        for event in IGNORED_EVENTS:
+        for event in wire.IGNORED_EVENTS:
             self.on_llm_message(event, _ignore)
-        handlers = {
-            "session.created": self._on_session_created,
-            "session.updated": self._on_session_updated,
+        table = {
+            "session.created": self._on_session,
+            "session.updated": self._on_session,
             "error": self._on_error,
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
-            "conversation.item.input_audio_transcription.delta": self._on_user_transcript,
-            "conversation.item.input_audio_transcription.completed": self._on_user_transcript,
-            "conversation.item.input_audio_transcription.failed": self._on_transcription_failed,
+            "conversation.item.input_audio_transcription.delta": self._on_user_delta,
+            "conversation.item.input_audio_transcription.completed": self._on_user_final,
+            "conversation.item.input_audio_transcription.failed": self._on_user_failed,
             "response.created": self._on_response_created,
             "response.output_item.added": self._on_output_item_added,
             "response.output_audio.delta": self._on_audio_delta,
             "response.output_audio.done": self._on_audio_done,
-            "response.output_audio_transcript.delta": self._on_bot_transcript_delta,
-            "response.output_audio_transcript.done": self._on_bot_transcript_done,
-            "response.output_text.delta": self._on_text_delta,
-            "response.output_text.done": self._on_text_done,
+            "response.output_audio_transcript.delta": self._on_bot_text_delta,
+            "response.output_audio_transcript.done": self._on_bot_text_done,
+            "response.output_text.delta": self._on_bot_text_delta,
+            "response.output_text.done": self._on_bot_text_done,
             "response.function_call_arguments.done": self._on_function_call,
             "response.done": self._on_response_done,
         }
-        for event, handler in handlers.items():
+        for event, handler in table.items():
             self.on_llm_message(event, handler)
 
     async def connect_llm(self) -> None:
-        self._reset_session_state()
-        credential = self._token or secret_value(self.options.api_key)
-        if not credential:
-            raise AuthenticationError(
-                "no OpenAI API key: set OPENAI_API_KEY, pass api_key=..., or configure ephemeral tokens"
-            )
-        header = (
-            {"Authorization": f"Bearer {credential}"}
-            if self.options.auth_header == "bearer"
-            else {"api-key": credential}
-        )
-        await self.open_websocket(self._url(), {**header, **self.options.extra_headers})
-        await self.send_json({"type": "session.update", "session": session_config(self.options)})
-        await self._session_updated.wait()
+        self._new_session()
+        secret = self._secret.value if self._secret else None
+        await self.open_websocket(self.options.realtime_url(), self.options.headers(secret))
+        await self.send_event({"type": "session.update", "session": session_config(self.options)})
+        await self._configured.wait()
         if self._setup_error is not None:
             raise self._setup_error
+        await self._restore_context()
 
     async def disconnect_llm(self) -> None:
-        # Stop a reply still being generated so it is neither billed nor left half-done.
-        if self._response_id is not None:
-            await self.send_json({"type": "response.cancel"})
-        self._token = None  # ephemeral secrets are single-session
+        # A reply still being generated would be billed for nothing.
+        if self.book.response is not None:
+            await self.send_event(wire.cancel(self.book.response.id))
+        self._secret = None
+        self.book.history.clear()  # a later connect() starts a new conversation
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
-        await self.send_json(
-            {"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk.pcm).decode()}
-        )
+        await self.send_json(wire.append_audio(chunk.pcm))
 
     async def send_ready_message(self) -> None:
+        session_id = self.session.get("id")
         self.emit_bot_ready(
-            {"provider": "openai", "model": self.options.model, "session_id": self._session.get("id")}
+            {"provider": "openai", "model": self.options.model, "session_id": session_id}
         )
 
     async def send_message(self, message: rtvi.RTVIMessage) -> None:
         if isinstance(message, rtvi.SendText):
-            await self._send_text(message.data)
+            opts = message.data.options or rtvi.SendTextOptions()
+            await self.send_text(message.data.content, opts.run_immediately, opts.audio_response)
         elif isinstance(message, rtvi.LLMFunctionCallResult):
             await self._send_function_result(message.data)
         elif isinstance(message, rtvi.ClientMessage) and message.data.t in CLIENT_COMMANDS:
-            await self.send_json({"type": CLIENT_COMMANDS[message.data.t]})
-            if message.data.t == "commit":
-                await self.send_json({"type": "response.create"})
+            await getattr(self, CLIENT_COMMANDS[message.data.t])()
         else:
             await super().send_message(message)
 
+    def can_resume(self) -> bool:
+        return self._restored
+
+    def close_error(self, code: int | None, reason: str) -> RTWSError:
+        # An error event just before a close says more than the close code does.
+        return self._end_error or self._setup_error or super().close_error(code, reason)
+
+    # ================================================================ public controls
+    async def interrupt(self) -> None:
+        """Stop the bot now (a UI stop button): silence, cancel, truncate to what was heard."""
+        mark = self.media.flush() if self.media.is_running else PlaybackMark(None, 0, 0, 0)
+        if self.is_bot_speaking:
+            self.emit(rtvi.BotInterrupted())
+            self.bot_stopped_speaking()
+        await self._barge_in(mark)
+
+    async def start_turn(self) -> None:
+        """Manual turns (push-to-talk pressed): interrupt the bot, drop audio heard so far."""
+        await self._barge_in(self.user_started_speaking())
+        await self.send_event({"type": "input_audio_buffer.clear"})
+
     async def commit_turn(self) -> None:
-        """Manual turn mode (``turn_detection=None``): end the user's turn and ask for a reply."""
+        """Manual turns (``turn_detection=None``): end the user's turn and ask for a reply."""
         self.user_stopped_speaking()
-        await self.send_json({"type": "input_audio_buffer.commit"})
-        await self.send_json({"type": "response.create"})
+        await self.send_event({"type": "input_audio_buffer.commit"})
+        await self._respond()
+
+    async def send_text(
+        self, text: str, run_immediately: bool = True, audio_response: bool = True
+    ) -> None:
+        """A typed user message; answered at once (cutting the bot off) if ``run_immediately``."""
+        if run_immediately and (self.book.busy or self.is_bot_speaking):
+            await self.interrupt()
+        await self.send_event(wire.user_text(text))
+        self.book.remember("user", text)
+        if run_immediately:
+            self.user_stopped_speaking()  # starts the time-to-first-audio clock
+            await self._respond(text_only=not audio_response and self.options.audio_out)
+
+    async def update_session(self, **changes: Any) -> None:
+        """Change options mid-session (instructions, tools, voice before the first reply, ...).
+
+        The new options are validated first and kept, so a reconnect uses them too.
+        """
+        self.options = OpenAIRealtimeOptions.model_validate({**dict(self.options), **changes})
+        await self.send_event({"type": "session.update", "session": session_config(self.options)})
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        """Send a client event with an ``event_id``, so an ``error`` can name what it refused."""
+        await self.send_json(self._outbox.stamp(event))
 
     # ================================================================ client → server
-    async def _send_text(self, data: rtvi.SendTextData) -> None:
-        await self.send_json(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": data.content}],
-                },
-            }
-        )
-        opts = data.options
-        if opts is None or opts.run_immediately is not False:
-            response: dict[str, Any] = {"type": "response.create"}
-            if opts is not None and opts.audio_response is False:
-                response["response"] = {"output_modalities": ["text"]}
-            await self.send_json(response)
+    async def _barge_in(self, mark: PlaybackMark) -> None:
+        response = self.book.response
+        if response is not None and not response.interrupted:
+            response.interrupted = True
+            if response.id is not None:
+                self.book.interrupted.add(response.id)
+            await self.send_event(wire.cancel(response.id))
+        cut = self.book.truncate_point(mark.item_id, mark.played_ms)
+        if cut is not None and mark.item_id is not None:
+            item, end_ms = cut
+            if item.response_id is not None:
+                self.book.interrupted.add(item.response_id)  # late deltas must not play
+            await self.send_event(wire.truncate(mark.item_id, end_ms, item.content_index))
+
+    async def _respond(self, text_only: bool = False) -> None:
+        if self.book.busy:  # one response at a time: this one follows response.done
+            self.book.pending_create = text_only
+            return
+        self.book.response_requested = True
+        await self.send_event(wire.response_create(text_only))
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
-        output = data.result if isinstance(data.result, str) else json.dumps(data.result)
-        await self.send_json(
-            {
-                "type": "conversation.item.create",
-                "item": {"type": "function_call_output", "call_id": data.tool_call_id, "output": output},
-            }
-        )
-        await self.send_json({"type": "response.create"})
-        self._calls.pop(data.tool_call_id, None)
-        self.emit(
-            rtvi.LLMFunctionCallStopped(
-                data=rtvi.LLMFunctionCallStoppedData(
-                    function_name=data.function_name,
-                    tool_call_id=data.tool_call_id,
-                    cancelled=False,
-                    result=data.result,
-                )
-            )
-        )
+        await self.send_event(wire.function_output(data.tool_call_id, data.result))
+        name, call_id = data.function_name, data.tool_call_id
+        self.emit(messages.function_stopped(call_id, name, cancelled=False, result=data.result))
+        if self.book.call_answered(data.tool_call_id):
+            await self._respond()
+
+    async def _restore_context(self) -> None:
+        self._restored = False
+        if not self.options.restore_context_on_reconnect or not self.book.history:
+            return
+        for turn in self.book.history:
+            make = wire.user_text if turn.role == "user" else wire.assistant_text
+            await self.send_event(make(turn.text))
+        self._restored = True
 
     # ================================================================ server → client
-    def _on_session_created(self, event: dict[str, Any]) -> None:
-        self._session = event.get("session") or {}
-
-    def _on_session_updated(self, event: dict[str, Any]) -> None:
-        self._session = event.get("session") or self._session
-        self._session_updated.set()
+    def _on_session(self, event: dict[str, Any]) -> None:
+        self.session = event.get("session") or self.session
+        if event["type"] == "session.updated":
+            self._configured.set()
 
     def _on_error(self, event: dict[str, Any]) -> None:
-        error = event.get("error") or {}
-        code = error.get("code")
-        message = str(error.get("message") or code or "unknown error")
-        if code in BENIGN_ERROR_CODES:
-            log.debug("openai: %s", message)
-            return
-        if not self._session_updated.is_set():
-            # session.update was refused: connect() must fail, not hang.
-            self._setup_error = ProviderError(f"OpenAI refused the session: {message}", code=code, fatal=True)
-            self._session_updated.set()
-            return
-        self.emit_error(f"OpenAI error ({code or error.get('type')}): {message}", fatal=False)
+        error: dict[str, Any] = wire.part(event, "error")
+        refused = self._outbox.refused(error)
+        kind = wire.error_kind(error)
+        if refused == "response.create":
+            self.book.response_requested = False
+            if error.get("code") == "conversation_already_has_active_response":
+                self.book.pending_create = False
+        if kind == "benign":
+            log.debug("openai: %s", wire.describe(error))
+        elif not self._configured.is_set():  # session.update refused: connect() fails
+            self._setup_error = wire.error_exception(error, during="refused the session")
+            self._configured.set()
+        elif kind == "session_end":
+            self._end_error = wire.error_exception(error)
+            self.schedule_reconnect(str(self._end_error))
+        elif kind in ("auth", "account"):
+            self._end_error = wire.error_exception(error)
+            self.connection_error(self._end_error)
+        else:
+            what = f" refused {refused}" if refused else ""
+            self.emit_error(f"OpenAI{what}: {wire.describe(error)}", fatal=False)
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
-        mark = self.user_started_speaking()
-        if self._response_id is not None:
-            await self.send_json({"type": "response.cancel"})
-        item = mark.item_id or self._audio_item
-        if item is None:
-            return
-        played = mark.played_ms if mark.item_id == item else 0
-        if played < self._item_audio_ms.get(item, 0.0) - 1:
-            await self.send_json(
-                {"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": played}
-            )
-        self._audio_item = None
+        if self.options.interrupts:
+            await self._barge_in(self.user_started_speaking())
+        elif not self._quiet_turn:  # barge-in is off: the bot keeps talking
+            self._quiet_turn = True
+            self.emit(rtvi.UserStartedSpeaking())
 
     def _on_speech_stopped(self, event: dict[str, Any]) -> None:
+        if self._quiet_turn:
+            self._quiet_turn = False
+            self.emit(rtvi.UserStoppedSpeaking())
         self.user_stopped_speaking()
 
-    def _on_user_transcript(self, event: dict[str, Any]) -> None:
-        final = event["type"].endswith(".completed")
-        text = event.get("transcript") if final else event.get("delta")
-        if text:
-            self.emit(
-                rtvi.UserTranscription(
-                    data=rtvi.UserTranscriptionData(text=text, user_id="", timestamp=rtvi.now(), final=final)
-                )
-            )
+    def _on_user_delta(self, event: dict[str, Any]) -> None:
+        text = self.book.user_delta(event["item_id"], event.get("delta") or "")
+        if text.strip():
+            self.emit(rtvi.user_transcription(text, final=False))
 
-    def _on_transcription_failed(self, event: dict[str, Any]) -> None:
-        error = event.get("error") or {}
-        self.emit_error(f"OpenAI could not transcribe the user's audio: {error.get('message', 'unknown')}")
+    def _on_user_final(self, event: dict[str, Any]) -> None:
+        text = event.get("transcript") or ""
+        self.book.user_final(event["item_id"], text)
+        self.emit(rtvi.user_transcription(text, final=True))
+        usage = wire.part(event, "usage")
+        asr = self.options.input_transcription
+        if usage.get("type") == "tokens" and asr is not None:
+            self.emit_metrics(tokens=[messages.tokens("openai-transcription", asr.model, usage)])
+
+    def _on_user_failed(self, event: dict[str, Any]) -> None:
+        error = wire.part(event, "error")
+        self.emit_error(f"OpenAI could not transcribe the user's audio: {wire.describe(error)}")
 
     def _on_response_created(self, event: dict[str, Any]) -> None:
-        self._response_id = (event.get("response") or {}).get("id")
-        self._tts_started = False
+        self.book.response_started(wire.part(event, "response").get("id"))
         self.emit(rtvi.BotLLMStarted())
 
     def _on_output_item_added(self, event: dict[str, Any]) -> None:
-        item = event.get("item") or {}
+        item = wire.part(event, "item")
         if item.get("type") == "function_call":
-            self._calls[item.get("call_id", "")] = item.get("name", "")
-            self.emit(
-                rtvi.LLMFunctionCallStarted(data=rtvi.LLMFunctionCallStartedData(function_name=item.get("name")))
+            self._call_started(
+                item.get("call_id") or "", item.get("name") or "", event.get("response_id")
             )
 
     def _on_audio_delta(self, event: dict[str, Any]) -> None:
+        response_id = event.get("response_id")
+        if self.book.is_interrupted(response_id):
+            return  # in flight when the user barged in: never play it
         pcm = base64.b64decode(event["delta"], validate=True)
-        item = event.get("item_id")
-        if item is not None:
-            self._audio_item = item
-            self._item_audio_ms[item] = self._item_audio_ms.get(item, 0.0) + len(pcm) / 48.0
-        if not self._tts_started:
-            self._tts_started = True
+        if len(pcm) % 2:
+            raise ProtocolError("OpenAI sent audio that is not whole PCM16 samples")
+        item_id: str = event["item_id"]
+        self.book.audio_received(item_id, response_id, event.get("content_index") or 0, len(pcm))
+        response = self.book.response
+        if response is not None and not response.tts_started:
+            response.tts_started = True
             self.emit(rtvi.BotTTSStarted())
-        self.play_bot_audio(pcm, item)
+        self.play_bot_audio(pcm, item_id)
 
     def _on_audio_done(self, event: dict[str, Any]) -> None:
-        self.bot_audio_done(event.get("item_id"))
+        item = self.book.audio.get(event["item_id"])
+        if item is not None:
+            item.done = True
+        if not self.book.is_interrupted(event.get("response_id")):
+            self.bot_audio_done(event["item_id"])
 
-    def _on_bot_transcript_delta(self, event: dict[str, Any]) -> None:
-        self.emit(rtvi.BotTTSText(data=rtvi.TextData(text=event.get("delta", ""))))
+    def _on_bot_text_delta(self, event: dict[str, Any]) -> None:
+        if self.book.is_interrupted(event.get("response_id")):
+            return
+        spoken = event["type"].startswith("response.output_audio")
+        delta = event.get("delta") or ""
+        self.emit(messages.text_delta(delta, spoken=spoken))
+        for sentence in self.book.bot_delta(event["item_id"], delta):
+            self.emit(rtvi.bot_output(sentence, spoken=spoken))
 
-    def _on_bot_transcript_done(self, event: dict[str, Any]) -> None:
-        self.emit(rtvi.bot_output(event.get("transcript", ""), spoken=True, aggregated_by="sentence"))
-
-    def _on_text_delta(self, event: dict[str, Any]) -> None:
-        self.emit(rtvi.BotLLMText(data=rtvi.TextData(text=event.get("delta", ""))))
-
-    def _on_text_done(self, event: dict[str, Any]) -> None:
-        self.emit(rtvi.bot_output(event.get("text", ""), spoken=False, aggregated_by="sentence"))
+    def _on_bot_text_done(self, event: dict[str, Any]) -> None:
+        spoken = event["type"].startswith("response.output_audio")
+        text = event.get("transcript" if spoken else "text") or ""
+        interrupted = self.book.is_interrupted(event.get("response_id"))
+        rest = self.book.bot_done(event["item_id"], text, interrupted)
+        if rest:
+            self.emit(rtvi.bot_output(rest, spoken=spoken))
 
     def _on_function_call(self, event: dict[str, Any]) -> None:
-        raw = event.get("arguments") or "{}"
-        try:
-            arguments: Any = json.loads(raw)
-        except ValueError:
-            arguments = {"_raw": raw}
-        call_id = event.get("call_id", "")
-        name = event.get("name") or self._calls.get(call_id, "")
-        self.emit(
-            rtvi.LLMFunctionCallInProgress(
-                data=rtvi.LLMFunctionCallInProgressData(tool_call_id=call_id, function_name=name, arguments=arguments)
-            )
-        )
+        call_id, response_id = event["call_id"], event.get("response_id")
+        call = self._call_started(call_id, event.get("name") or "", response_id)
+        call.arguments_done = True
+        arguments = wire.arguments(event.get("arguments") or "{}")
+        if arguments is None:
+            self.emit_error(f"OpenAI sent arguments for {call.name} that are not a JSON object")
+        self.emit(messages.function_in_progress(call_id, call.name, arguments))
 
-    def _on_response_done(self, event: dict[str, Any]) -> None:
-        response = event.get("response") or {}
-        self._response_id = None
-        if self._tts_started:
-            self.emit(rtvi.BotTTSStopped())
-            self.bot_audio_done(self._audio_item)
-        self.emit(rtvi.BotLLMStopped())
-        usage = response.get("usage")
-        if usage:
-            self.emit_metrics(
-                tokens=[
-                    {
-                        "processor": "openai",
-                        "model": self.options.model,
-                        "prompt_tokens": usage.get("input_tokens", 0),
-                        "completion_tokens": usage.get("output_tokens", 0),
-                        "total_tokens": usage.get("total_tokens", 0),
-                    }
-                ]
-            )
+    async def _on_response_done(self, event: dict[str, Any]) -> None:
+        response: dict[str, Any] = wire.part(event, "response")
+        state = self.book.response_finished(response.get("id"))
+        for message in messages.closed(state, self.book.unfinished_calls(response.get("id"))):
+            self.emit(message)
+        usage, took = wire.part(response, "usage"), state.age if state is not None else None
+        metrics = messages.response_metrics(self.options.model, usage, took)
+        if any(metrics.values()):
+            self.emit_metrics(**metrics)
+        details = wire.part(response, "status_details")
         if response.get("status") == "failed":
-            details = (response.get("status_details") or {}).get("error") or {}
-            self.emit_error(f"OpenAI response failed: {details.get('message', 'unknown reason')}")
+            error = wire.describe(wire.part(details, "error"))
+            self.emit_error(f"OpenAI could not finish a response: {error}")
+        elif response.get("status") == "incomplete":
+            log.info("openai: response incomplete (%s)", details.get("reason"))
+        pending, self.book.pending_create = self.book.pending_create, None
+        if pending is not None:
+            await self._respond(text_only=pending)
 
     # ================================================================ helpers
-    def _reset_session_state(self) -> None:
-        self._session_updated = asyncio.Event()
-        self._setup_error = None
-        self._response_id = None
-        self._audio_item = None
-        self._item_audio_ms.clear()
-        self._calls.clear()
+    def _new_session(self) -> None:
+        """Fresh state for a (re)connect; what a dropped session left open is closed first."""
+        self._configured = asyncio.Event()
+        self._setup_error = self._end_error = None
+        self._quiet_turn = False
+        self._outbox.clear()
+        for message in messages.closed(*self.book.abandon()):
+            self.emit(message)
 
-    def _url(self) -> str:
-        parts = urlsplit(self.options.url)
-        query = dict(parse_qsl(parts.query))
-        if "deployment" not in query:
-            query.setdefault("model", self.options.model)
-        query.update(self.options.extra_query)
-        return urlunsplit(parts._replace(query=urlencode(query)))
+    def _call_started(self, call_id: str, name: str, response_id: str | None) -> Call:
+        call = self.book.calls.get(call_id)
+        if call is None:
+            call = self.book.calls[call_id] = Call(call_id, name, response_id)
+            self.emit(messages.function_started(name))
+        return call
 
 
-#: ``client-message`` commands for manual control: {"t": "commit"} etc.
+#: ``client-message`` commands (``{"t": "interrupt"}``...) for RTVI clients without Python access.
 CLIENT_COMMANDS = {
-    "commit": "input_audio_buffer.commit",
-    "clear": "input_audio_buffer.clear",
-    "cancel": "response.cancel",
-    "respond": "response.create",
+    "interrupt": "interrupt",
+    "start-turn": "start_turn",
+    "commit-turn": "commit_turn",
 }
 
 

@@ -1,0 +1,70 @@
+"""The rtws conformance kit, run against the OpenAI provider and its fake server.
+
+Turn detection is off (manual turns), so the fake's VAD never answers the
+kit's mic audio on its own: the harness alone decides when the bot speaks
+(a typed message, answered with the kit's audio) and when the user barges
+in (``input_audio_buffer.speech_started``, as the service's VAD sends it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import SecretStr
+from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
+from rtws_openai.testing import DEFAULT_API_KEY, FakeRealtimeServer, Reply, ScriptedBot
+
+from rtws import MediaManager, rtvi
+from rtws.testing import ProviderConformance, ProviderHarness
+from rtws.testing.signals import Int16Array
+
+
+class OpenAIHarness(ProviderHarness):
+    def __init__(self) -> None:
+        self.bot = ScriptedBot()
+        self.server = FakeRealtimeServer(bot=self.bot)
+        self.transport: OpenAIRealtimeTransport | None = None
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+    def make_transport(self, media: MediaManager) -> OpenAIRealtimeTransport:
+        options = OpenAIRealtimeOptions(
+            base_url=self.server.base_url,
+            api_key=SecretStr(DEFAULT_API_KEY),
+            turn_detection=None,
+            connect_timeout=5.0,
+        )
+        self.transport = OpenAIRealtimeTransport(options, media)
+        return self.transport
+
+    async def server_say(self, pcm: Int16Array) -> None:
+        assert self.transport is not None
+        done = len([e for e in self.server.sent if e["type"] == "response.done"])
+        self.bot.add(Reply.say("Conformance.", audio=pcm))
+        await self.transport.send_message(
+            rtvi.SendText(data=rtvi.SendTextData(content="Please say it."))
+        )
+        await self.server.wait_sent("response.done", count=done + 1)
+
+    async def server_interrupt(self) -> None:
+        await self.server.send_event(
+            {
+                "type": "input_audio_buffer.speech_started",
+                "audio_start_ms": len(self.server.audio_in) // 48,
+                "item_id": "item_conformance_user",
+            }
+        )
+
+    def received_audio(self) -> Int16Array:
+        return np.frombuffer(self.server.audio_in, dtype=np.int16)
+
+    def truncations(self) -> list[tuple[str, int]]:
+        return [(t.item_id, t.audio_end_ms) for t in self.server.truncations]
+
+
+class TestOpenAIConformance(ProviderConformance):
+    def make_harness(self) -> ProviderHarness:
+        return OpenAIHarness()
