@@ -1,0 +1,38 @@
+"""The conformance kit: prove a provider keeps the transport contract, against its own fake server.
+
+A provider package writes a :class:`ProviderHarness` (start its fake server,
+build a transport, make the server speak or barge in, report the mic audio
+it received) and inherits :class:`ProviderConformance` in a test module::
+
+    from rtws.testing import ProviderConformance, ProviderHarness
+
+    class TestMyConformance(ProviderConformance):
+        def make_harness(self) -> ProviderHarness:
+            return MyHarness()
+
+pytest then runs every contract check against the provider: state order,
+``bot-ready``, hook order, audio both ways, interruption, event shapes and
+a clean, reusable disconnect. Needs ``pytest`` and ``pytest-asyncio``.
+"""
+
+from .harness import ProviderHarness
+from .probes import EventLog, HookRecorder, MarkRecorder, foreign_threads, rtws_tasks, wait_for
+from .signals import alignment, audible_span, chirp, dominant_frequency, tone
+from .suite import DEVICE_RATE, ProviderConformance
+
+__all__ = [
+    "DEVICE_RATE",
+    "EventLog",
+    "HookRecorder",
+    "MarkRecorder",
+    "ProviderConformance",
+    "ProviderHarness",
+    "alignment",
+    "audible_span",
+    "chirp",
+    "dominant_frequency",
+    "foreign_threads",
+    "rtws_tasks",
+    "tone",
+    "wait_for",
+]

@@ -1,0 +1,387 @@
+"""The conformance suite: the transport contract as pytest checks any provider can inherit.
+
+Each check runs a real session — the provider's transport, over a real
+websocket, against the provider's own fake server, with file media — and
+asserts on what a user would observe: states, events, hook order, audio in
+both directions, barge-in, and a clean teardown. A provider passes when it
+translates its protocol faithfully; none of it depends on protocol details,
+which live in the provider's :class:`~rtws.testing.ProviderHarness`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+import pytest
+import pytest_asyncio
+import soxr
+
+from .. import rtvi
+from ..errors import UnsupportedMessage
+from ..media.file import FileMediaManager
+from ..state import TransportState
+from ..transport import RealTimeWebsocketTransport
+from .harness import ProviderHarness
+from .probes import (
+    EventLog,
+    HookRecorder,
+    MarkRecorder,
+    foreign_threads,
+    rtws_tasks,
+    thread_ids,
+    wait_for,
+)
+from .signals import alignment, audible_span, chirp, dominant_frequency, tone
+
+S = TransportState
+
+#: The speaker's device rate in every check: unlike any provider's, so resampling is exercised.
+DEVICE_RATE = 48000
+
+
+class ProviderConformance:
+    """Inherit as ``class TestMyProviderConformance(ProviderConformance)`` and implement
+    :meth:`make_harness`; pytest then runs every ``test_*`` below against your provider.
+
+    Class attributes tune the checks: :attr:`timeout` bounds every wait,
+    :attr:`block_ms` is the virtual sound card's block (the unit of "within
+    one block").
+    """
+
+    #: Upper bound (seconds) of every wait; a check that needs longer has found a hang.
+    timeout: ClassVar[float] = 10.0
+    #: Block size of the file "sound card"; a flush must silence it within one block.
+    block_ms: ClassVar[float] = 20.0
+    _transports: list[RealTimeWebsocketTransport] | None = None
+
+    def make_harness(self) -> ProviderHarness:
+        """Return a new (not yet started) harness for your provider's fake server."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must override make_harness() to return its ProviderHarness"
+        )
+
+    @pytest_asyncio.fixture
+    async def harness(self) -> AsyncIterator[ProviderHarness]:
+        async with self.make_harness() as harness:
+            try:
+                yield harness
+            finally:
+                await self.close_transports()
+
+    def new_transport(
+        self, harness: ProviderHarness, media: FileMediaManager
+    ) -> RealTimeWebsocketTransport:
+        """``harness.make_transport(media)``, remembered so a failed check still tears it down."""
+        transport = harness.make_transport(media)
+        if self._transports is None:
+            self._transports = []
+        self._transports.append(transport)
+        return transport
+
+    async def close_transports(self) -> None:
+        """Disconnect every transport a check made (a no-op for those it disconnected itself)."""
+        transports, self._transports = self._transports or [], None
+        for transport in transports:
+            await transport.disconnect()
+
+    async def run(self, *names: str) -> dict[str, str]:
+        """Run checks outside pytest (a notebook, a script, a REPL).
+
+        Runs ``names`` (default: every ``test_*`` check, in definition order),
+        each against a fresh harness, and returns check name → ``"ok"`` or
+        the reason it failed.
+        """
+        if not names:
+            found: dict[str, None] = {}
+            for cls in reversed(type(self).__mro__):
+                found.update(dict.fromkeys(n for n in vars(cls) if n.startswith("test_")))
+            names = tuple(found)
+        results: dict[str, str] = {}
+        for name in names:
+            check = getattr(self, name)
+            async with self.make_harness() as harness:
+                try:
+                    await check(harness)
+                    results[name] = "ok"
+                except (Exception, pytest.fail.Exception) as exc:
+                    results[name] = f"{type(exc).__name__}: {exc}"
+                finally:
+                    await self.close_transports()
+        return results
+
+    # ------------------------------------------------------------------ helpers
+    def fast_media(self) -> FileMediaManager:
+        """A silent mic (fed later) and a speaker that plays as fast as audio arrives."""
+        return FileMediaManager(
+            None,
+            input_rate=DEVICE_RATE,
+            output_rate=DEVICE_RATE,
+            realtime=False,
+            block_ms=self.block_ms,
+            tail_silence_ms=0,
+        )
+
+    def realtime_media(self) -> FileMediaManager:
+        """A speaker on the wall clock, so "what was heard" means what a person would hear."""
+        return FileMediaManager(
+            None,
+            input_rate=DEVICE_RATE,
+            output_rate=DEVICE_RATE,
+            realtime=True,
+            block_ms=self.block_ms,
+        )
+
+    def expected_states(self, transport: RealTimeWebsocketTransport, *, init: bool) -> list[str]:
+        states = ["initializing", "initialized"] if init else []
+        if transport.wants_authentication():
+            states += ["authenticating", "authenticated"]
+        return [*states, "connecting", "connected", "ready", "disconnecting", "disconnected"]
+
+    async def connect(self, transport: RealTimeWebsocketTransport) -> None:
+        async with asyncio.timeout(self.timeout):
+            await transport.connect()
+
+    async def speak_into_mic(
+        self, harness: ProviderHarness, media: FileMediaManager, seconds: float = 0.6
+    ) -> int:
+        """Feed a chirp to the running mic and wait until the server received all of it.
+
+        Returns where the chirp starts in :meth:`ProviderHarness.received_audio`.
+        """
+        fmt = media.format
+        assert fmt is not None, "speak_into_mic() needs a connected transport"
+        before = len(harness.received_audio())
+        media.feed(chirp(seconds, DEVICE_RATE))
+        # All of it but the last partial chunk and the resampler's delay.
+        chunk = int(fmt.chunk_ms * fmt.input_sample_rate / 1000)
+        expected = int(seconds * fmt.input_sample_rate) - 2 * chunk
+        await wait_for(
+            lambda: len(harness.received_audio()) - before >= expected,
+            self.timeout,
+            "the server to receive the mic audio",
+        )
+        return before
+
+    # ------------------------------------------------------------------ states and events
+    async def test_states_connect_then_disconnect(self, harness: ProviderHarness) -> None:
+        transport = self.new_transport(harness, self.fast_media())
+        log = EventLog(transport)
+        await self.connect(transport)
+        assert transport.state is S.READY
+        await transport.disconnect()
+        assert transport.state is S.DISCONNECTED
+        assert log.states() == self.expected_states(transport, init=False)
+
+    async def test_states_with_init_devices(self, harness: ProviderHarness) -> None:
+        transport = self.new_transport(harness, self.fast_media())
+        log = EventLog(transport)
+        await transport.init_devices()
+        assert transport.state is S.INITIALIZED
+        assert log.of_type("available-mics-updated")
+        assert log.of_type("available-speakers-updated")
+        await self.connect(transport)
+        await transport.disconnect()
+        assert log.states() == self.expected_states(transport, init=True)
+
+    async def test_bot_ready_once_per_connect_with_protocol_version(
+        self, harness: ProviderHarness
+    ) -> None:
+        transport = self.new_transport(harness, self.fast_media())
+        log = EventLog(transport)
+        for round_ in (1, 2):
+            await self.connect(transport)
+            # connect() returns only after bot-ready, which was emitted in state ready.
+            ready = log.of_type("bot-ready")
+            assert len(ready) == round_, log.types("bot-ready", "transport-state-changed")
+            await transport.disconnect()
+        for message in log.of_type("bot-ready"):
+            assert isinstance(message, rtvi.BotReady)
+            assert message.data.version == rtvi.PROTOCOL_VERSION
+        at = [log.states_at[i] for i, m in enumerate(log.events) if m.type == "bot-ready"]
+        assert at == [S.READY, S.READY]
+
+    async def test_hooks_called_in_documented_order(self, harness: ProviderHarness) -> None:
+        media = self.fast_media()
+        transport = self.new_transport(harness, media)
+        hooks = HookRecorder(transport)
+        for _ in range(2):
+            await self.connect(transport)
+            await self.speak_into_mic(harness, media, seconds=0.2)
+            await transport.disconnect()
+        session = [
+            "connect_llm",
+            "send_ready_message",
+            "handle_user_audio_stream",
+            "disconnect_llm",
+        ]
+        assert hooks.sequence() == ["initialize_llm", "attach_llm_listeners", *session, *session]
+        assert hooks.states("initialize_llm") == {S.DISCONNECTED}
+        assert hooks.states("connect_llm") == {S.CONNECTING}
+        assert hooks.states("send_ready_message") == {S.CONNECTED}
+        assert hooks.states("handle_user_audio_stream") == {S.READY}
+        assert hooks.states("disconnect_llm") == {S.DISCONNECTING}
+
+    async def test_every_event_round_trips_through_rtvi(self, harness: ProviderHarness) -> None:
+        media = self.fast_media()
+        transport = self.new_transport(harness, media)
+        log = EventLog(transport)
+        await self.connect(transport)
+        await self.speak_into_mic(harness, media)
+        await harness.server_say(tone(0.3, transport.output_sample_rate))
+        await media.wait_output_idle(timeout=self.timeout)
+        await harness.server_interrupt()
+        await wait_for(
+            lambda: log.of_type("user-started-speaking"), self.timeout, "user-started-speaking"
+        )
+        await transport.disconnect()
+        known = rtvi.message_types()
+        assert {"bot-ready", "bot-started-speaking", "transport-state-changed"} <= set(log.types())
+        for message in log.events:
+            assert known.get(message.type) is type(message), (
+                f"{message.type} is not its typed model"
+            )
+            assert message.direction != "client", (
+                f"a transport emitted client message {message.type}"
+            )
+            assert message.label == rtvi.MESSAGE_LABEL
+            assert rtvi.parse(message.to_json()) == message, message.to_json()
+
+    # ------------------------------------------------------------------ audio
+    async def test_mic_audio_reaches_the_server(self, harness: ProviderHarness) -> None:
+        media = self.fast_media()
+        transport = self.new_transport(harness, media)
+        await self.connect(transport)
+        before = await self.speak_into_mic(harness, media, seconds=0.6)
+        expected = soxr.resample(chirp(0.6, DEVICE_RATE), DEVICE_RATE, transport.input_sample_rate)
+        await transport.disconnect()
+        received = harness.received_audio()[before:]
+        core = expected[200:-200]  # the resampler's edges are not part of the claim
+        _lag, match = alignment(received, core)
+        assert match > 0.95, f"mic audio arrived altered (correlation {match:.3f})"
+        assert transport.stats.chunks_sent > 0
+
+    async def test_server_audio_reaches_the_speaker(self, harness: ProviderHarness) -> None:
+        media = self.fast_media()
+        transport = self.new_transport(harness, media)
+        log = EventLog(transport)
+        await self.connect(transport)
+        seconds, freq = 1.0, 440.0
+        await harness.server_say(tone(seconds, transport.output_sample_rate, freq))
+        await media.wait_output_idle(timeout=self.timeout)
+        await wait_for(
+            lambda: log.of_type("bot-stopped-speaking"), self.timeout, "bot-stopped-speaking"
+        )
+        await transport.disconnect()
+        played = media.output_audio()
+        span = audible_span(played)
+        assert span is not None, "nothing the server said reached the speaker"
+        heard = played[span[0] : span[1] + 1]
+        assert abs(len(heard) / DEVICE_RATE - seconds) < 0.02, (
+            f"heard {len(heard) / DEVICE_RATE:.3f} s"
+        )
+        assert abs(dominant_frequency(heard, DEVICE_RATE) - freq) < 5
+        speaking = log.types("bot-started-speaking", "bot-stopped-speaking")
+        assert speaking == ["bot-started-speaking", "bot-stopped-speaking"]
+
+    async def test_interruption_silences_the_speaker_within_one_block(
+        self, harness: ProviderHarness
+    ) -> None:
+        media = self.realtime_media()
+        transport = self.new_transport(harness, media)
+        marks = MarkRecorder(transport, media)
+        log = EventLog(transport)
+        await self.connect(transport)
+        total_ms = 3000
+        await harness.server_say(tone(total_ms / 1000, transport.output_sample_rate))
+        await wait_for(lambda: media.mark().played_ms >= 400, self.timeout, "400 ms of playback")
+        await harness.server_interrupt()
+        await wait_for(lambda: marks.interruptions, self.timeout, "user_started_speaking()")
+        cut = marks.interruptions[0]
+        block = round(DEVICE_RATE * self.block_ms / 1000)
+        await wait_for(
+            lambda: media.output_samples >= cut.output_position + 5 * block,
+            self.timeout,
+            "the speaker to play on after the interruption",
+        )
+        truncations = harness.truncations()
+        if truncations is not None:
+            await wait_for(harness.truncations, self.timeout, "the server to receive a truncation")
+        # Nothing of the interrupted item plays after the flush (asked while media still runs).
+        item_played_ms = media.played_ms(cut.mark.item_id) if cut.mark.item_id else None
+        await transport.disconnect()
+
+        played = media.output_audio()
+        after = played[cut.output_position + block :]
+        assert audible_span(after) is None, "the speaker kept playing after the interruption"
+        mark = cut.mark
+        assert mark.item_id is not None, "the interrupted audio had no item id"
+        assert mark.sample_rate == DEVICE_RATE
+        span = audible_span(played[: cut.output_position + block])
+        assert span is not None
+        heard_ms = (span[1] - span[0] + 1) * 1000 / DEVICE_RATE
+        assert abs(heard_ms - mark.played_ms) <= self.block_ms + 1, (heard_ms, mark)
+        assert 400 <= mark.played_ms < total_ms
+        assert abs(mark.played_ms + mark.dropped_ms - total_ms) <= 2 * self.block_ms, mark
+        assert item_played_ms == mark.played_ms
+        order = log.types(
+            "bot-started-speaking",
+            "user-started-speaking",
+            "bot-interrupted",
+            "bot-stopped-speaking",
+        )
+        assert order == [
+            "bot-started-speaking",
+            "user-started-speaking",
+            "bot-interrupted",
+            "bot-stopped-speaking",
+        ]
+        truncations = harness.truncations()
+        if truncations is not None:
+            assert truncations[-1] == (mark.item_id, mark.played_ms)
+
+    # ------------------------------------------------------------------ teardown and messages
+    async def test_clean_disconnect_and_reuse(self, harness: ProviderHarness) -> None:
+        threads = thread_ids()
+        media = self.fast_media()
+        transport = self.new_transport(harness, media)
+        log = EventLog(transport)
+        await self.connect(transport)
+        await self.speak_into_mic(harness, media, seconds=0.2)
+        await transport.disconnect()
+        assert not rtws_tasks(), rtws_tasks()
+        assert not foreign_threads(threads), foreign_threads(threads)
+        changes = len(log.states())
+        await transport.disconnect()  # idempotent: no new state, no error
+        assert len(log.states()) == changes
+        assert not log.of_type("error")
+        # The same object connects again and audio still flows both ways.
+        await self.connect(transport)
+        await self.speak_into_mic(harness, media, seconds=0.2)
+        await harness.server_say(tone(0.3, transport.output_sample_rate))
+        await media.wait_output_idle(timeout=self.timeout)
+        await transport.disconnect()
+        assert audible_span(media.output_audio()) is not None
+        assert not rtws_tasks(), rtws_tasks()
+        assert not foreign_threads(threads), foreign_threads(threads)
+
+    async def test_client_messages_unknown_type_and_disconnect_bot(
+        self, harness: ProviderHarness
+    ) -> None:
+        transport = self.new_transport(harness, self.fast_media())
+        await self.connect(transport)
+        probe = rtvi.RTVIMessage(type="rtws-conformance-probe")
+        with pytest.raises(UnsupportedMessage) as raised:
+            await transport.send_message(probe)
+        assert raised.value.message_type == "rtws-conformance-probe"
+        assert raised.value.provider == transport.provider_name
+        assert transport.state is S.READY  # an unsupported message is the caller's problem only
+        await transport.send_message(rtvi.DisconnectBot())
+        await wait_for(
+            lambda: transport.state is S.DISCONNECTED, self.timeout, "disconnect-bot to disconnect"
+        )
+        assert not rtws_tasks(), rtws_tasks()
+
+
+__all__ = ["DEVICE_RATE", "ProviderConformance"]
