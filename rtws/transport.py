@@ -76,6 +76,12 @@ class RealTimeWebsocketTransport(ABC):
     #: The provider's options model, so tools (the CLI) can build options from flags and files.
     options_class: ClassVar[type[TransportOptions]] = TransportOptions
 
+    @property
+    def model_name(self) -> str | None:
+        """The model in use, for metrics; providers with a ``model`` option get it for free."""
+        model = getattr(self.options, "model", None)
+        return model if isinstance(model, str) else None
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         missing = sorted(getattr(cls, "__abstractmethods__", ()))
         if missing:
@@ -182,7 +188,12 @@ class RealTimeWebsocketTransport(ABC):
         return decode_json_object(frame, self.provider_name)
 
     def can_resume(self) -> bool:
-        """Whether a reconnect can continue the same conversation (reported in ``reconnected``)."""
+        """Whether the connection just opened continued the earlier conversation.
+
+        Read after a reconnect for ``reconnected.data.resumed``: True when the
+        provider resumed the session (Gemini's handles) or restored it (replaying
+        the transcript), False when the user starts over with the model.
+        """
         return False
 
     def close_error(self, code: int | None, reason: str) -> RTWSError:
@@ -426,7 +437,10 @@ class RealTimeWebsocketTransport(ABC):
         if self._turn_started_at is not None:
             ttfb = time.perf_counter() - self._turn_started_at
             self._turn_started_at = None
-            self.emit_metrics(ttfb=[{"processor": self.provider_name, "value": round(ttfb, 4)}])
+            metric: dict[str, Any] = {"processor": self.provider_name, "value": round(ttfb, 4)}
+            if self.model_name:
+                metric["model"] = self.model_name
+            self.emit_metrics(ttfb=[metric])
         media.play(pcm, item_id)
         self.bot_started_speaking()
 
@@ -435,21 +449,52 @@ class RealTimeWebsocketTransport(ABC):
         if self.media.is_running:
             self.media.end_of_stream(item_id)
 
-    def user_started_speaking(self) -> PlaybackMark:
-        """Barge-in: silence the speaker now and return what of the bot's audio was heard."""
-        mark = self.media.flush() if self.media.is_running else PlaybackMark(None, 0, 0, 0)
+    def user_started_speaking(self, *, interrupt: bool = True) -> PlaybackMark:
+        """The user spoke: by default a barge-in that silences the speaker at once.
+
+        Returns what of the bot's audio was really heard (the mark a provider
+        truncates its model's memory at). ``interrupt=False`` is for sessions
+        where the user may talk over the bot: events only, the bot plays on.
+        """
+        # Silence first (the user must not hear one more block), then the events.
+        mark = self._flush_speaker() if interrupt else self.media_mark()
         self._turn_started_at = None
         if not self._user_speaking:
             self._user_speaking = True
             self.emit(rtvi.UserStartedSpeaking())
+        if interrupt:
+            self._bot_interrupted()
+        return mark
+
+    def interrupt_bot(self) -> PlaybackMark:
+        """Silence the bot now, for any reason (barge-in, typed text, a stop button).
+
+        Emits ``bot-interrupted`` and ``bot-stopped-speaking`` when it was speaking.
+        """
+        mark = self._flush_speaker()
+        self._bot_interrupted()
+        return mark
+
+    def _flush_speaker(self) -> PlaybackMark:
+        return self.media.flush() if self.media.is_running else PlaybackMark(None, 0, 0, 0)
+
+    def _bot_interrupted(self) -> None:
         if self._bot_speaking:
             self.emit(rtvi.BotInterrupted())
             self.bot_stopped_speaking()
-        return mark
 
-    def user_stopped_speaking(self) -> None:
-        """End of the user's turn: starts the time-to-first-audio clock."""
-        self._turn_started_at = time.perf_counter()
+    def media_mark(self) -> PlaybackMark:
+        """What of the bot's audio was heard so far, without stopping it."""
+        return self.media.mark() if self.media.is_running else PlaybackMark(None, 0, 0, 0)
+
+    def user_stopped_speaking(self, *, start_ttfb_clock: bool = True) -> None:
+        """End of the user's turn: starts the time-to-first-audio clock.
+
+        Pass ``start_ttfb_clock=False`` when the provider learns of the end of
+        the turn only from the reply itself: a clock started then measures nothing.
+        """
+        if start_ttfb_clock:
+            self._turn_started_at = time.perf_counter()
         if self._user_speaking:
             self._user_speaking = False
             self.emit(rtvi.UserStoppedSpeaking())
