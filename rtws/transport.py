@@ -114,6 +114,7 @@ class RealTimeWebsocketTransport(ABC):
         self._ready = asyncio.Event()
         self._session_lost: asyncio.Future[RTWSError] | None = None
         self._held_chunks: collections.deque[AudioChunk] = collections.deque()
+        self._cut_items: collections.deque[str] = collections.deque(maxlen=32)
         self._bot_speaking = False
         self._user_speaking = False
         self._turn_started_at: float | None = None
@@ -434,6 +435,10 @@ class RealTimeWebsocketTransport(ABC):
         media = self.media
         if not media.is_running:
             return
+        if item_id is not None and item_id in self._cut_items:
+            # The server was still streaming a reply the user already cut off.
+            self.stats.late_audio_dropped += 1
+            return
         if self._turn_started_at is not None:
             ttfb = time.perf_counter() - self._turn_started_at
             self._turn_started_at = None
@@ -476,7 +481,13 @@ class RealTimeWebsocketTransport(ABC):
         return mark
 
     def _flush_speaker(self) -> PlaybackMark:
-        return self.media.flush() if self.media.is_running else PlaybackMark(None, 0, 0, 0)
+        """Silence now; the interrupted item never plays again, whatever still arrives for it."""
+        if not self.media.is_running:
+            return PlaybackMark(None, 0, 0, 0)
+        mark = self.media.flush()
+        if mark.item_id is not None:
+            self._cut_items.append(mark.item_id)
+        return mark
 
     def _bot_interrupted(self) -> None:
         if self._bot_speaking:
@@ -663,6 +674,7 @@ class RealTimeWebsocketTransport(ABC):
         self._user_speaking = False
         self._turn_started_at = None
         self._held_chunks.clear()
+        self._cut_items.clear()
 
     async def _close_websocket(self) -> None:
         ws, self._ws = self._ws, None

@@ -174,3 +174,19 @@ async def test_echo_gate_silences_quiet_mic_audio_while_the_bot_speaks(
     assert np.abs(first[3200:]).max() == 0  # the echo never reached the server
     assert np.abs(last).max() > 10000  # the user speaking up did
     assert t.stats.chunks_gated > 20
+
+
+async def test_late_audio_of_an_interrupted_item_never_plays(echo_server: EchoServer) -> None:
+    media = FileMediaManager(None, input_rate=16000, output_rate=24000, realtime=True)
+    t = EchoTransport(make_options(echo_server), media)
+    async with t:
+        await echo_server.send_audio(tone(0.6), "item-1")
+        await wait_for(lambda: media.played_ms("item-1") >= 200)
+        await echo_server.send({"type": "speech.started"})
+        await wait_for(lambda: bool(t.truncations))
+        cut_at = media.played_ms("item-1")
+        await echo_server.send_audio(tone(0.5), "item-1")  # the server had not heard yet
+        await echo_server.send_audio(tone(0.3, freq=880.0), "item-2")  # the next reply plays
+        await wait_for(lambda: media.played_ms("item-2") >= 300)
+        assert media.played_ms("item-1") == cut_at
+    assert t.stats.late_audio_dropped >= 1

@@ -1,7 +1,12 @@
 """Audio backends: real sound devices, or files and arrays."""
 
+from typing import TYPE_CHECKING
+
 from .base import AudioChunk, AudioDevice, MediaFormat, MediaManager, MediaStats
 from .file import FileMediaManager
+
+if TYPE_CHECKING:
+    from .sounddevice import SoundDeviceMediaManager
 
 __all__ = [
     "AudioChunk",
