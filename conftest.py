@@ -17,20 +17,10 @@ import pytest
 
 @functools.cache
 def _missing_devices() -> str | None:
-    """Why sound-device tests cannot run here, or None when they can."""
-    try:
-        import sounddevice as sd
-    except OSError as exc:  # PortAudio itself is missing
-        return f"PortAudio is not installed ({exc}); run scripts/audio-sandbox up"
-    devices = sd.query_devices()
-    names = {str(d["name"]) for d in devices}  # pyright: ignore[reportUnknownArgumentType,reportUnknownVariableType]
-    needed = {"virtual_mic", "virtual_speaker", "virtual_speaker_monitor", "virtual_mic_src"}
-    if not needed <= names:
-        return (
-            f"the virtual sound devices {sorted(needed - names)} are missing; "
-            "run scripts/audio-sandbox up"
-        )
-    return None
+    """Why sound-device tests cannot run here (the sandbox's devices are absent), or None."""
+    from rtws import sandbox
+
+    return sandbox.check(virtual=True)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -35,17 +35,8 @@ from tests.echo_provider import EchoServer, EchoTransport
 FORMAT = MediaFormat(input_sample_rate=16000, output_sample_rate=24000)
 
 
-@pytest.fixture(scope="module")
-def virtual_devices() -> None:
-    """Skip without the sandbox's devices, but fail when CI says they must be there."""
-    reason = sandbox.check(virtual=True)
-    if reason is not None:
-        if os.environ.get("RTWS_REQUIRE_DEVICES") == "1":
-            pytest.fail(f"RTWS_REQUIRE_DEVICES=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
-
-
-pytestmark = [pytest.mark.devices, pytest.mark.usefixtures("virtual_devices")]
+# The root conftest skips these without devices, or fails them when CI requires devices.
+pytestmark = pytest.mark.devices
 
 
 def warm_up_blas() -> None:

@@ -10,7 +10,6 @@ report as properties; nothing asserts on speed, only on amounts of audio.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -37,17 +36,8 @@ BLOCK_MS = 20.0
 WINDOW_MS = 5.0
 
 
-@pytest.fixture(scope="module")
-def virtual_devices() -> None:
-    """Skip without the sandbox's devices, but fail when CI says they must be there."""
-    reason = sandbox.check(virtual=True)
-    if reason is not None:
-        if os.environ.get("RTWS_REQUIRE_DEVICES") == "1":
-            pytest.fail(f"RTWS_REQUIRE_DEVICES=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
-
-
-pytestmark = [pytest.mark.devices, pytest.mark.usefixtures("virtual_devices")]
+# The root conftest skips these without devices, or fails them when CI requires devices.
+pytestmark = pytest.mark.devices
 
 
 @pytest.fixture(autouse=True)
