@@ -9,12 +9,12 @@ retryable one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
-from rtws.errors import AuthenticationError, ConnectionFailed, ConnectTimeout, RateLimited
+from rtws.errors import AuthenticationError, ConnectionFailed
+from rtws.http import request_json
 from rtws.options import secret_value
 from rtws.redact import redact, register_secret
 
@@ -53,64 +53,27 @@ async def mint_token(options: GeminiLiveOptions) -> str:
             "set GEMINI_API_KEY or options.api_key"
         )
     url = f"{str(eph.rest_host).rstrip('/')}/{eph.api_version}/auth_tokens"
-    try:
-        async with httpx.AsyncClient(timeout=eph.timeout) as client:
-            response = await client.post(
-                url,
-                headers={"x-goog-api-key": key, **options.extra_headers},
-                json=token_request(options),
-            )
-    except httpx.TimeoutException:
-        raise ConnectTimeout(
-            f"timed out minting a Gemini ephemeral token at {redact(url)}"
-        ) from None
-    except httpx.HTTPError as exc:
-        raise ConnectionFailed(
-            f"could not mint a Gemini ephemeral token at {redact(url)}: {redact(str(exc))}"
-        ) from None
-    return _token_from(response, url)
-
-
-def _token_from(response: httpx.Response, url: str) -> str:
-    status = response.status_code
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = None
-    error = wire.obj(wire.obj(body).get("error"))
-    message = redact(str(error.get("message") or ""))
-    detail = f": {message}" if message else ""
-    where = redact(url)
-    if status in (401, 403) or (status == 400 and _is_bad_key(error)):
-        raise AuthenticationError(
-            f"Gemini refused the API key while minting an ephemeral token (HTTP {status}){detail}"
-        )
-    if status == 429:
-        raise RateLimited(
-            f"rate limited by {where} (HTTP 429){detail}", retry_after=_retry_after(response)
-        )
-    if status >= 400:
-        raise ConnectionFailed(f"{where} answered HTTP {status}{detail}", retryable=status >= 500)
+    body = await request_json(
+        "POST",
+        url,
+        what="mint a Gemini ephemeral token",
+        timeout_s=eph.timeout,
+        headers={"x-goog-api-key": key, **options.extra_headers},
+        body=token_request(options),
+        auth_check=lambda status, error: status == 400 and _is_bad_key(error),
+    )
     token = wire.obj(body).get("name")
     if not isinstance(token, str) or not token:
         raise ConnectionFailed(
-            f"{where} answered without a token ('name' missing)", retryable=False
+            f"{redact(url)} answered without a token ('name' missing)", retryable=False
         )
     register_secret(token)
     return token
 
 
-def _is_bad_key(error: dict[str, Any]) -> bool:
+def _is_bad_key(error: Mapping[str, Any]) -> bool:
     reasons = {d.get("reason") for d in wire.objects(error.get("details"))}
     return "API_KEY_INVALID" in reasons or "API key not valid" in str(error.get("message", ""))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after")
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None
 
 
 def _timestamp(when: datetime) -> str:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-import httpx
-
-from rtws.errors import AuthenticationError, ConnectionFailed, ConnectTimeout, RateLimited
+from rtws.errors import AuthenticationError, ConnectionFailed
+from rtws.http import request_json
 from rtws.options import secret_value
 from rtws.redact import redact, register_secret
 
@@ -47,7 +46,7 @@ async def fetch_client_secret(options: OpenAIRealtimeOptions) -> ClientSecret:
         request: dict[str, Any] = {"method": eph.endpoint_method, "url": url}
         request["headers"] = {k: v.get_secret_value() for k, v in eph.endpoint_headers.items()}
         if eph.endpoint_method == "POST":
-            request["json"] = {"model": options.model, "session": session_config(options)}
+            request["body"] = {"model": options.model, "session": session_config(options)}
     else:
         key = secret_value(options.api_key)
         if not key:
@@ -59,43 +58,19 @@ async def fetch_client_secret(options: OpenAIRealtimeOptions) -> ClientSecret:
             "method": "POST",
             "url": url,
             "headers": options.headers(),
-            "json": client_secret_request(options),
+            "body": client_secret_request(options),
         }
-    try:
-        async with httpx.AsyncClient(timeout=eph.timeout) as client:
-            response = await client.request(**request)
-    except httpx.TimeoutException:
-        raise ConnectTimeout(
-            f"timed out after {eph.timeout:g} s fetching an ephemeral token from {redact(url)}"
-        ) from None
-    except httpx.HTTPError as exc:
-        raise ConnectionFailed(
-            f"could not fetch an ephemeral token from {redact(url)}: {redact(str(exc))}"
-        ) from None
-    return _secret_from(response, url)
-
-
-def _secret_from(response: httpx.Response, url: str) -> ClientSecret:
-    status = response.status_code
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = None
-    detail = _detail(body, response.text)
-    where = redact(url)
-    if status in (401, 403):
-        raise AuthenticationError(
-            f"the token service {where} refused the credentials (HTTP {status}){detail}"
-        )
-    if status == 429:
-        retry_after = _seconds(response.headers.get("retry-after"))
-        raise RateLimited(f"rate limited by {where} (HTTP 429){detail}", retry_after=retry_after)
-    if status >= 400:
-        raise ConnectionFailed(f"{where} answered HTTP {status}{detail}", retryable=status >= 500)
+    body = await request_json(
+        request.pop("method"),
+        request.pop("url"),
+        what="fetch an ephemeral token",
+        timeout_s=eph.timeout,
+        **request,
+    )
     found = _find_secret(body)
     if found is None:
         raise ConnectionFailed(
-            f"{where} answered without a client secret (no 'value' field)", retryable=False
+            f"{redact(url)} answered without a client secret (no 'value' field)", retryable=False
         )
     register_secret(found.value)
     return found
@@ -114,20 +89,3 @@ def _find_secret(body: Any) -> ClientSecret | None:
         return None
     expires = fields.get("expires_at")
     return ClientSecret(value, expires if isinstance(expires, int) else None)
-
-
-def _detail(body: Any, text: str) -> str:
-    message: Any = None
-    if isinstance(body, dict):
-        error: Any = cast("dict[str, Any]", body).get("error")
-        message = cast("dict[str, Any]", error).get("message") if isinstance(error, dict) else error
-    elif text.strip():
-        message = text.strip()[:200]
-    return f": {redact(str(message))}" if message else ""
-
-
-def _seconds(raw: str | None) -> float | None:
-    try:
-        return float(raw) if raw is not None else None
-    except ValueError:
-        return None
