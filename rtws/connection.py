@@ -9,6 +9,7 @@ message, and turns an unexpected close into :class:`~rtws.errors.ConnectionLost`
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, cast
@@ -124,6 +125,9 @@ def close_error(code: int | None, reason: str, provider: str) -> RTWSError:
 
 _default_close = close_error
 
+#: Seconds for the closing handshake before the TCP connection is reset.
+_CLOSE_TIMEOUT = 2.0
+
 
 class WebSocketConnection:
     """One client websocket: open with mapped errors, send JSON, iterate messages."""
@@ -154,11 +158,15 @@ class WebSocketConnection:
         self._ping_timeout = ping_timeout
         self._max_size = max_size
         self._compression = compression
-        self._close_error = close_error or (
-            lambda code, reason: _default_close(code, reason, provider)
-        )
+
+        def provider_close_error(code: int | None, reason: str) -> RTWSError:
+            return _default_close(code, reason, provider)
+
+        self._close_error = close_error or provider_close_error
         self._ws: ClientConnection | None = None
         self._closing = False
+        #: Why rtws cut the connection itself (a stalled send), for the error the user sees.
+        self._abort_reason: str | None = None
 
     def __repr__(self) -> str:
         return f"<WebSocketConnection {redact(self._url)} open={self.is_open}>"
@@ -184,7 +192,7 @@ class WebSocketConnection:
                 open_timeout=self._open_timeout,
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
-                close_timeout=2.0,
+                close_timeout=_CLOSE_TIMEOUT,
                 max_size=self._max_size,
                 compression=self._compression,
                 logger=_ws_log,
@@ -197,13 +205,35 @@ class WebSocketConnection:
         await self.send(json.dumps(message, separators=(",", ":")))
 
     async def send(self, data: str | bytes) -> None:
+        """Send one frame, waiting while the socket's write buffer is full (back-pressure).
+
+        A peer that stops reading fills the buffer and this waits; one that has
+        read nothing for ``ping_timeout`` seconds is treated as gone, like one
+        that misses a pong. That check cannot be left to websockets' keepalive:
+        its ping waits behind the same full buffer, so it never times out and
+        a half-open connection with a live microphone would hang until TCP
+        gives up, many minutes later.
+        """
         ws = self._ws
         if ws is None:
             raise ConnectionFailed(f"not connected to {self.provider}", retryable=False)
         try:
-            await ws.send(data)
+            async with asyncio.timeout(self._ping_timeout):
+                await ws.send(data)
+        except TimeoutError:
+            raise self._stalled(ws) from None
         except ConnectionClosed as exc:
             raise self._closed_error(exc) from None
+
+    def _stalled(self, ws: ClientConnection) -> RTWSError:
+        if self._abort_reason is None:
+            self._abort_reason = (
+                f"{self.provider} stopped reading: nothing sent for {self._ping_timeout:g} s "
+                "(options.ping_timeout)"
+            )
+            log.warning("%s; dropping the connection", self._abort_reason)
+            ws.transport.abort()
+        return ConnectionLost(self._abort_reason)
 
     async def messages(self) -> AsyncIterator[str | bytes]:
         """Yield frames until the socket closes; an unexpected close raises its error."""
@@ -226,20 +256,49 @@ class WebSocketConnection:
 
     def _closed_error(self, exc: ConnectionClosed) -> RTWSError:
         frame = exc.rcvd
-        if frame is None:
-            return self._close_error(None, "")
-        return self._close_error(frame.code, frame.reason)
+        if frame is not None:
+            return self._close_error(frame.code, frame.reason)
+        if self._abort_reason is not None:
+            return ConnectionLost(self._abort_reason)
+        sent = exc.sent
+        if sent is not None:
+            # We failed the connection: the server sent what websockets refuses
+            # (invalid UTF-8 text, an oversized message) or missed a pong. The
+            # server was at fault, so a fresh connection may well work.
+            return ConnectionLost(
+                f"rtws dropped the connection to {self.provider}: "
+                f"{redact(sent.reason) or 'protocol error'} (code {sent.code})",
+                code=sent.code,
+                reason=redact(sent.reason),
+            )
+        return self._close_error(None, "")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close politely (bounded wait), then drop the TCP connection regardless."""
+        """Close politely (bounded wait), then drop the TCP connection regardless.
+
+        websockets bounds the closing handshake but not the wait to write the
+        close frame, which never ends when the peer stopped reading; a full
+        write buffer means the frame would queue behind data nobody reads, so
+        the connection is reset at once.
+        """
         self._closing = True
         ws = self._ws
         if ws is None:
             return
         try:
-            await ws.close(code, reason)
+            if ws.transport.get_write_buffer_size() < ws.write_limit_high:
+                async with asyncio.timeout(_CLOSE_TIMEOUT * 2):
+                    await ws.close(code, reason)
         except Exception as exc:  # closing must never fail a disconnect
             log.debug("error while closing %s: %r", self.url, exc)
+        finally:
+            if ws.state is not websockets.State.CLOSED:
+                ws.transport.abort()
+                try:
+                    async with asyncio.timeout(_CLOSE_TIMEOUT):
+                        await ws.wait_closed()
+                except TimeoutError:
+                    log.debug("%s did not report the socket closed after an abort", self.url)
 
 
 def _version(distribution: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ProtocolError
+from .errors import ConnectionFailed, ProtocolError
 from .redact import get_logger, redact
 
 log = get_logger("rtws.dispatch")
@@ -111,6 +111,10 @@ class Dispatcher:
                 await result
         except asyncio.CancelledError:
             raise
+        except ConnectionFailed as exc:
+            # The handler's answer (a truncate after speech_started, say) met a socket
+            # that is closing: not a bad message; the receive loop owns the recovery.
+            log.debug("%s handler for %r could not answer: %s", self.provider, kind, exc)
         except Exception as exc:
             # A field of the wrong type or a missing key: the message is lost, the session is not.
             self.stats.malformed_messages += 1

@@ -19,7 +19,7 @@ class InvalidStateError(RTWSError):
 
 
 class IllegalTransition(InvalidStateError):
-    """The transport tried a state change the state machine forbids (a bug in rtws or a provider)."""
+    """A state change the state machine forbids: a bug in rtws or in a provider."""
 
 
 class ConfigurationError(RTWSError, ValueError):
@@ -27,7 +27,7 @@ class ConfigurationError(RTWSError, ValueError):
 
 
 class ConnectionFailed(RTWSError):
-    """The session could not be opened or was lost; ``retryable`` tells whether trying again may help."""
+    """The session could not be opened or was lost; ``retryable``: may trying again help?"""
 
     retryable = True
 
@@ -67,7 +67,7 @@ class ConnectionLost(ConnectionFailed):
 
 
 class ProviderError(RTWSError):
-    """The provider reported an error inside a session (an ``error`` event, not a dropped socket)."""
+    """The provider reported an error in a session (an ``error`` event, not a dropped socket)."""
 
     def __init__(self, message: str, *, code: str | None = None, fatal: bool = False) -> None:
         super().__init__(message)

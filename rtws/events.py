@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -57,7 +56,7 @@ class EventBus:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def on(self, event_type: str, handler: Handler) -> Callable[[], None]:
-        """Call ``handler(msg)`` for each event of ``event_type`` ("*" for all); returns an unsubscribe callable."""
+        """Call ``handler(msg)`` on each ``event_type`` event ("*": all); returns an unsubscribe."""
         self._handlers.setdefault(event_type, []).append(handler)
 
         def unsubscribe() -> None:
@@ -119,12 +118,12 @@ class EventBus:
         for sub in self._subscriptions:
             sub.offer(None)
 
-    async def drain(self, timeout: float = 2.0) -> None:
-        """Let running async handlers finish (up to ``timeout``), then cancel the rest."""
+    async def drain(self, grace: float = 2.0) -> None:
+        """Let running async handlers finish (up to ``grace`` s), then cancel the rest."""
         pending = {t for t in self._tasks if not t.done()}
         if not pending:
             return
-        _done, still = await asyncio.wait(pending, timeout=timeout)
+        _done, still = await asyncio.wait(pending, timeout=grace)
         for task in still:
             task.cancel()
         if still:

@@ -7,7 +7,7 @@ wrong value fails at construction with the field's name in the message.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, cast
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -31,6 +31,14 @@ class ReconnectPolicy(BaseModel):
     max_delay: float = Field(default=8.0, ge=0.0, le=600.0)
     multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
     jitter: float = Field(default=0.25, ge=0.0, le=1.0, description="± fraction of each delay")
+    #: A server that fails every new session at once must not be retried forever: a
+    #: session lost again this soon after a reconnect continues that reconnect's count.
+    stable_after: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=3600.0,
+        description="seconds a resumed session must last before its attempts are forgotten",
+    )
 
     @model_validator(mode="after")
     def _delays_in_order(self) -> Self:
@@ -123,9 +131,11 @@ def _register_secrets_in(value: Any) -> None:
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             _register_secrets_in(getattr(value, name))
-    elif isinstance(value, dict | list | tuple):
-        items: Any = value.values() if isinstance(value, dict) else value  # pyright: ignore[reportUnknownMemberType]
-        for item in items:
+    elif isinstance(value, dict):
+        for item in cast("dict[Any, Any]", value).values():
+            _register_secrets_in(item)
+    elif isinstance(value, list | tuple):
+        for item in cast("list[Any] | tuple[Any, ...]", value):
             _register_secrets_in(item)
 
 

@@ -19,9 +19,10 @@ _SECRET_QUERY = re.compile(
     r"(?i)([?&](?:key|api[-_]?key|access_token|token|client_secret|sig|signature)=)[^&#\s'\"]+"
 )
 #: Authorization-style header values, as printed by HTTP and websocket debug logs.
+#: The scheme ("Bearer") is kept: which kind of credential was sent helps debugging.
 _SECRET_HEADER = re.compile(
-    r"(?i)((?:authorization|api-key|x-goog-api-key|x-api-key|openai-api-key)\s*[:=]\s*)"
-    r"(?:(?:bearer|token|basic)\s+)?[^\s,'\"}]+"
+    r"(?i)((?:authorization|api-key|x-goog-api-key|x-api-key|openai-api-key)['\"]?\s*[:=]\s*"
+    r"['\"]?(?:(?:bearer|token|basic)\s+)?)[^\s,'\"}]+"
 )
 
 
@@ -68,7 +69,20 @@ class _RedactFilter(logging.Filter):
         if clean != message:
             record.msg = clean
             record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            # A traceback prints the exception's message, which may quote a server's
+            # reply. Handlers format ``exc_text`` when it is set; the live exception is
+            # dropped so no handler can format it again unredacted.
+            record.exc_text = SECRETS(_FORMATTER.formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = SECRETS(record.exc_text)
+        if record.stack_info:
+            record.stack_info = SECRETS(record.stack_info)
         return True
+
+
+_FORMATTER = logging.Formatter()
 
 
 _FILTER = _RedactFilter()
@@ -86,6 +100,16 @@ def get_logger(name: str) -> logging.Logger:
     return logger
 
 
-# The HTTP client logs request URLs; websockets gets rtws' logger explicitly.
-for _name in ("httpx", "httpcore.http11", "httpcore.connection", "httpcore.http2"):
+# The HTTP client logs request URLs; websockets gets rtws' logger explicitly, but
+# its default loggers (used by servers and by code that opens sockets itself, as
+# the fake servers do) log handshake headers at DEBUG too.
+for _name in (
+    "httpx",
+    "httpcore.http11",
+    "httpcore.connection",
+    "httpcore.http2",
+    "websockets",
+    "websockets.client",
+    "websockets.server",
+):
     get_logger(_name)

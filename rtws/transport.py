@@ -32,6 +32,7 @@ from .errors import (
     ConnectionFailed,
     ConnectTimeout,
     InvalidStateError,
+    ProtocolError,
     RateLimited,
     RTWSError,
     UnsupportedMessage,
@@ -119,6 +120,10 @@ class RealTimeWebsocketTransport(ABC):
         self._user_speaking = False
         self._turn_started_at: float | None = None
         self._reconnecting = False
+        # Attempts used by the last unplanned reconnect, and when it succeeded: a
+        # session lost again within ``reconnect.stable_after`` keeps counting.
+        self._recent_attempts = 0
+        self._reconnected_at = -float("inf")
         self.stats = TransportStats()
         self._dispatcher = Dispatcher(
             self.provider_name,
@@ -430,6 +435,12 @@ class RealTimeWebsocketTransport(ABC):
 
     def play_bot_audio(self, pcm: bytes, item_id: str | None = None) -> None:
         """Queue bot audio (PCM16 mono at ``output_sample_rate``) for the speaker."""
+        if item_id is not None and not isinstance(item_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            # The id is hashed on the audio thread: a bad one must fail here, in the handler.
+            raise ProtocolError(
+                f"{self.provider_name} sent an audio item id that is not a string: "
+                f"{type(item_id).__name__}"
+            )
         if not pcm:
             return
         media = self.media
@@ -663,7 +674,11 @@ class RealTimeWebsocketTransport(ABC):
                 async with asyncio.timeout(2.0):
                     await self.disconnect_llm()
             except Exception as exc:
-                log.warning("%s disconnect_llm failed: %s", self.provider_name, redact(str(exc)))
+                log.warning(
+                    "%s disconnect_llm failed: %s",
+                    self.provider_name,
+                    redact(str(exc)) or type(exc).__name__,
+                )
         await self._close_websocket()
         tasks = [t for t in self._session_tasks if t is not current]
         for task in tasks:
@@ -673,7 +688,7 @@ class RealTimeWebsocketTransport(ABC):
         self._bot_speaking = False
         self._user_speaking = False
         self._turn_started_at = None
-        self._held_chunks.clear()
+        self._drop_held()
         self._cut_items.clear()
 
     async def _close_websocket(self) -> None:
@@ -723,17 +738,29 @@ class RealTimeWebsocketTransport(ABC):
                 self.stats.chunks_dropped_not_ready += 1
                 continue
             while held:
-                if not await self._send_chunk(self._echo_gate(held[0])):
+                if not await self._send_chunk(self._echo_gate(held[0]), held=True):
                     break
                 held.popleft()
+            if held:
+                # The socket failed under the backlog: the new chunk waits behind it,
+                # in order, for the next resume (the hold bound applies next time).
+                held.append(chunk)
+                continue
             await self._send_chunk(self._echo_gate(chunk))
 
-    async def _send_chunk(self, chunk: AudioChunk) -> bool:
+    def _drop_held(self) -> None:
+        """Held mic audio the session ended before it could send: counted, never silent."""
+        self.stats.chunks_dropped_reconnecting += len(self._held_chunks)
+        self._held_chunks.clear()
+
+    async def _send_chunk(self, chunk: AudioChunk, *, held: bool = False) -> bool:
         try:
             await self.handle_user_audio_stream(chunk)
         except RTWSError as exc:
             # A closed socket shows up here first; the receive loop owns recovery.
-            self.stats.chunks_dropped_not_ready += 1
+            # A held chunk stays held (sent after the resume), so it is not a drop.
+            if not held:
+                self.stats.chunks_dropped_not_ready += 1
             log.debug("mic chunk not sent: %s", exc)
             return False
         self.stats.chunks_sent += 1
@@ -815,8 +842,11 @@ class RealTimeWebsocketTransport(ABC):
         policy = self.options.reconnect
         attempts = max(1, policy.max_attempts) if planned else policy.max_attempts
         last: RTWSError | None = exc
+        first = 1
+        if not planned and time.monotonic() - self._reconnected_at < policy.stable_after:
+            first = self._recent_attempts + 1  # the last resume did not hold
         try:
-            for attempt in range(1, attempts + 1):
+            for attempt in range(first, attempts + 1):
                 if planned and attempt == 1:
                     delay, reason = 0.0, planned
                 else:
@@ -858,6 +888,8 @@ class RealTimeWebsocketTransport(ABC):
                         break
                     continue
                 self.stats.reconnects += 1
+                self._recent_attempts = 0 if planned else attempt
+                self._reconnected_at = time.monotonic()
                 self._reconnecting = False
                 self.emit(
                     rtvi.Reconnected(
@@ -865,7 +897,7 @@ class RealTimeWebsocketTransport(ABC):
                     )
                 )
                 return
-            self._held_chunks.clear()
+            self._drop_held()
             await self._fail_session(
                 last or ConnectionFailed(f"could not reconnect to {self.provider_name}")
             )

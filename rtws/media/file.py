@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..audio import WavWriter, read_wav, to_int16
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, DeviceError
 from .base import AudioDevice, MediaFormat, MediaManager
 
 Int16Array = npt.NDArray[np.int16]
@@ -229,7 +229,12 @@ class FileMediaManager(MediaManager):
                 self._end_input()
                 self._input_done.set()
             # --- play one block
-            real = self._pull_output(out)
+            try:
+                real = self._pull_output(out)
+            except Exception as exc:  # a bug must not stop the virtual device, nor the mic
+                real = 0
+                out.fill(0)
+                self._output_failed(exc)
             if self.realtime or real:
                 self._record(out)
             # --- pace
@@ -249,6 +254,15 @@ class FileMediaManager(MediaManager):
                     pass
             else:
                 await asyncio.sleep(0)
+
+    def _output_failed(self, exc: Exception) -> None:
+        """Counted like a sound card's callback errors, reported once per session."""
+        failures = self.stats.extra.get("callback_errors", 0) + 1
+        self.stats.extra["callback_errors"] = failures
+        if failures == 1:
+            self._report_device_error(
+                DeviceError(f"file speaker failed: {type(exc).__name__}: {exc}", kind="audiooutput")
+            )
 
     def _record(self, block: Int16Array) -> None:
         self.output_samples += len(block)

@@ -126,6 +126,10 @@ class SoundDeviceMediaManager(MediaManager):
     #: PortAudio streams open in this process through any instance (for leak checks).
     _live_streams: ClassVar[int] = 0
     _live_lock: ClassVar[threading.Lock] = threading.Lock()
+    #: Every open stream, so none is garbage-collected while PortAudio still calls its
+    #: callback (the cffi callback is freed with it and the process aborts): a session
+    #: nobody disconnected keeps its streams until exit instead of crashing.
+    _live: ClassVar[set[_Stream]] = set()
 
     def __init__(
         self,
@@ -528,9 +532,11 @@ class SoundDeviceMediaManager(MediaManager):
         with SoundDeviceMediaManager._live_lock:
             if opened:
                 self._open.add(handle)
+                SoundDeviceMediaManager._live.add(handle)
                 SoundDeviceMediaManager._live_streams += 1
             else:
                 self._open.discard(handle)
+                SoundDeviceMediaManager._live.discard(handle)
                 SoundDeviceMediaManager._live_streams -= 1
 
     # ---------------------------------------------------------- callbacks (PortAudio thread)
