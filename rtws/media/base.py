@@ -109,6 +109,7 @@ class MediaManager(ABC):
         self._mic_enabled = True
         self._cam_enabled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         # (block, captured_at); a None block marks the end of the input (see _end_input).
         self._pending: collections.deque[tuple[npt.NDArray[np.int16] | None, float]] = (
             collections.deque()
@@ -206,6 +207,7 @@ class MediaManager(ABC):
         if self._running:
             return
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._format = fmt
         self._wakeup = asyncio.Event()
         with self._pending_lock:
@@ -278,6 +280,11 @@ class MediaManager(ABC):
             if self._wakeup_scheduled:
                 return
             self._wakeup_scheduled = True
+        if threading.get_ident() == self._loop_thread:
+            # A backend ticking on the loop itself (files, memory): no self-pipe
+            # write and read, and the mic pump runs one loop iteration sooner.
+            self._wakeup.set()
+            return
         loop = self._loop
         if loop is not None and not loop.is_closed():
             # The loop may close between the check and the call.

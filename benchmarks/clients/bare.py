@@ -1,0 +1,116 @@
+"""The floor: websockets + json + base64 and nothing else.
+
+What the least a client can do for the workload costs: one task sends a
+24 kHz chunk every 20 ms and drops 20 ms from a byte buffer standing in for a
+speaker; another decodes audio deltas into that buffer. No resampling, no
+events, no state machine, no jitter buffer. Anything rtws spends above this
+is framework overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from ..probes import SessionProbe, WireProbe, now
+from ..workload import API_KEY, CYCLE_S, PROVIDER_RATE, VAD_SILENCE_MS
+from . import SessionSpec
+
+SESSION_UPDATE: dict[str, Any] = {
+    "type": "session.update",
+    "session": {
+        "type": "realtime",
+        "output_modalities": ["audio"],
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": PROVIDER_RATE},
+                "turn_detection": {
+                    "type": "server_vad",
+                    "silence_duration_ms": VAD_SILENCE_MS,
+                    "interrupt_response": False,
+                },
+                "transcription": {"model": "gpt-4o-mini-transcribe"},
+            },
+            "output": {"format": {"type": "audio/pcm", "rate": PROVIDER_RATE}, "voice": "marin"},
+        },
+    },
+}
+
+
+class BareSession:
+    def __init__(self, spec: SessionSpec, probe: SessionProbe) -> None:
+        self.spec = spec
+        self.probe = probe
+        probe.slot_s = spec.chunk_ms / 1000
+        self.wire = WireProbe()
+        self.ws: ClientConnection | None = None
+        self.speaker = bytearray()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self.ws = await connect(
+            self.spec.url + "?model=gpt-realtime",
+            additional_headers={"Authorization": f"Bearer {API_KEY}"},
+            compression="deflate" if self.spec.deflate else None,
+            max_size=16 * 2**20,
+        )
+        self.wire.attach(self.ws)
+        self._tasks.append(asyncio.create_task(self._receive(self.ws)))
+        await self.ws.send(json.dumps(SESSION_UPDATE))
+        await self._ready.wait()
+        self._tasks.append(asyncio.create_task(self._send(self.ws)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.ws is not None:
+            await self.ws.close()
+
+    def window_opened(self) -> None:
+        """The bare client keeps no counters."""
+
+    def collect(self) -> None:
+        """The bare client keeps no counters: a chunk it cannot send raises."""
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        async for frame in ws:
+            event = json.loads(frame)
+            kind = event["type"]
+            if kind == "response.output_audio.delta":
+                self.speaker += base64.b64decode(event["delta"])
+                self.probe.on_audio(event["item_id"], self.wire.current, now())
+            elif kind == "session.updated":
+                self._ready.set()
+
+    async def _send(self, ws: ClientConnection) -> None:
+        spec = self.spec
+        mic = spec.mic_provider
+        step = PROVIDER_RATE * spec.chunk_ms // 1000
+        cycle = round(CYCLE_S * PROVIDER_RATE)
+        pos = round(spec.phase_s * PROVIDER_RATE) % cycle
+        period = spec.chunk_ms / 1000
+        block = 2 * PROVIDER_RATE * period  # bytes the "speaker" plays per tick
+        index = 0
+        due = now()
+        while True:
+            available = now()
+            if pos + step > len(mic):
+                pos = 0
+            pcm = mic[pos : pos + step].tobytes()
+            pos += step
+            message = {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
+            await ws.send(json.dumps(message))
+            index += 1
+            self.probe.on_mic(index, index, available, now())
+            del self.speaker[: int(block)]
+            due += period
+            await asyncio.sleep(max(0.0, due - now()))

@@ -1,0 +1,221 @@
+"""rtws as a user runs it: ``OpenAIRealtimeTransport`` with file media paced in real time.
+
+The mic is a 48 kHz (by default) array and the virtual speaker runs at 48 kHz,
+so both resamplers run, as with a typical sound card. Probes sit at the
+transport's edges, in a subclass: after ``handle_user_audio_stream`` (bytes
+handed to the socket), after ``play_bot_audio`` (samples in the playout buffer
+the device callback reads), around ``flush`` and the output callback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
+from rtws_openai.options import ServerVAD
+
+from rtws import AudioChunk, FileMediaManager, PlaybackMark
+from rtws.connection import WebSocketConnection
+
+from ..probes import Interruption, SessionProbe, WireProbe, now
+from ..workload import API_KEY, CYCLE_S, VAD_SILENCE_MS
+from . import SessionSpec
+
+Int16Array = npt.NDArray[np.int16]
+
+
+class ProbedMedia(FileMediaManager):
+    """File media that also notes when audible samples leave the output callback."""
+
+    def __init__(self, spec: SessionSpec, probe: SessionProbe) -> None:
+        super().__init__(
+            None,
+            input_rate=spec.device_rate,
+            output_rate=spec.device_rate,
+            realtime=True,
+            block_ms=20,
+            keep_output=False,
+        )
+        self.probe = probe
+        self.track_audible = spec.barge_in
+        #: real samples played since the last flush (the interrupted item's, in barge-in runs)
+        self.since_flush = 0
+        #: (callback time, seconds from it to the end of its last non-zero sample)
+        self.audible: list[tuple[float, float]] = []
+        self.flushes: list[tuple[float, int]] = []
+        #: when each device input block was handed to the pipeline (index = block number)
+        self.block_times: list[float] = []
+        self.block_index: dict[float, int] = {}
+        self._in_provider = 0  # provider-rate samples of the current item played so far
+        self._out_device = 0  # device-rate samples of it that reached the playout buffer
+
+    def _push_input(self, block: Int16Array | None, captured_at: float | None = None) -> None:
+        stamp = now()
+        if block is not None:
+            self.block_index[stamp] = len(self.block_times)
+            self.block_times.append(stamp)
+        super()._push_input(block, stamp)
+
+    def play(self, pcm: bytes | Int16Array, item_id: str | None = None) -> None:
+        output = self._output
+        if output is None:
+            return super().play(pcm, item_id)
+        buffer = output.buffer
+        before = buffer.buffered_samples + buffer.samples_played
+        super().play(pcm, item_id)
+        self._out_device += buffer.buffered_samples + buffer.samples_played - before
+        self._in_provider += len(pcm) // 2
+        if self.probe.window.active:
+            expected = self._in_provider * output.device_rate / output.provider_rate
+            self.probe.out_hold_ms.append((expected - self._out_device) * 1000 / output.device_rate)
+
+    def end_of_stream(self, item_id: str | None = None) -> None:
+        super().end_of_stream(item_id)
+        self._in_provider = self._out_device = 0
+
+    def _pull_output(self, out: Int16Array) -> int:
+        real = super()._pull_output(out)
+        if real and self.track_audible:
+            self.since_flush += real
+            if self.probe.window.active:
+                loud = np.flatnonzero(out[:real])
+                if loud.size:
+                    self.audible.append((now(), (int(loud[-1]) + 1) / self.output_rate))
+        return real
+
+    def flush(self) -> PlaybackMark:
+        mark = super().flush()
+        self.flushes.append((now(), self.since_flush))
+        self.since_flush = 0
+        self._in_provider = self._out_device = 0
+        return mark
+
+
+class ProbedTransport(OpenAIRealtimeTransport):
+    def __init__(self, options: OpenAIRealtimeOptions, media: ProbedMedia, spec: SessionSpec):
+        super().__init__(options, media)
+        self.probe = media.probe
+        self.probed_media = media
+        self.wire = WireProbe()
+        self.deflate = spec.deflate
+        self.first_arrival: dict[str, float] = {}
+        self._chunk_in = spec.chunk_ms * spec.device_rate // 1000  # device samples per chunk
+        self._block_in = 20 * spec.device_rate // 1000  # device samples per block
+        self._signal: float | None = None
+
+    async def open_websocket(
+        self, url: str, headers: Any = None, **kwargs: Any
+    ) -> WebSocketConnection:
+        if self.deflate:
+            kwargs["compression"] = "deflate"
+        conn = await super().open_websocket(url, headers, **kwargs)
+        self.wire.attach(conn._ws)  # pyright: ignore[reportPrivateUsage, reportArgumentType]
+        return conn
+
+    async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
+        await super().handle_user_audio_stream(chunk)
+        sent = now()
+        # Two views of one send: from the block that completed the chunk (the
+        # pipeline's own latency), and from the block holding the chunk's last
+        # input sample (adding what the resampler held back and chunk alignment).
+        media = self.probed_media
+        block = media.block_index.get(chunk.captured_at, -1)
+        self.probe.on_mic(chunk.seq, block, chunk.captured_at, sent)
+        last = -(-chunk.seq * self._chunk_in // self._block_in) - 1
+        if self.probe.window.active and 0 <= last < len(media.block_times):
+            self.probe.mic_content_ms.append((sent - media.block_times[last]) * 1000)
+
+    def play_bot_audio(self, pcm: bytes, item_id: str | None = None) -> None:
+        super().play_bot_audio(pcm, item_id)
+        item = item_id or ""
+        arrived = self.wire.current
+        self.probe.on_audio(item, arrived, now())
+        if item not in self.first_arrival and arrived is not None:
+            self.first_arrival[item] = arrived
+
+    async def _on_speech_started(self, event: dict[str, Any]) -> None:
+        self._signal = self.wire.current
+        await super()._on_speech_started(event)
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "conversation.item.truncate":
+            self._note_truncation(event)
+        await super().send_event(event)
+
+    def _note_truncation(self, event: dict[str, Any]) -> None:
+        signal, media = self._signal, self.probed_media
+        if signal is None or not media.flushes or not self.probe.window.active:
+            return
+        flushed_at, played = media.flushes[-1]
+        first = self.first_arrival.get(event["item_id"])
+        self.probe.interruptions.append(
+            Interruption(
+                signal_at=signal,
+                flushed_at=flushed_at,
+                last_audible_at=signal,  # completed by finish_interruptions()
+                audio_end_ms=int(event["audio_end_ms"]),
+                played_ms=played * 1000.0 / media.output_rate,
+                first_delta_ms=(signal - first) * 1000.0 if first is not None else float("nan"),
+            )
+        )
+
+
+class RtwsSession:
+    @property
+    def wire(self) -> WireProbe:
+        return self.transport.wire
+
+    def __init__(self, spec: SessionSpec, probe: SessionProbe) -> None:
+        self.spec = spec
+        self.probe = probe
+        self.media = ProbedMedia(spec, probe)
+        options = OpenAIRealtimeOptions(
+            api_key=API_KEY,  # pyright: ignore[reportArgumentType]
+            base_url=spec.url.removesuffix("/realtime"),
+            turn_detection=ServerVAD(interrupt_response=True)
+            if spec.barge_in
+            else ServerVAD(silence_duration_ms=VAD_SILENCE_MS, interrupt_response=False),
+            chunk_ms=spec.chunk_ms,
+            prebuffer_ms=spec.prebuffer_ms,
+            connect_timeout=60.0,
+        )
+        self.transport = ProbedTransport(options, self.media, spec)
+        self._at_open = (0, 0)
+        mic = spec.mic
+        phase = round(spec.phase_s * spec.device_rate) % max(1, round(CYCLE_S * spec.device_rate))
+        self.media.feed(mic[phase:])
+        for _ in range(200):  # ~400 s of input: more than any run; each is a view, not a copy
+            self.media.feed(mic)
+
+    async def start(self) -> None:
+        await self.transport.connect()
+
+    async def stop(self) -> None:
+        await self.transport.disconnect()
+
+    def _counters(self) -> tuple[int, int]:
+        stats, media = self.transport.stats, self.media.stats
+        dropped = (
+            stats.chunks_dropped_not_ready
+            + stats.chunks_dropped_reconnecting
+            + media.dropped_input_blocks
+        )
+        output = self.media._output  # pyright: ignore[reportPrivateUsage]
+        return dropped, output.buffer.underruns if output is not None else 0
+
+    def window_opened(self) -> None:
+        self._at_open = self._counters()
+
+    def collect(self) -> None:
+        dropped, underruns = self._counters()
+        self.probe.chunks_dropped = dropped - self._at_open[0]
+        self.probe.underruns = underruns - self._at_open[1]
+        for item in self.probe.interruptions:
+            ends = [
+                t + tail
+                for t, tail in self.media.audible
+                if item.signal_at - 0.05 <= t <= item.signal_at + 0.5
+            ]
+            item.last_audible_at = max(ends, default=item.signal_at)
