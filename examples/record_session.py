@@ -104,8 +104,14 @@ def recording(
             recorder.speaker(pcm, item_id)
             super().play_bot_audio(pcm, item_id)
 
-        def user_started_speaking(self) -> PlaybackMark:
-            mark = super().user_started_speaking()
+        def user_started_speaking(self, *, interrupt: bool = True) -> PlaybackMark:
+            mark = super().user_started_speaking(interrupt=interrupt)
+            if interrupt:
+                recorder.interrupted(mark)
+            return mark
+
+        def interrupt_bot(self) -> PlaybackMark:
+            mark = super().interrupt_bot()
             recorder.interrupted(mark)
             return mark
 
