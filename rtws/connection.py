@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import websockets
+from websockets import State
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
     ConnectionClosed,
@@ -178,7 +178,7 @@ class WebSocketConnection:
 
     @property
     def is_open(self) -> bool:
-        return self._ws is not None and self._ws.state is websockets.State.OPEN
+        return self._ws is not None and self._ws.state is State.OPEN
 
     @property
     def close_code(self) -> int | None:
@@ -292,7 +292,7 @@ class WebSocketConnection:
         except Exception as exc:  # closing must never fail a disconnect
             log.debug("error while closing %s: %r", self.url, exc)
         finally:
-            if ws.state is not websockets.State.CLOSED:
+            if ws.state is not State.CLOSED:
                 ws.transport.abort()
                 try:
                     async with asyncio.timeout(_CLOSE_TIMEOUT):

@@ -75,6 +75,12 @@ class EventBus:
 
         return register
 
+    def has_listeners(self, event_type: str) -> bool:
+        """Whether anyone would receive an event of this type (so it is worth building)."""
+        if self._handlers.get(event_type) or self._handlers.get(ALL):
+            return True
+        return any(s.types is None or event_type in s.types for s in self._subscriptions)
+
     def emit(self, msg: RTVIMessage) -> None:
         """Deliver ``msg`` to every matching handler and iterator. Never raises."""
         for sub in self._subscriptions:

@@ -15,7 +15,7 @@ never go on a wire: :attr:`RTVIMessage.local` says which is which.
 from __future__ import annotations
 
 import json
-import uuid
+import random
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -30,7 +30,9 @@ MESSAGE_LABEL = "rtvi-ai"
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex[:12]
+    """A message id: unique enough to match a reply, cheap enough for 20 events a second
+    per session (``uuid4`` costs a system call each)."""
+    return f"{random.getrandbits(48):012x}"
 
 
 def now() -> str:

@@ -807,8 +807,13 @@ class RealTimeWebsocketTransport(ABC):
             if now >= next_levels:
                 next_levels = now + self.options.level_interval
                 mic, bot = media.read_levels()
-                self._bus.emit(rtvi.UserAudioLevel(data=rtvi.AudioLevelData(value=round(mic, 3))))
-                self._bus.emit(rtvi.BotAudioLevel(data=rtvi.AudioLevelData(value=round(bot, 3))))
+                # Twenty events a second per session: built only when someone listens.
+                if self._bus.has_listeners("user-audio-level"):
+                    level_data = rtvi.AudioLevelData(value=round(mic, 3))
+                    self._bus.emit(rtvi.UserAudioLevel(data=level_data))
+                if self._bus.has_listeners("bot-audio-level"):
+                    level_data = rtvi.AudioLevelData(value=round(bot, 3))
+                    self._bus.emit(rtvi.BotAudioLevel(data=level_data))
 
     def _on_device_error(self, error: RTWSError) -> None:
         self.emit(rtvi.DeviceErrorEvent(data=rtvi.DeviceErrorData(message=redact(str(error)))))

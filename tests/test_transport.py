@@ -320,3 +320,22 @@ async def test_repr_and_errors_never_show_the_key(echo_server: EchoServer) -> No
     assert "sk-test-0123456789" not in repr(t)
     assert "sk-test-0123456789" not in repr(t.options)
     assert "sk-test-0123456789" not in str(t.options.model_dump())
+
+
+async def test_events_nobody_listens_to_are_not_built() -> None:
+    from rtws.events import EventBus
+
+    bus = EventBus()
+    assert not bus.has_listeners("user-audio-level")
+    unsubscribe = bus.on("user-audio-level", lambda m: None)
+    assert bus.has_listeners("user-audio-level") and not bus.has_listeners("bot-audio-level")
+    unsubscribe()
+    assert not bus.has_listeners("user-audio-level")
+    iterator = bus.events(types=["bot-audio-level"])
+    task = asyncio.ensure_future(iterator.__anext__())
+    await asyncio.sleep(0)
+    assert bus.has_listeners("bot-audio-level") and not bus.has_listeners("user-audio-level")
+    bus.on("*", lambda m: None)
+    assert bus.has_listeners("user-audio-level")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
