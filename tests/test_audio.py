@@ -37,9 +37,9 @@ def sine(seconds: float, rate: int, freq: float = 440.0, amp: float = 0.5) -> np
 def test_streamed_resampling_equals_one_shot(src: int, dst: int) -> None:
     speech, rate = read_wav(DATA / "speech_24k.wav")
     signal = soxr.resample(speech, rate, src) if rate != src else speech
-    one_shot = soxr.ResampleStream(src, dst, 1, dtype="int16", quality="LQ").resample_chunk(
-        signal, last=True
-    )
+    one_shot = soxr.ResampleStream(
+        src, dst, 1, dtype="int16", quality="LQ", vr=True
+    ).resample_chunk(signal, last=True)
     stream = StreamResampler(src, dst)
     rng = np.random.default_rng(7)
     pieces: list[np.ndarray] = []
@@ -57,6 +57,17 @@ def test_streamed_resampling_equals_one_shot(src: int, dst: int) -> None:
     assert np.abs(diff).max() <= 2
     assert np.sqrt(np.mean(diff.astype(float) ** 2)) < 1.0
     assert abs(len(streamed) - len(signal) * dst / src) <= 2
+
+
+def test_a_chunk_is_ready_at_the_end_of_the_block_holding_its_last_sample() -> None:
+    """No chunk waits for the next device block: the resampler's delay is constant and
+    the chunker starts primed with it, so every 20 ms block yields one 20 ms chunk."""
+    for device_rate, provider_rate in [(48000, 24000), (48000, 16000), (16000, 24000)]:
+        pipe = InputPipeline(device_rate, provider_rate, 20)
+        block = sine(0.02, device_rate)
+        counts = [len(pipe.process(block)) for _ in range(50)]
+        assert counts == [1] * 50, (device_rate, provider_rate, counts)
+        assert pipe.resampler.delay_samples < provider_rate * 0.016
 
 
 def test_equal_rates_pass_through_without_copy() -> None:
@@ -95,8 +106,8 @@ def test_input_pipeline_chunk_sizes(device_rate: int, chunk_ms: float, samples: 
     chunks = [c for _ in range(100) for c in pipe.process(block)]
     assert chunks and {len(c) for c in chunks} == {samples}
     total = sum(len(c) for c in chunks) + pipe.chunker.pending
-    # Only the resampler's filter delay is held back (LQ: under 20 ms).
-    assert 0 <= len(block) * 100 / device_rate * 16000 - total < 16000 * 0.020
+    # The chunker is primed with exactly the resampler's delay: nothing is held back.
+    assert abs(len(block) * 100 / device_rate * 16000 - total) <= 2
     last = pipe.finish()
     assert all(len(c) == samples for c in last)
 

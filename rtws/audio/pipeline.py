@@ -31,6 +31,17 @@ class InputPipeline:
         self.resampler = StreamResampler(device_rate, provider_rate, quality)
         self.chunker = Chunker(self.chunk_samples)
         self.level = LevelMeter()
+        self._prime()
+
+    def _prime(self) -> None:
+        """Start the chunker with the resampler's delay in silence.
+
+        The resampler answers each device block ``delay_samples`` short; primed
+        with that much silence, a chunk completes at the end of the block that
+        holds its last sample, not one block later.
+        """
+        if self.resampler.delay_samples:
+            self.chunker.push(np.zeros(self.resampler.delay_samples, dtype=np.int16))
 
     def process(self, block: Int16Array) -> list[Int16Array]:
         self.level.update(block)
@@ -46,6 +57,7 @@ class InputPipeline:
         """Forget partial chunks and resampler history (after mute, or a device switch)."""
         self.resampler.reset()
         self.chunker.clear()
+        self._prime()
 
 
 class OutputPipeline:
