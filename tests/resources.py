@@ -13,6 +13,19 @@ import asyncio
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+
+
+def audio_threads() -> int:
+    """Native threads that are not the interpreter's: PortAudio's and PulseAudio's.
+
+    Threads named like the process (the main thread, Python threads, numpy's
+    BLAS pool, which restarts lazily after a fork) are left out: they are not
+    audio resources, and Python threads are checked through ``threading``.
+    """
+    process = Path("/proc/self/comm").read_text().strip()
+    names = [(task / "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()]
+    return sum(1 for name in names if name != process)
 
 
 def _fds() -> dict[int, str]:

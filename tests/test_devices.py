@@ -10,7 +10,6 @@ attached to the test report as properties; nothing asserts on speed.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +26,7 @@ from rtws.audio import read_wav, write_wav
 from rtws.media.sounddevice import SoundDeviceMediaManager
 from tests.conftest import DATA, make_options, session_tasks
 from tests.echo_provider import EchoOptions, EchoServer, EchoTransport
+from tests.resources import audio_threads
 
 Int16Array = npt.NDArray[np.int16]
 RecordProperty = Any  # pytest's record_property callable
@@ -34,28 +34,6 @@ RecordProperty = Any  # pytest's record_property callable
 
 # The root conftest skips these without devices, or fails them when CI requires devices.
 pytestmark = pytest.mark.devices
-
-
-def warm_up_blas() -> None:
-    """Start numpy's BLAS thread pool now (a fork shuts it down), so that the
-    analysis code in a test does not look like a thread leak."""
-    _ = np.ones(64) @ np.ones(64)
-
-
-def os_threads() -> int:
-    """Native threads that are not the interpreter's: PortAudio's and PulseAudio's.
-
-    Threads named like the process (the main thread, Python threads, numpy's
-    BLAS pool, which restarts lazily after a fork) are left out: they are not
-    audio resources, and Python threads are checked through ``threading``.
-    """
-    tasks = os.listdir("/proc/self/task")
-    names = [Path(f"/proc/self/task/{t}/comm").read_text().strip() for t in tasks]
-    return sum(
-        1
-        for name in names
-        if name != names[0] and name != Path("/proc/self/comm").read_text().strip()
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -66,16 +44,17 @@ def no_stream_leaks() -> Iterator[None]:
     runs from hearing each other.
     """
     with sandbox.lock_devices():
-        warm_up_blas()
-        native, python = os_threads(), {t.ident for t in threading.enumerate()}
+        native, python = audio_threads(), {t.ident for t in threading.enumerate()}
         yield
         assert SoundDeviceMediaManager.live_stream_count() == 0, "PortAudio streams leaked"
         for _ in range(500):  # PortAudio's threads may take a moment to end on a busy machine
             extra = [t for t in threading.enumerate() if t.ident not in python and t.is_alive()]
-            if os_threads() <= native and not extra:
+            if audio_threads() <= native and not extra:
                 return
             time.sleep(0.01)
-        raise AssertionError(f"threads leaked: native {native} -> {os_threads()}, python {extra}")
+        raise AssertionError(
+            f"threads leaked: native {native} -> {audio_threads()}, python {extra}"
+        )
 
 
 class TimedEcho(EchoTransport):
@@ -380,13 +359,13 @@ async def test_a_lost_speaker_is_a_device_error_and_the_session_goes_on(
 async def test_disconnect_releases_every_stream_task_and_thread(
     echo_server: EchoServer, tmp_path: Path
 ) -> None:
-    native = os_threads()
+    native = audio_threads()
     media = SoundDeviceMediaManager("virtual_mic", "virtual_speaker")
     transport = EchoTransport(make_options(echo_server), media=media)
     for _ in range(2):  # a transport is reusable
         await transport.connect()
         assert media.open_stream_count == 2
-        assert os_threads() > native  # PortAudio's threads are running
+        assert audio_threads() > native  # PortAudio's threads are running
         await echo_server.send_audio(tone(500, 0.3), "x")
         await transport.update_speaker("virtual_mic_src")
         await asyncio.sleep(0.2)
@@ -395,5 +374,5 @@ async def test_disconnect_releases_every_stream_task_and_thread(
         assert SoundDeviceMediaManager.live_stream_count() == 0
         assert session_tasks() == []
         async with asyncio.timeout(2):
-            while os_threads() > native:
+            while audio_threads() > native:
                 await asyncio.sleep(0.01)

@@ -31,6 +31,7 @@ from rtws.media.base import AudioChunk, MediaFormat
 from rtws.media.sounddevice import SoundDeviceMediaManager
 from tests.conftest import DATA, make_options
 from tests.echo_provider import EchoServer, EchoTransport
+from tests.resources import audio_threads
 
 FORMAT = MediaFormat(input_sample_rate=16000, output_sample_rate=24000)
 
@@ -39,42 +40,19 @@ FORMAT = MediaFormat(input_sample_rate=16000, output_sample_rate=24000)
 pytestmark = pytest.mark.devices
 
 
-def warm_up_blas() -> None:
-    """Start numpy's BLAS thread pool now (a fork shuts it down), so that the
-    analysis code in a test does not look like a thread leak."""
-    _ = np.ones(64) @ np.ones(64)
-
-
-def os_threads() -> int:
-    """Native threads that are not the interpreter's: PortAudio's and PulseAudio's.
-
-    Threads named like the process (the main thread, Python threads, numpy's
-    BLAS pool, which restarts lazily after a fork) are left out: they are not
-    audio resources, and Python threads are checked through ``threading``.
-    """
-    tasks = os.listdir("/proc/self/task")
-    names = [Path(f"/proc/self/task/{t}/comm").read_text().strip() for t in tasks]
-    return sum(
-        1
-        for name in names
-        if name != names[0] and name != Path("/proc/self/comm").read_text().strip()
-    )
-
-
 @pytest.fixture(autouse=True)
 def no_stream_leaks() -> Iterator[None]:
     """No PortAudio stream or native thread may outlive a test. The lock keeps
     concurrent test runs on this machine from hearing each other."""
     with sandbox.lock_devices():
-        warm_up_blas()
-        before = os_threads()
+        before = audio_threads()
         yield
         assert SoundDeviceMediaManager.live_stream_count() == 0, "PortAudio streams leaked"
         for _ in range(100):
-            if os_threads() <= before:
+            if audio_threads() <= before:
                 return
             time.sleep(0.01)
-        raise AssertionError(f"native threads leaked: {before} before, {os_threads()} after")
+        raise AssertionError(f"native threads leaked: {before} before, {audio_threads()} after")
 
 
 @pytest.fixture
