@@ -7,13 +7,16 @@ process and measures that process's CPU.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from ..probes import SessionProbe, Window
+from ..probes import SessionProbe, Window, now
+from ..workload import CYCLE_S, PROVIDER_RATE
 
 Int16Array = npt.NDArray[np.int16]
 
@@ -58,3 +61,33 @@ class BenchSession(Protocol):
     def collect(self) -> None:
         """At the window's close: counters since :meth:`window_opened` into the probe."""
         ...
+
+
+async def paced_mic(spec: SessionSpec) -> AsyncIterator[tuple[int, float, bytes]]:
+    """The hand-written clients' microphone: one 24 kHz chunk per ``chunk_ms`` on a
+    real-time schedule, looping over the shared signal from this session's phase.
+
+    Yields ``(index, available_at, pcm)``; the caller sends the chunk in the loop body,
+    and the next one is due ``chunk_ms`` after this one, however long that took.
+    """
+    mic = spec.mic_provider
+    step = PROVIDER_RATE * spec.chunk_ms // 1000
+    pos = round(spec.phase_s * PROVIDER_RATE) % round(CYCLE_S * PROVIDER_RATE)
+    period = spec.chunk_ms / 1000
+    index = 0
+    due = now()
+    while True:
+        available = now()
+        if pos + step > len(mic):
+            pos = 0
+        pcm = mic[pos : pos + step].tobytes()
+        pos += step
+        index += 1
+        yield index, available, pcm
+        due += period
+        await asyncio.sleep(max(0.0, due - now()))
+
+
+def speaker_bytes_per_tick(spec: SessionSpec) -> int:
+    """PCM16 bytes at 24 kHz a "speaker" plays in one ``chunk_ms`` tick."""
+    return 2 * PROVIDER_RATE * spec.chunk_ms // 1000

@@ -19,8 +19,8 @@ from agents.realtime.model import RealtimeModelConfig
 from agents.realtime.openai_realtime import OpenAIRealtimeWebSocketModel
 
 from ..probes import SessionProbe, WireProbe, now
-from ..workload import API_KEY, CYCLE_S, PROVIDER_RATE, VAD_SILENCE_MS
-from . import SessionSpec
+from ..workload import API_KEY, VAD_SILENCE_MS
+from . import SessionSpec, paced_mic, speaker_bytes_per_tick
 
 
 class AgentsSession:
@@ -99,24 +99,8 @@ class AgentsSession:
                 self.errors += 1
 
     async def _send(self, session: RealtimeSession) -> None:
-        spec = self.spec
-        mic = spec.mic_provider
-        step = PROVIDER_RATE * spec.chunk_ms // 1000
-        cycle = round(CYCLE_S * PROVIDER_RATE)
-        pos = round(spec.phase_s * PROVIDER_RATE) % cycle
-        period = spec.chunk_ms / 1000
-        block = int(2 * PROVIDER_RATE * period)
-        index = 0
-        due = now()
-        while True:
-            available = now()
-            if pos + step > len(mic):
-                pos = 0
-            pcm = mic[pos : pos + step].tobytes()
-            pos += step
+        block = speaker_bytes_per_tick(self.spec)
+        async for index, available, pcm in paced_mic(self.spec):
             await session.send_audio(pcm)
-            index += 1
             self.probe.on_mic(index, index, available, now())
             del self.speaker[:block]
-            due += period
-            await asyncio.sleep(max(0.0, due - now()))

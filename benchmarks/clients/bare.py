@@ -18,8 +18,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from ..probes import SessionProbe, WireProbe, now
-from ..workload import API_KEY, CYCLE_S, PROVIDER_RATE, VAD_SILENCE_MS
-from . import SessionSpec
+from ..workload import API_KEY, PROVIDER_RATE, VAD_SILENCE_MS
+from . import SessionSpec, paced_mic, speaker_bytes_per_tick
 
 SESSION_UPDATE: dict[str, Any] = {
     "type": "session.update",
@@ -92,25 +92,9 @@ class BareSession:
                 self._ready.set()
 
     async def _send(self, ws: ClientConnection) -> None:
-        spec = self.spec
-        mic = spec.mic_provider
-        step = PROVIDER_RATE * spec.chunk_ms // 1000
-        cycle = round(CYCLE_S * PROVIDER_RATE)
-        pos = round(spec.phase_s * PROVIDER_RATE) % cycle
-        period = spec.chunk_ms / 1000
-        block = 2 * PROVIDER_RATE * period  # bytes the "speaker" plays per tick
-        index = 0
-        due = now()
-        while True:
-            available = now()
-            if pos + step > len(mic):
-                pos = 0
-            pcm = mic[pos : pos + step].tobytes()
-            pos += step
+        block = speaker_bytes_per_tick(self.spec)
+        async for index, available, pcm in paced_mic(self.spec):
             message = {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
             await ws.send(json.dumps(message))
-            index += 1
             self.probe.on_mic(index, index, available, now())
-            del self.speaker[: int(block)]
-            due += period
-            await asyncio.sleep(max(0.0, due - now()))
+            del self.speaker[:block]
