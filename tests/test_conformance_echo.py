@@ -121,7 +121,15 @@ class AudioBeforeReady(EchoTransport):
 
 
 class _Suite(ProviderConformance):
+    """The kit against one (broken) echo provider, driven by hand rather than collected."""
+
     timeout: ClassVar[float] = 2.0
+
+    def __init__(self, transport_class: type[EchoTransport]) -> None:
+        self.transport_class = transport_class
+
+    def make_harness(self) -> ProviderHarness:
+        return EchoHarness(self.transport_class)
 
 
 BROKEN = [
@@ -140,8 +148,8 @@ BROKEN = [
 async def test_kit_fails_a_broken_provider(
     transport_class: type[EchoTransport], check: str
 ) -> None:
-    suite = _Suite()
-    async with EchoHarness(transport_class) as harness:
+    suite = _Suite(transport_class)
+    async with suite.make_harness() as harness:
         try:
             with pytest.raises((AssertionError, pytest.fail.Exception)):
                 await getattr(suite, check)(harness)
@@ -160,11 +168,7 @@ async def test_run_outside_pytest_reports_each_check() -> None:
 
 
 async def test_run_outside_pytest_reports_why_a_check_failed() -> None:
-    class Broken(_Suite):
-        def make_harness(self) -> ProviderHarness:
-            return EchoHarness(ReadyTwice)
-
-    results = await Broken().run(
+    results = await _Suite(ReadyTwice).run(
         "test_bot_ready_once_per_connect_with_protocol_version", "test_mic_audio_reaches_the_server"
     )
     assert results["test_bot_ready_once_per_connect_with_protocol_version"].startswith(

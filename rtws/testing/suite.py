@@ -11,6 +11,7 @@ which live in the provider's :class:`~rtws.testing.ProviderHarness`.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
@@ -41,7 +42,7 @@ S = TransportState
 DEVICE_RATE = 48000
 
 
-class ProviderConformance:
+class ProviderConformance(ABC):
     """Inherit as ``class TestMyProviderConformance(ProviderConformance)`` and implement
     :meth:`make_harness`; pytest then runs every ``test_*`` below against your provider.
 
@@ -56,11 +57,9 @@ class ProviderConformance:
     block_ms: ClassVar[float] = 20.0
     _transports: list[RealTimeWebsocketTransport] | None = None
 
+    @abstractmethod
     def make_harness(self) -> ProviderHarness:
         """Return a new (not yet started) harness for your provider's fake server."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must override make_harness() to return its ProviderHarness"
-        )
 
     @pytest_asyncio.fixture
     async def harness(self) -> AsyncIterator[ProviderHarness]:
