@@ -107,6 +107,8 @@ class RealTimeWebsocketTransport(ABC):
         self._devices_initialized = False
         self._ws: WebSocketConnection | None = None
         self._session_tasks: set[asyncio.Task[Any]] = set()
+        self._monitor_timer: asyncio.TimerHandle | None = None
+        self._next_levels = 0.0
         self._connect_task: asyncio.Task[None] | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
         self._failure_task: asyncio.Task[None] | None = None
@@ -616,7 +618,7 @@ class RealTimeWebsocketTransport(ABC):
         if not self.media.is_running:
             await self.media.start(self.media_format())
             self._spawn(self._mic_pump(), "mic-pump")
-            self._spawn(self._monitor(), "monitor")
+            self._start_monitor()
         self._move(S.CONNECTED)
         await self._unless_lost(self.send_ready_message())
         if self.state is not S.READY:
@@ -680,6 +682,7 @@ class RealTimeWebsocketTransport(ABC):
                     redact(str(exc)) or type(exc).__name__,
                 )
         await self._close_websocket()
+        self._stop_monitor()
         tasks = [t for t in self._session_tasks if t is not current]
         for task in tasks:
             task.cancel()
@@ -726,27 +729,34 @@ class RealTimeWebsocketTransport(ABC):
         """
         hold_max = max(1, round(self.options.reconnect_hold_ms / self.options.chunk_ms))
         held = self._held_chunks
-        async for chunk in self.media.mic_chunks():
-            ws = self._ws
-            if self._reconnecting or self.state in _OPENING:
-                if len(held) >= hold_max:
-                    held.popleft()
-                    self.stats.chunks_dropped_reconnecting += 1
-                held.append(chunk)
-                continue
-            if self.state is not S.READY or ws is None or not ws.is_open:
-                self.stats.chunks_dropped_not_ready += 1
-                continue
-            while held:
-                if not await self._send_chunk(self._echo_gate(held[0]), held=True):
-                    break
-                held.popleft()
-            if held:
-                # The socket failed under the backlog: the new chunk waits behind it,
-                # in order, for the next resume (the hold bound applies next time).
-                held.append(chunk)
-                continue
-            await self._send_chunk(self._echo_gate(chunk))
+        media = self.media
+        while chunks := await media.next_mic_chunks():
+            for chunk in chunks:
+                ws = self._ws
+                if self._reconnecting or self.state in _OPENING:
+                    if len(held) >= hold_max:
+                        held.popleft()
+                        self.stats.chunks_dropped_reconnecting += 1
+                    held.append(chunk)
+                    continue
+                if self.state is not S.READY or ws is None or not ws.is_open:
+                    self.stats.chunks_dropped_not_ready += 1
+                    continue
+                if held and not await self._send_held():
+                    # The socket failed under the backlog: the new chunk waits behind it,
+                    # in order, for the next resume (the hold bound applies next time).
+                    held.append(chunk)
+                    continue
+                await self._send_chunk(self._echo_gate(chunk))
+
+    async def _send_held(self) -> bool:
+        """Send the chunks held while the session opened, oldest first; False if one fails."""
+        held = self._held_chunks
+        while held:
+            if not await self._send_chunk(self._echo_gate(held[0]), held=True):
+                return False
+            held.popleft()
+        return True
 
     def _drop_held(self) -> None:
         """Held mic audio the session ended before it could send: counted, never silent."""
@@ -791,29 +801,51 @@ class RealTimeWebsocketTransport(ABC):
                     lost.set_result(exc)
                 self._on_connection_lost(exc)
 
-    async def _monitor(self) -> None:
-        """Audio levels (~10/s) and the bot-stopped-speaking detector (every 50 ms)."""
+    def _start_monitor(self) -> None:
+        """Audio levels (every ``level_interval``) and the end of the bot's turn (every 50 ms).
+
+        A timer callback, not a task: nothing here awaits, and twenty wake-ups a
+        second per session cost a fraction as much without a task's future and
+        coroutine step around each.
+        """
+        self._stop_monitor()
+        self._next_levels = time.monotonic()
+        self._monitor_tick()
+
+    def _stop_monitor(self) -> None:
+        timer, self._monitor_timer = self._monitor_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _monitor_tick(self) -> None:
         media = self.media
-        tick = 0.05
-        next_levels = time.monotonic()
-        stopped_after = self.options.bot_stopped_after_ms / 1000.0
-        while media.is_running:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
+        if not media.is_running:
+            self._monitor_timer = None
+            return
+        self._monitor_timer = asyncio.get_running_loop().call_later(0.05, self._monitor_tick)
+        now = time.monotonic()
+        try:
             if self._bot_speaking:
                 idle = media.bot_audio_idle_since
-                if idle is not None and now - idle >= stopped_after:
+                if idle is not None and now - idle >= self.options.bot_stopped_after_ms / 1000:
                     self.bot_stopped_speaking()
-            if now >= next_levels:
-                next_levels = now + self.options.level_interval
-                mic, bot = media.read_levels()
-                # Twenty events a second per session: built only when someone listens.
-                if self._bus.has_listeners("user-audio-level"):
-                    level_data = rtvi.AudioLevelData(value=round(mic, 3))
-                    self._bus.emit(rtvi.UserAudioLevel(data=level_data))
-                if self._bus.has_listeners("bot-audio-level"):
-                    level_data = rtvi.AudioLevelData(value=round(bot, 3))
-                    self._bus.emit(rtvi.BotAudioLevel(data=level_data))
+            if now >= self._next_levels:
+                self._next_levels = now + self.options.level_interval
+                self._emit_levels(media)
+        except Exception:  # a callback's exception would only reach the loop's handler
+            log.exception("session monitor failed")
+
+    def _emit_levels(self, media: MediaManager) -> None:
+        # Twenty events a second per session: metered and built only when someone listens.
+        bus = self._bus
+        mic_on = bus.has_listeners("user-audio-level")
+        bot_on = bus.has_listeners("bot-audio-level")
+        media.set_metering(mic_on, bot_on)
+        mic, bot = media.read_levels()
+        if mic_on:
+            bus.emit(rtvi.UserAudioLevel(data=rtvi.AudioLevelData(value=round(mic, 3))))
+        if bot_on:
+            bus.emit(rtvi.BotAudioLevel(data=rtvi.AudioLevelData(value=round(bot, 3))))
 
     def _on_device_error(self, error: RTWSError) -> None:
         self.emit(rtvi.DeviceErrorEvent(data=rtvi.DeviceErrorData(message=redact(str(error)))))

@@ -2,8 +2,9 @@
 
 Input: device blocks (any rate, any size) → provider-rate chunks of exactly
 ``chunk_ms``. Output: provider-rate audio → device-rate playout buffer.
-Both keep a level meter. A :class:`~rtws.media.MediaManager` owns one of
-each and rebuilds them when a device with another rate is switched in.
+Both keep a level meter (``metering`` switches it off). A
+:class:`~rtws.media.MediaManager` owns one of each and rebuilds them when a
+device with another rate is switched in.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class InputPipeline:
         self.resampler = StreamResampler(device_rate, provider_rate, quality)
         self.chunker = Chunker(self.chunk_samples)
         self.level = LevelMeter()
+        self.metering = True
         self._prime()
 
     def _prime(self) -> None:
@@ -44,7 +46,8 @@ class InputPipeline:
             self.chunker.push(np.zeros(self.resampler.delay_samples, dtype=np.int16))
 
     def process(self, block: Int16Array) -> list[Int16Array]:
-        self.level.update(block)
+        if self.metering:
+            self.level.update(block)
         return self.chunker.push(self.resampler.process(block))
 
     def finish(self) -> list[Int16Array]:
@@ -71,6 +74,7 @@ class OutputPipeline:
         self.resampler = StreamResampler(provider_rate, device_rate, quality)
         self.buffer = PlayoutBuffer(device_rate, round(device_rate * prebuffer_ms / 1000))
         self.level = LevelMeter()
+        self.metering = True
         self._item: str | None = None
 
     def write(self, pcm: bytes | Int16Array, item_id: str | None = None) -> None:
@@ -90,7 +94,7 @@ class OutputPipeline:
     def read_into(self, out: Int16Array) -> int:
         """Audio-thread side: fill one device block."""
         real = self.buffer.read_into(out)
-        if real:
+        if real and self.metering:
             self.level.update(out[:real])
         return real
 
