@@ -26,7 +26,14 @@ class Chunker:
         return self._pending
 
     def push(self, pcm: Int16Array) -> list[Int16Array]:
-        """Add samples; return every complete chunk (each an independent array)."""
+        """Add samples; return every complete chunk.
+
+        A chunk may share memory with ``pcm`` (a block that is exactly one chunk
+        comes back as is, the common case with 20 ms device blocks); copy it to
+        keep it past the caller's next write into ``pcm``.
+        """
+        if not self._pending and len(pcm) == self.samples_per_chunk:
+            return [pcm]
         if len(pcm):
             self._pieces.append(pcm)
             self._pending += len(pcm)
@@ -35,7 +42,7 @@ class Chunker:
             return []
         joined = np.concatenate(self._pieces) if len(self._pieces) > 1 else self._pieces[0]
         count = len(joined) // size
-        chunks = [joined[i * size : (i + 1) * size].copy() for i in range(count)]
+        chunks = [joined[i * size : (i + 1) * size] for i in range(count)]
         rest = joined[count * size :]
         self._pieces = [rest.copy()] if len(rest) else []
         self._pending = len(rest)
