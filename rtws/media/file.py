@@ -84,7 +84,13 @@ class FileMediaManager(MediaManager):
         self.keep_output = keep_output
         self._played: list[Int16Array] = []
         self._writer: WavWriter | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # the fast-paced loop
+        self._clock: asyncio.Handle | None = None  # the real-time tick
+        self._next_tick = 0.0
+        self._in_block = 0
+        self._out = np.zeros(0, dtype=np.int16)
+        self._tail_left = 0
+        self._captured = np.zeros(0, dtype=np.int16)  # input taken off the queue, not yet pushed
         self._input_done = asyncio.Event()
         self._has_output = asyncio.Event()  # some bot audio arrived this session
         self._new_audio = asyncio.Event()  # wakes the fast-paced loop
@@ -190,9 +196,21 @@ class FileMediaManager(MediaManager):
         self._has_output.clear()
         if self._output_path is not None:
             self._writer = WavWriter(self._output_path, self._output_rate)
-        self._task = asyncio.create_task(self._run(), name="rtws-file-media")
+        self._in_block = max(1, round(in_rate * self.block_ms / 1000))
+        self._out = np.zeros(max(1, round(self._output_rate * self.block_ms / 1000)), np.int16)
+        self._tail_left = round(in_rate * self.tail_silence_ms / 1000)
+        self._captured = np.zeros(0, dtype=np.int16)
+        if self.realtime:
+            loop = asyncio.get_running_loop()
+            self._next_tick = loop.time()
+            self._clock = loop.call_soon(self._clock_tick)
+        else:
+            self._task = asyncio.create_task(self._run_fast(), name="rtws-file-media")
 
     async def _stop_streams(self) -> None:
+        clock, self._clock = self._clock, None
+        if clock is not None:
+            clock.cancel()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -201,51 +219,34 @@ class FileMediaManager(MediaManager):
         if writer is not None:
             writer.close()
 
-    async def _run(self) -> None:
-        in_block = max(1, round(self._input_rate * self.block_ms / 1000))
-        out_block = max(1, round(self._output_rate * self.block_ms / 1000))
-        out = np.zeros(out_block, dtype=np.int16)
-        tail_left = round(self._input_rate * self.tail_silence_ms / 1000)
-        pending = np.zeros(0, dtype=np.int16)
-        period = self.block_ms / 1000
-        next_tick = time.perf_counter()
+    def _clock_tick(self) -> None:
+        """Real time: one tick per ``block_ms`` of the loop's clock, as a timer callback.
+
+        A timer rather than a task sleeping in a loop: a sleep costs a future
+        and a second loop iteration per tick, and hundreds of sessions tick 50
+        times a second each.
+        """
+        if not self.is_running:
+            return
+        try:
+            self._tick()
+        except Exception as exc:  # a bug must not pass silently into the loop's handler
+            self._clock = None
+            self._report_device_error(
+                DeviceError(f"file device failed: {type(exc).__name__}: {exc}", kind="audioinput")
+            )
+            return
+        loop = asyncio.get_running_loop()
+        self._next_tick += self.block_ms / 1000
+        if self._next_tick < loop.time() - 1.0:
+            self._next_tick = loop.time()  # the loop stalled for long: do not burst to catch up
+        self._clock = loop.call_at(self._next_tick, self._clock_tick)
+
+    async def _run_fast(self) -> None:
+        """As fast as the session goes; with nothing to capture or play, wait for bot audio."""
         while True:
-            # --- capture one block
-            while len(pending) < in_block and self._queued:
-                pending = np.concatenate([pending, self._queued.popleft()])
-            if len(pending) >= in_block or (len(pending) and not self._queued):
-                block = pending[:in_block]
-                pending = pending[in_block:]
-                if len(block) < in_block:
-                    block = np.concatenate([block, np.zeros(in_block - len(block), np.int16)])
-                self._push_input(block)
-            elif tail_left > 0 or self.realtime:
-                tail_left -= in_block
-                self._push_input(np.zeros(in_block, dtype=np.int16))
-                if tail_left <= 0:
-                    self._input_done.set()
-            elif not self._input_done.is_set():
-                # A file that simply ends: what the resampler and chunker hold goes out too.
-                self._end_input()
-                self._input_done.set()
-            # --- play one block
-            try:
-                real = self._pull_output(out)
-            except Exception as exc:  # a bug must not stop the virtual device, nor the mic
-                real = 0
-                out.fill(0)
-                self._output_failed(exc)
-            if self.realtime or real:
-                self._record(out)
-            # --- pace
-            if self.realtime:
-                next_tick += period
-                delay = next_tick - time.perf_counter()
-                if delay < -1.0:  # the loop stalled for a long time: do not burst to catch up
-                    next_tick = time.perf_counter()
-                await asyncio.sleep(max(0.0, delay))
-            elif self._input_done.is_set() and not real:
-                # Nothing to capture or play: wait for bot audio instead of spinning.
+            played = self._tick()
+            if self._input_done.is_set() and not played:
                 self._new_audio.clear()
                 try:
                     async with asyncio.timeout(0.02):
@@ -254,6 +255,39 @@ class FileMediaManager(MediaManager):
                     pass
             else:
                 await asyncio.sleep(0)
+
+    def _tick(self) -> int:
+        """Capture one input block and play one output block; returns the real samples played."""
+        in_block = self._in_block
+        captured = self._captured
+        while len(captured) < in_block and self._queued:
+            captured = np.concatenate([captured, self._queued.popleft()])
+        if len(captured) >= in_block or (len(captured) and not self._queued):
+            block = captured[:in_block]
+            captured = captured[in_block:]
+            if len(block) < in_block:
+                block = np.concatenate([block, np.zeros(in_block - len(block), np.int16)])
+            self._push_input(block)
+        elif self._tail_left > 0 or self.realtime:
+            self._tail_left -= in_block
+            self._push_input(np.zeros(in_block, dtype=np.int16))
+            if self._tail_left <= 0:
+                self._input_done.set()
+        elif not self._input_done.is_set():
+            # A file that simply ends: what the resampler and chunker hold goes out too.
+            self._end_input()
+            self._input_done.set()
+        self._captured = captured
+        out = self._out
+        try:
+            real = self._pull_output(out)
+        except Exception as exc:  # a bug must not stop the virtual device, nor the mic
+            real = 0
+            out.fill(0)
+            self._output_failed(exc)
+        if self.realtime or real:
+            self._record(out)
+        return real
 
     def _output_failed(self, exc: Exception) -> None:
         """Counted like a sound card's callback errors, reported once per session."""
