@@ -96,6 +96,7 @@ class ResponseRun:
         self.status: str = "in_progress"
         self._turn = turn
         self._cancel = asyncio.Event()
+        self._sleeper: asyncio.Future[None] | None = None  # what _sleep waits on
         self.cancel_reason: CancelReason | None = None
         self._output: list[Json] = []
         self._deltas = 0
@@ -110,6 +111,8 @@ class ResponseRun:
         if self.cancel_reason is None:
             self.cancel_reason = reason
             self._cancel.set()
+            if self._sleeper is not None:
+                _wake(self._sleeper)
 
     @property
     def cancelled(self) -> bool:
@@ -336,11 +339,23 @@ class ResponseRun:
         return await self._sleep(max(0.0, self._clock - loop.time()))
 
     async def _sleep(self, seconds: float) -> bool:
-        if seconds <= 0:
+        """Sleep unless cancelled meanwhile; False if cancelled.
+
+        A future woken by a timer or by :meth:`cancel`: ``wait_for`` on the
+        cancel event would start a task per audio delta, a fleet's worth of
+        them every 40 ms.
+        """
+        if seconds <= 0 or self.cancelled:
             await asyncio.sleep(0)
             return not self.cancelled
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._cancel.wait(), seconds)
+        loop = asyncio.get_running_loop()
+        self._sleeper = waiter = loop.create_future()
+        timer = loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._sleeper = None
         return not self.cancelled
 
     async def _until_cancelled(self, work: Awaitable[T]) -> T | None:
@@ -362,3 +377,8 @@ class ResponseRun:
 
 async def _as_coroutine(work: Awaitable[T]) -> T:
     return await work
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
