@@ -8,6 +8,7 @@ every event the fake sends against those models, extras included.
 
 from __future__ import annotations
 
+import itertools
 import random
 import string
 from typing import Any, Literal
@@ -18,14 +19,19 @@ ItemStatus = Literal["completed", "incomplete", "in_progress"]
 _ALPHABET = string.ascii_letters + string.digits
 
 
+#: Ids are a random per-process part and a counter, both base62-looking.
+_ID_ROOT = "".join(random.choices(_ALPHABET, k=9))
+_ID_COUNTER = itertools.count(1)
+
+
 def new_id(prefix: str) -> str:
     """An id like the service's (``event_C9G5RJeJ2gF77mV7f2B1j``): prefix + 21 base62 chars.
 
-    Ids only need to be unique and look right, not be unguessable: ``random``,
-    not ``secrets`` (one system call per character), so a fleet of sessions
-    does not spend the fake's CPU on them.
+    Ids only need to be unique and look right, not be unguessable: a random
+    root and a counter cost a fraction of a microsecond, where 21 random
+    characters per event used a noticeable part of the fake's CPU in a fleet.
     """
-    return f"{prefix}_" + "".join(random.choices(_ALPHABET, k=21))
+    return f"{prefix}_{_ID_ROOT}{next(_ID_COUNTER):012d}"
 
 
 def event(type_: str, **fields: Any) -> Json:
