@@ -96,7 +96,19 @@ class Dispatcher:
             if handler is None:
                 continue
             handled = True
-            await self._run(handler, kind, message)
+            # Inline, not a helper coroutine: this runs for every frame of every session.
+            try:
+                result = handler(message)
+                if result is not None:
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except ConnectionFailed as exc:
+                # The handler's answer (a truncate after speech_started, say) met a socket
+                # that is closing: not a bad message; the receive loop owns the recovery.
+                log.debug("%s handler for %r could not answer: %s", self.provider, kind, exc)
+            except Exception as exc:
+                self._handler_failed(kind, exc)
         if not handled:
             self.stats.unknown_messages += 1
             kind = kinds[0] if kinds else "<no type>"
@@ -104,20 +116,9 @@ class Dispatcher:
                 self._ignored.add(kind)
                 log.info("%s: ignoring message type %r", self.provider, kind)
 
-    async def _run(self, handler: LLMHandler, kind: str, message: dict[str, Any]) -> None:
-        try:
-            result = handler(message)
-            if result is not None:
-                await result
-        except asyncio.CancelledError:
-            raise
-        except ConnectionFailed as exc:
-            # The handler's answer (a truncate after speech_started, say) met a socket
-            # that is closing: not a bad message; the receive loop owns the recovery.
-            log.debug("%s handler for %r could not answer: %s", self.provider, kind, exc)
-        except Exception as exc:
-            # A field of the wrong type or a missing key: the message is lost, the session is not.
-            self.stats.malformed_messages += 1
-            detail = redact(repr(exc))
-            log.warning("%s handler for %r failed: %s", self.provider, kind, detail, exc_info=True)
-            self._report(f"could not handle {self.provider} message {kind!r}: {detail}")
+    def _handler_failed(self, kind: str, exc: Exception) -> None:
+        """A field of the wrong type or a missing key: the message is lost, the session is not."""
+        self.stats.malformed_messages += 1
+        detail = redact(repr(exc))
+        log.warning("%s handler for %r failed: %s", self.provider, kind, detail, exc_info=exc)
+        self._report(f"could not handle {self.provider} message {kind!r}: {detail}")

@@ -179,7 +179,8 @@ class FileMediaManager(MediaManager):
     def play(self, pcm: bytes | npt.NDArray[np.int16], item_id: str | None = None) -> None:
         super().play(pcm, item_id)
         self._has_output.set()
-        self._new_audio.set()
+        if not self.realtime:
+            self._new_audio.set()
 
     def end_of_stream(self, item_id: str | None = None) -> None:
         super().end_of_stream(item_id)
