@@ -41,6 +41,16 @@ from .sysinfo import busy_seconds, machine
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 
+#: The scale stage's clients: a label, and the worker's client kind and arguments.
+#: rtws runs both ways: at the provider's rate (the same work as the other two)
+#: and with 48 kHz devices (both resamplers, as with a typical sound card).
+SCALE_CLIENTS: dict[str, tuple[str, ...]] = {
+    "bare": ("bare",),
+    "rtws 24 kHz": ("rtws", "--device-rate", "24000"),
+    "rtws 48 kHz": ("rtws", "--device-rate", "48000"),
+    "agents": ("agents",),
+}
+
 #: What "every session stays real time" means in the scale stage.
 MAX_SEND_LATENESS_MS = 20.0
 MAX_RECEIVE_LAG_MS = 50.0
@@ -66,8 +76,9 @@ FULL = Plan(
     compare_k=50,
     cost_ks=[10, 50, 100],
     scale={
-        "rtws": [50, 75, 100, 125, 150, 200, 250],
-        "bare": [50, 100, 150, 200, 250],
+        "bare": [50, 100, 125, 150, 200],
+        "rtws 24 kHz": [50, 100, 125, 150, 200],
+        "rtws 48 kHz": [50, 75, 100, 125, 150],
         "agents": [25, 50, 75, 100, 150],
     },
     warmup=3.0,
@@ -79,7 +90,7 @@ FULL = Plan(
 QUICK = Plan(
     compare_k=20,
     cost_ks=[10, 20],
-    scale={"rtws": [50, 100], "bare": [100], "agents": [50]},
+    scale={"bare": [100], "rtws 24 kHz": [50, 100], "agents": [50]},
     warmup=2.0,
     window=3.0,
     barge_in_window=8.0,
@@ -259,10 +270,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"p99 receive lag <= {MAX_RECEIVE_LAG_MS:g} ms, nothing dropped"
             )
             scale: dict[str, Any] = {}
-            for client in clients:
+            for client, ks in plan.scale.items():
+                kind, *extra = SCALE_CLIENTS[client]
+                if kind not in clients:
+                    continue
                 levels: list[dict[str, Any]] = []
-                for k in plan.scale[client]:
-                    result = runner.worker(client, k, window=plan.window * 0.8)
+                for k in ks:
+                    result = runner.worker(kind, k, *extra, window=plan.window * 0.8)
                     result["real_time"] = keeps_real_time(result)
                     levels.append(result)
                     if not result["real_time"]:
@@ -271,7 +285,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 scale[client] = {
                     "levels": levels,
                     "max_real_time_k": max(ok) if ok else None,
-                    "tried_up_to": plan.scale[client][-1],
+                    "tried_up_to": ks[-1],
                 }
             results["scale"] = scale
         if wanted("settings"):

@@ -60,7 +60,8 @@ class ProbedMedia(FileMediaManager):
 
     def play(self, pcm: bytes | Int16Array, item_id: str | None = None) -> None:
         output = self._output
-        if output is None:
+        if output is None or output.device_rate == output.provider_rate:
+            # No output resampler: nothing is held back, and the probe would only add cost.
             return super().play(pcm, item_id)
         buffer = output.buffer
         before = buffer.buffered_samples + buffer.samples_played
