@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -204,8 +204,9 @@ class WebSocketConnection:
         except Exception as exc:
             raise handshake_error(exc, self.provider, self._url) from None
 
-    async def send_json(self, message: Mapping[str, Any]) -> None:
-        await self.send(_compact_json(message))
+    def send_json(self, message: Mapping[str, Any]) -> Awaitable[None]:
+        """Send one JSON message, compact (await it; it is :meth:`send`'s coroutine)."""
+        return self.send(_compact_json(message))
 
     async def send(self, data: str | bytes) -> None:
         """Send one frame, waiting while the socket's write buffer is full (back-pressure).

@@ -20,7 +20,7 @@ import collections
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, ClassVar, Self, TypeVar
 
 from . import rtvi
@@ -389,6 +389,14 @@ class RealTimeWebsocketTransport(ABC):
             self._ready.set()
         self._bus.emit(message)
 
+    def wants(self, event_type: str) -> bool:
+        """Whether an event of this type would reach anyone (a handler or an iterator).
+
+        For chatty events (a transcript delta every few words, per session):
+        building a model nobody receives is most of what they cost.
+        """
+        return self._bus.has_listeners(event_type)
+
     def emit_bot_ready(self, about: Mapping[str, Any] | None = None) -> None:
         self.emit(
             rtvi.BotReady(
@@ -432,8 +440,10 @@ class RealTimeWebsocketTransport(ABC):
             raise ConnectionFailed(f"{self.provider_name} is not connected", retryable=False)
         return self._ws
 
-    async def send_json(self, message: Mapping[str, Any]) -> None:
-        await self.ws.send_json(message)
+    def send_json(self, message: Mapping[str, Any]) -> Awaitable[None]:
+        """Send one JSON message (await it). Hands back the socket's own coroutine
+        rather than wrapping it in another: the mic sends 50 of these a second."""
+        return self.ws.send_json(message)
 
     def play_bot_audio(self, pcm: bytes, item_id: str | None = None) -> None:
         """Queue bot audio (PCM16 mono at ``output_sample_rate``) for the speaker."""

@@ -347,14 +347,16 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
                 self._play_part(turn, wire.obj(inline))
             elif isinstance(part.get("text"), str) and not part.get("thought"):
                 turn.text.append(part["text"])
-                self.emit(rtvi.BotLLMText(data=rtvi.TextData(text=part["text"])))
+                if self.wants("bot-llm-text"):
+                    self.emit(rtvi.BotLLMText(data=rtvi.TextData(text=part["text"])))
 
     def _on_output_transcription(self, transcription: dict[str, Any]) -> None:
         text = transcription.get("text") or ""
         turn = self._turn or self._start_bot_turn()
         if text and not turn.interrupted:
             turn.transcript.append(text)
-            self.emit(rtvi.BotTTSText(data=rtvi.TextData(text=text)))
+            if self.wants("bot-tts-text"):
+                self.emit(rtvi.BotTTSText(data=rtvi.TextData(text=text)))
 
     def _on_generation_complete(self, _: Any) -> None:
         turn = self._turn

@@ -313,7 +313,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             return
         spoken = event["type"].startswith("response.output_audio")
         delta = event.get("delta") or ""
-        self.emit(messages.text_delta(delta, spoken=spoken))
+        if self.wants("bot-tts-text" if spoken else "bot-llm-text"):
+            self.emit(messages.text_delta(delta, spoken=spoken))
         for sentence in self.book.bot_delta(event["item_id"], delta):
             self.emit(rtvi.bot_output(sentence, spoken=spoken))
 
