@@ -135,6 +135,26 @@ async def test_echo_loopback_bot_and_levels(echo_server: EchoServer) -> None:
     assert not session_tasks()
 
 
+async def test_level_meters_run_only_while_someone_listens(echo_server: EchoServer) -> None:
+    """Meters cost CPU on every block: off without a listener, on (and reading) with one."""
+    media = FileMediaManager(tone(3.0), input_rate=24000, realtime=True)
+    t = EchoTransport(make_options(echo_server), media)
+    async with t:
+        await asyncio.sleep(0.15)
+        pipeline = media._input  # pyright: ignore[reportPrivateUsage]
+        assert pipeline is not None and not pipeline.metering
+        assert media.read_levels()[0] == 0.0  # nothing was metered
+        levels: list[float] = []
+        t.on("user-audio-level", lambda m: levels.append(m.data.value))  # type: ignore[union-attr]
+        await wait_for(lambda: len(levels) >= 3)
+        assert pipeline.metering and max(levels) > 0.5  # the tone, at -6 dBFS
+        output = media._output  # pyright: ignore[reportPrivateUsage]
+        assert output is not None and not output.metering  # nobody listens to the bot's level
+    # The monitor and the file device tick on loop timers: none may outlive the session.
+    assert t._monitor_timer is None  # pyright: ignore[reportPrivateUsage]
+    assert media._clock is None  # pyright: ignore[reportPrivateUsage]
+
+
 async def test_metrics_time_to_first_audio(echo_server: EchoServer) -> None:
     media = FileMediaManager(None, input_rate=16000, realtime=False)
     t = EchoTransport(make_options(echo_server), media)
