@@ -324,17 +324,19 @@ def plot(results: Result, path: Path) -> Path | None:
 
     ax = axes[0][1]
     scale: dict[str, Any] = results.get("scale") or {}
+    ladders: dict[str, list[Result]] = {}  # each scale client's levels that ran, by label
     for entry in scale.values():
-        ok = [r for r in entry["levels"] if "error" not in r]
-        if ok:
-            label = name(ok[0])
-            ax.plot(
-                [r["sessions"] for r in ok],
-                [r["cpu_pct"] for r in ok],
-                "o-",
-                label=label,
-                color=color(label),
-            )
+        ran = [r for r in entry["levels"] if "error" not in r]
+        if ran:
+            ladders[name(ran[0])] = ran
+    for label, ok in ladders.items():
+        ax.plot(
+            [r["sessions"] for r in ok],
+            [r["cpu_pct"] for r in ok],
+            "o-",
+            label=label,
+            color=color(label),
+        )
     cost = [r for r in results.get("cost", []) if "error" not in r]
     if cost:
         ax.plot(
@@ -368,24 +370,21 @@ def plot(results: Result, path: Path) -> Path | None:
         ax.legend(fontsize=8)
 
     ax = axes[1][1]
-    for entry in scale.values():
-        ok = [r for r in entry["levels"] if "error" not in r]
-        if ok:
-            label = name(ok[0])
-            ax.plot(
-                [r["sessions"] for r in ok],
-                [r["receive_lag_ms"]["p99"] for r in ok],
-                "o-",
-                label=f"{label} receive lag",
-                color=color(label),
-            )
-            ax.plot(
-                [r["sessions"] for r in ok],
-                [r["send_lateness_ms"]["p99"] for r in ok],
-                "x:",
-                label=f"{label} send lateness",
-                color=color(label),
-            )
+    for label, ok in ladders.items():
+        ax.plot(
+            [r["sessions"] for r in ok],
+            [r["receive_lag_ms"]["p99"] for r in ok],
+            "o-",
+            label=f"{label} receive lag",
+            color=color(label),
+        )
+        ax.plot(
+            [r["sessions"] for r in ok],
+            [r["send_lateness_ms"]["p99"] for r in ok],
+            "x:",
+            label=f"{label} send lateness",
+            color=color(label),
+        )
     ax.axhline(50, color="k", lw=0.8, ls=":")
     ax.axhline(20, color="k", lw=0.8, ls="--")
     ax.set_yscale("symlog", linthresh=10)

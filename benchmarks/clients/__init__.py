@@ -8,6 +8,7 @@ process and measures that process's CPU.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -91,3 +92,12 @@ async def paced_mic(spec: SessionSpec) -> AsyncIterator[tuple[int, float, bytes]
 def speaker_bytes_per_tick(spec: SessionSpec) -> int:
     """PCM16 bytes at 24 kHz a "speaker" plays in one ``chunk_ms`` tick."""
     return 2 * PROVIDER_RATE * spec.chunk_ms // 1000
+
+
+async def cancel_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel a hand-written client's tasks and wait for them (whatever they raised)."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

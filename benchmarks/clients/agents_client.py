@@ -20,7 +20,7 @@ from agents.realtime.openai_realtime import OpenAIRealtimeWebSocketModel
 
 from ..probes import SessionProbe, WireProbe, now
 from ..workload import API_KEY, VAD_SILENCE_MS
-from . import SessionSpec, paced_mic, speaker_bytes_per_tick
+from . import SessionSpec, cancel_tasks, paced_mic, speaker_bytes_per_tick
 
 
 class AgentsSession:
@@ -73,11 +73,7 @@ class AgentsSession:
         self._tasks.append(asyncio.create_task(self._send(session)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_tasks(self._tasks)
         if self.session is not None:
             with contextlib.suppress(Exception):
                 await self.session.close()

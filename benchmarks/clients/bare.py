@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 from typing import Any
 
@@ -19,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from ..probes import SessionProbe, WireProbe, now
 from ..workload import API_KEY, PROVIDER_RATE, VAD_SILENCE_MS
-from . import SessionSpec, paced_mic, speaker_bytes_per_tick
+from . import SessionSpec, cancel_tasks, paced_mic, speaker_bytes_per_tick
 
 SESSION_UPDATE: dict[str, Any] = {
     "type": "session.update",
@@ -67,11 +66,7 @@ class BareSession:
         self._tasks.append(asyncio.create_task(self._send(self.ws)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_tasks(self._tasks)
         if self.ws is not None:
             await self.ws.close()
 
