@@ -101,7 +101,8 @@ class WireProbe:
 
     Installed on the connection object itself (its ``process_event``, ``recv``,
     ``data_received`` and its transport's ``write``), so the client code under
-    test runs unchanged. A frame's arrival is matched to the frame the client
+    test runs unchanged (a client that does not read with ``recv`` calls
+    :meth:`read` for each frame it takes). A frame's arrival is matched to the frame the client
     later reads by order and length; frames parsed before the probe was
     installed simply have no stamp.
     """
@@ -129,12 +130,7 @@ class WireProbe:
 
         async def stamped_recv(*args: Any, **kwargs: Any) -> Any:
             frame = cast("str | bytes", await recv(*args, **kwargs))
-            self.frames_down += 1
-            size = len(frame)
-            if arrivals and arrivals[0][0] == size:
-                self.current = arrivals.popleft()[1]
-            else:
-                self.current = None
+            self.read(frame)
             return frame
 
         def counted_data_received(data: bytes) -> None:
@@ -149,6 +145,20 @@ class WireProbe:
         setattr(conn, "recv", stamped_recv)  # noqa: B010
         setattr(conn, "data_received", counted_data_received)  # noqa: B010
         setattr(transport, "write", counted_write)  # noqa: B010
+
+
+    def read(self, frame: str | bytes) -> None:
+        """The client reads ``frame`` now: make its arrival stamp :attr:`current`.
+
+        Called by the wrapped ``recv``; a client that reads otherwise (rtws
+        drains messages in batches) calls it as it takes each frame.
+        """
+        self.frames_down += 1
+        arrivals = self._arrivals
+        if arrivals and arrivals[0][0] == len(frame):
+            self.current = arrivals.popleft()[1]
+        else:
+            self.current = None
 
 
 def schedule_lateness_ms(points: list[tuple[int, float]], period_s: float) -> list[float]:

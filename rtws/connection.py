@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 from websockets import State
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
@@ -35,6 +35,7 @@ from .errors import (
     RTWSError,
 )
 from .redact import get_logger, redact
+from .websocket import StreamingConnection
 
 log = get_logger("rtws.connection")
 _ws_log = get_logger("rtws.websockets")
@@ -166,7 +167,7 @@ class WebSocketConnection:
             return _default_close(code, reason, provider)
 
         self._close_error = close_error or provider_close_error
-        self._ws: ClientConnection | None = None
+        self._ws: StreamingConnection | None = None
         self._closing = False
         #: Why rtws cut the connection itself (a stalled send), for the error the user sees.
         self._abort_reason: str | None = None
@@ -189,7 +190,7 @@ class WebSocketConnection:
 
     async def open(self) -> None:
         try:
-            self._ws = await connect(
+            ws = await connect(
                 self._url,
                 additional_headers=self._headers,
                 open_timeout=self._open_timeout,
@@ -199,14 +200,29 @@ class WebSocketConnection:
                 max_size=self._max_size,
                 compression=self._compression,
                 logger=_ws_log,
+                create_connection=StreamingConnection,
                 user_agent_header=f"rtws/{_version('rtws')} websockets/{_version('websockets')}",
             )
         except Exception as exc:
             raise handshake_error(exc, self.provider, self._url) from None
+        self._ws = cast(StreamingConnection, ws)  # create_connection= made it one
 
     def send_json(self, message: Mapping[str, Any]) -> Awaitable[None]:
-        """Send one JSON message, compact (await it; it is :meth:`send`'s coroutine)."""
-        return self.send(_compact_json(message))
+        """Send one JSON message, compact (await the result; see :meth:`write`)."""
+        return self.write(_compact_json(message))
+
+    def write(self, text: str) -> Awaitable[None]:
+        """Send one text frame; await the result.
+
+        The frame is written before this returns whenever the socket can take
+        it at once (the result is then already finished, and awaiting it costs
+        nothing); otherwise the result is :meth:`send`'s coroutine, which
+        waits for room in the buffer.
+        """
+        ws = self._ws
+        if ws is not None and ws.send_now(text):
+            return _SENT
+        return self.send(text)
 
     async def send(self, data: str | bytes) -> None:
         """Send one frame, waiting while the socket's write buffer is full (back-pressure).
@@ -234,7 +250,7 @@ class WebSocketConnection:
         except ConnectionClosed as exc:
             raise self._closed_error(exc) from None
 
-    def _stalled(self, ws: ClientConnection) -> RTWSError:
+    def _stalled(self, ws: StreamingConnection) -> RTWSError:
         if self._abort_reason is None:
             self._abort_reason = (
                 f"{self.provider} stopped reading: nothing sent for {self._ping_timeout:g} s "
@@ -244,19 +260,27 @@ class WebSocketConnection:
             ws.transport.abort()
         return ConnectionLost(self._abort_reason)
 
-    async def messages(self) -> AsyncIterator[str | bytes]:
-        """Yield frames until the socket closes; an unexpected close raises its error."""
+    async def next_messages(self) -> list[str | bytes]:
+        """The messages received since the last call, in order (waits for one).
+
+        An empty list means the socket closed because rtws closed it; an
+        unexpected close raises its error (after every message that came first).
+        """
         ws = self._ws
         if ws is None:
-            return
+            return []
         try:
-            while True:
-                # recv() rather than ``async for frame in ws``: one generator layer
-                # less per frame, and a normal close raises like any other.
-                yield await ws.recv()
+            return await ws.next_messages()
         except ConnectionClosed as exc:
             if not self._closing:
                 raise self._closed_error(exc) from None
+            return []
+
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        """Yield messages until the socket closes; an unexpected close raises its error."""
+        while batch := await self.next_messages():
+            for message in batch:
+                yield message
 
     def _closed_error(self, exc: ConnectionClosed) -> RTWSError:
         frame = exc.rcvd
@@ -303,6 +327,20 @@ class WebSocketConnection:
                         await ws.wait_closed()
                 except TimeoutError:
                     log.debug("%s did not report the socket closed after an abort", self.url)
+
+
+class _Sent:
+    """What :meth:`WebSocketConnection.send_json` returns for a frame already written:
+    awaiting it returns at once, with no coroutine or trip through the event loop."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator function that finishes without yielding
+
+
+_SENT = _Sent()
 
 
 def _version(distribution: str) -> str:

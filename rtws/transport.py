@@ -441,9 +441,19 @@ class RealTimeWebsocketTransport(ABC):
         return self._ws
 
     def send_json(self, message: Mapping[str, Any]) -> Awaitable[None]:
-        """Send one JSON message (await it). Hands back the socket's own coroutine
-        rather than wrapping it in another: the mic sends 50 of these a second."""
+        """Send one JSON message (await it). Hands back the socket's own awaitable
+        rather than wrapping it in a coroutine: the mic sends 50 of these a second."""
         return self.ws.send_json(message)
+
+    def send_raw(self, text: str) -> Awaitable[None]:
+        """Send JSON text the provider serialized itself (await it).
+
+        For the one message sent 50 times a second: a mic chunk is a constant
+        prefix, base64 (which never needs escaping) and a constant suffix, and
+        pasting those is 30 times cheaper than running the JSON encoder over
+        the base64 text. Everything else should use :meth:`send_json`.
+        """
+        return self.ws.write(text)
 
     def play_bot_audio(self, pcm: bytes, item_id: str | None = None) -> None:
         """Queue bot audio (PCM16 mono at ``output_sample_rate``) for the speaker."""
@@ -802,8 +812,10 @@ class RealTimeWebsocketTransport(ABC):
 
     async def _receive_loop(self, conn: WebSocketConnection) -> None:
         try:
-            async for frame in conn.messages():
-                await self._dispatcher.dispatch(frame)
+            dispatch = self._dispatcher.dispatch
+            while batch := await conn.next_messages():
+                for frame in batch:
+                    await dispatch(frame)
         except RTWSError as exc:
             if self._ws is conn:
                 lost = self._session_lost

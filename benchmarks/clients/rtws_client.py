@@ -115,6 +115,12 @@ class ProbedTransport(OpenAIRealtimeTransport):
         self.wire.attach(conn._ws)  # pyright: ignore[reportPrivateUsage, reportArgumentType]
         return conn
 
+    def decode_message(self, frame: str | bytes) -> dict[str, Any]:
+        # rtws drains received frames in batches rather than with recv(): the
+        # probe learns which frame is being handled as each one is decoded.
+        self.wire.read(frame)
+        return super().decode_message(frame)
+
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
         await super().handle_user_audio_stream(chunk)
         sent = now()

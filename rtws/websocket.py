@@ -1,0 +1,154 @@
+"""websockets' client connection, with its two per-message paths made direct.
+
+A voice session sends 50 small frames a second and receives about 35, for as
+long as it lasts, and a test fleet runs a hundred sessions in one process. On
+that load the generic paths of ``websockets.asyncio`` cost more than the
+protocol itself: every ``send()`` goes through two coroutines and an async
+context manager (which exist for fragmented sends, closing handshakes and
+write back-pressure), and every ``recv()`` through a message assembler built
+for concurrent readers and streaming fragments.
+
+:class:`StreamingConnection` keeps all of websockets (handshake, TLS, proxies,
+keepalive pings, closing handshake, the sans-I/O protocol) and adds two
+shortcuts, each falling back to the generic path whenever it cannot be exact:
+
+- :meth:`~StreamingConnection.send_now` writes a frame straight to the socket
+  when nothing could make the send wait (the socket buffer is empty);
+- incoming messages go into a list the single reader drains in batches
+  (:meth:`~StreamingConnection.next_messages`), one wake-up per TCP read
+  rather than a coroutine round trip per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from websockets import State
+from websockets.asyncio.client import ClientConnection
+from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
+from websockets.protocol import Event
+
+#: Fragments in one message before the connection is failed (websockets' own limit).
+MAX_FRAGMENTS = 1024
+
+
+class StreamingConnection(ClientConnection):
+    """A :class:`~websockets.asyncio.client.ClientConnection` for one reader and many small frames.
+
+    Pass it to ``websockets.asyncio.client.connect(create_connection=...)``.
+    Read with :meth:`next_messages` only: ``recv()`` and ``async for`` never
+    see a message once this class has taken it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inbox: list[str | bytes] = []
+        self._inbox_waiter: asyncio.Future[None] | None = None
+        self._fragments: list[Frame] = []
+        self._reading_paused = False
+        self._fail_timer: asyncio.TimerHandle | None = None
+
+    # ---- sending
+    def send_now(self, text: str) -> bool:
+        """Write one text frame now, if nothing could make it wait; False means use ``send()``.
+
+        Equivalent to ``await send(text)`` when the socket's write buffer is
+        empty (``send()`` would not wait on the peer) and the connection is
+        open with no fragmented send in progress. Anything else (a full
+        buffer, a closing connection) goes to the generic path, which knows
+        how to wait and how to fail.
+        """
+        if (
+            self.protocol.state is not State.OPEN
+            or self.send_in_progress is not None
+            or self.transport.get_write_buffer_size()
+        ):
+            return False
+        self.protocol.send_text(text.encode())
+        # Only the frame just serialized is pending. asyncio's write() does not raise
+        # on a dead socket (it reports through connection_lost), so neither does this.
+        self.send_data()
+        return True
+
+    # ---- receiving
+    async def next_messages(self) -> list[str | bytes]:
+        """Every message received since the last call (waits for at least one).
+
+        Raises ``ConnectionClosed`` (as ``recv()`` does) once the connection
+        is closed and every message that arrived before the close was read.
+        """
+        while not self._inbox:
+            if self.connection_lost_waiter.done():
+                raise self.close_exc
+            waiter = self._inbox_waiter = self.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._inbox_waiter = None
+        batch, self._inbox = self._inbox, []
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return batch
+
+    def process_event(self, event: Event) -> None:
+        if (
+            self.response is None
+            or not isinstance(event, Frame)
+            or event.opcode not in DATA_OPCODES
+        ):
+            super().process_event(event)  # the handshake response, pings, pongs, close
+            return
+        if not event.fin or self._fragments:
+            self._fragments.append(event)
+            if len(self._fragments) > MAX_FRAGMENTS:
+                self._fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
+                return
+            if not event.fin:
+                return
+            first, data = self._fragments[0], b"".join(f.data for f in self._fragments)
+            self._fragments = []
+            opcode = first.opcode
+        else:
+            opcode, data = event.opcode, event.data
+        if opcode is Opcode.TEXT:
+            try:
+                message: str | bytes = str(data, "utf-8")
+            except UnicodeDecodeError as exc:
+                self.set_connection_exc(exc)
+                self._fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                return
+        else:
+            message = bytes(data)
+        self._inbox.append(message)
+        waiter = self._inbox_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if (
+            not self._reading_paused
+            and self.max_queue_high is not None
+            and len(self._inbox) >= self.max_queue_high
+        ):
+            # The reader is behind (a slow handler): stop reading, as websockets does,
+            # so the kernel's buffers and then TCP flow control hold the rest.
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _fail(self, code: CloseCode, reason: str) -> None:
+        """Fail the connection from inside ``data_received`` (what ``recv()`` would do)."""
+        if self.protocol.state is State.OPEN:
+            self.protocol.fail(code, reason)
+            self.send_data()
+            # recv() would wait close_timeout for the server's close; the reader
+            # is not waiting here, so the same bound is a timer.
+            if self.close_timeout is not None:
+                self._fail_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._fail_timer is not None:
+            self._fail_timer.cancel()
+        waiter = self._inbox_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)

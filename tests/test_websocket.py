@@ -1,0 +1,163 @@
+"""StreamingConnection's two shortcuts, against a real websockets server on 127.0.0.1.
+
+The shortcuts replace websockets' generic send and receive paths for the
+common case; these tests pin the cases where they must behave exactly like
+the generic ones: fragmented messages, a close after messages, a reader that
+falls behind, a full write buffer, and what the protocol refuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+from websockets.frames import CloseCode
+
+from rtws.websocket import MAX_FRAGMENTS, StreamingConnection
+
+Handler = Callable[[ServerConnection], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def open_pair(handler: Handler) -> AsyncIterator[StreamingConnection]:
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        ws = await connect(  # no compression, as rtws connects by default
+            f"ws://127.0.0.1:{port}", create_connection=StreamingConnection, compression=None
+        )
+        assert isinstance(ws, StreamingConnection)
+        try:
+            yield ws
+        finally:
+            await ws.close()
+
+
+async def read(ws: StreamingConnection, count: int) -> list[str | bytes]:
+    got: list[str | bytes] = []
+    async with asyncio.timeout(5):
+        while len(got) < count:
+            got += await ws.next_messages()
+    return got
+
+
+async def test_fragmented_and_whole_messages_arrive_whole_and_in_order() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send("one")
+        await ws.send(["tw", "o"])  # a fragmented text message
+        await ws.send(b"\x00\x01")
+        await ws.send([b"\x02", b"\x03", b"\x04"])  # a fragmented binary message
+        await ws.ping()  # control frames between messages are websockets' business
+        await ws.send("é" * 3)
+        await ws.wait_closed()
+
+    async with open_pair(handler) as ws:
+        assert await read(ws, 5) == ["one", "two", b"\x00\x01", b"\x02\x03\x04", "ééé"]
+
+
+async def test_messages_before_a_close_are_read_then_the_close_raises() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        for i in range(3):
+            await ws.send(f"m{i}")
+        await ws.close(CloseCode.POLICY_VIOLATION, "bye")
+
+    async with open_pair(handler) as ws:
+        await ws.wait_closed()
+        assert await ws.next_messages() == ["m0", "m1", "m2"]
+        with pytest.raises(ConnectionClosed) as caught:
+            await ws.next_messages()
+        assert caught.value.rcvd is not None and caught.value.rcvd.code == 1008
+
+
+async def test_a_reader_that_falls_behind_pauses_reading_and_loses_nothing() -> None:
+    count = 200
+
+    async def handler(ws: ServerConnection) -> None:
+        for i in range(count):
+            await ws.send(f"m{i}")
+        await ws.wait_closed()
+
+    async with open_pair(handler) as ws:
+        await asyncio.sleep(0.3)  # nobody reads: the inbox fills to its bound
+        assert not ws.transport.is_reading()
+        assert await read(ws, count) == [f"m{i}" for i in range(count)]
+        assert ws.transport.is_reading()
+
+
+async def test_send_now_hands_a_full_buffer_to_send_and_order_is_kept() -> None:
+    received: list[str] = []
+    stalled = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        ws.transport.pause_reading()  # a server that stops reading
+        stalled.set()
+        await release.wait()
+        ws.transport.resume_reading()
+        async for message in ws:
+            received.append(str(message))
+            if message == "last":
+                return
+
+    async with open_pair(handler) as ws:
+        await stalled.wait()
+        chunk, sent, direct = "x" * 4000, 0, 0
+        while ws.send_now(f"{sent}:{chunk}"):  # until the kernel's buffers are full
+            sent += 1
+            direct += 1
+        assert ws.transport.get_write_buffer_size() > 0
+        pending = asyncio.ensure_future(ws.send(f"{sent}:{chunk}"))  # the generic path
+        sent += 1
+        assert not ws.send_now("anything")  # still refused while the buffer holds data
+        release.set()
+        await pending
+        await ws.send("last")
+        await ws.wait_closed()
+        assert direct > 10
+        assert [m.split(":")[0] for m in received[:-1]] == [str(i) for i in range(sent)]
+        assert received[-1] == "last"
+
+
+async def test_send_now_refuses_a_closed_connection() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.wait_closed()
+
+    async with open_pair(handler) as ws:
+        assert ws.send_now("hello")
+        await ws.close()
+        assert not ws.send_now("too late")
+
+
+@pytest.mark.parametrize(
+    ("frames", "code"),
+    [
+        ([b'{"t": "\xff"}'], CloseCode.INVALID_DATA),
+        ([b"x"] * (MAX_FRAGMENTS + 2), CloseCode.MESSAGE_TOO_BIG),
+    ],
+    ids=["invalid-utf8", "too-many-fragments"],
+)
+async def test_what_the_protocol_refuses_fails_the_connection(
+    frames: list[bytes], code: CloseCode
+) -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send("before")
+        for i, data in enumerate(frames):
+            fin = i == len(frames) - 1
+            if i == 0:
+                ws.protocol.send_text(data, fin=fin)
+            else:
+                ws.protocol.send_continuation(data, fin=fin)
+        ws.send_data()
+        await ws.wait_closed()
+
+    async with open_pair(handler) as ws:
+        assert await ws.next_messages() == ["before"]
+        async with asyncio.timeout(5):
+            await ws.wait_closed()
+        with pytest.raises(ConnectionClosedError) as caught:
+            await ws.next_messages()
+        assert caught.value.sent is not None and caught.value.sent.code == code
