@@ -167,13 +167,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._token = None  # single-use; the next connect mints a new one
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
-        await self.send_json(
-            {
-                "realtimeInput": {
-                    "audio": {"mimeType": INPUT_MIME, "data": wire.b64encode(chunk.pcm)}
-                }
-            }
-        )
+        await self.send_raw(wire.audio_input_json(chunk.pcm, INPUT_MIME))
         self.audio_sent_ms += chunk.duration_ms
         if _voiced(chunk.samples):
             self._voice_at = time.monotonic()

@@ -33,6 +33,24 @@ def b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def audio_input(pcm: bytes, mime_type: str) -> dict[str, Any]:
+    """One mic chunk as a ``realtimeInput`` message."""
+    return {"realtimeInput": {"audio": {"mimeType": mime_type, "data": b64encode(pcm)}}}
+
+
+def audio_input_json(pcm: bytes, mime_type: str) -> str:
+    """:func:`audio_input` as JSON text, pasted rather than encoded (the mic's hot path:
+    base64 needs no JSON escaping, and the encoder would scan every character).
+    ``mime_type`` is a constant of ours with nothing to escape either."""
+    return (
+        '{"realtimeInput":{"audio":{"mimeType":"'
+        + mime_type
+        + '","data":"'
+        + b64encode(pcm)
+        + '"}}}'
+    )
+
+
 def parse_duration(value: str | float | int | None, default: float = 0.0) -> float:
     """``"10s"`` / ``"1.500s"`` → seconds; a bare number is taken as seconds."""
     if value is None:

@@ -14,8 +14,9 @@ from rtws_gemini import (
     GeminiLiveOptions,
     ManualActivity,
     setup_message,
+    wire,
 )
-from rtws_gemini.setup import gemini_schema
+from rtws_gemini.setup import INPUT_MIME, gemini_schema
 from rtws_gemini.testing import parse_client_message
 
 from providers.gemini.tests.genai_check import check_client_frame, sdk_setup
@@ -190,3 +191,14 @@ def test_options_validation_and_secrets(monkeypatch: pytest.MonkeyPatch) -> None
         GeminiLiveOptions(host="https://generativelanguage.googleapis.com")
     with pytest.raises(ValidationError):
         GeminiLiveOptions(voice_name="Kore")  # type: ignore[call-arg]  # unknown option
+
+
+@pytest.mark.parametrize("pcm", [b"", b"\x00\x01", bytes(range(256)) * 4, b"\xfb\xff" * 320])
+def test_pasted_audio_input_json_is_the_encoded_message(pcm: bytes) -> None:
+    # The mic's hot path skips the JSON encoder; it must send the same message, and
+    # one Google's SDK reads back as the same bytes.
+    text = wire.audio_input_json(pcm, INPUT_MIME)
+    assert json.loads(text) == wire.audio_input(pcm, INPUT_MIME)
+    message = check_client_frame(text)
+    assert message.realtime_input is not None and message.realtime_input.audio is not None
+    assert message.realtime_input.audio.data == pcm

@@ -107,7 +107,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self.book.history.clear()  # a later connect() starts a new conversation
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
-        await self.send_json(wire.append_audio(chunk.pcm))
+        await self.send_raw(wire.append_audio_json(chunk.pcm))
 
     async def send_ready_message(self) -> None:
         session_id = self.session.get("id")

@@ -85,6 +85,12 @@ def append_audio(pcm: bytes) -> Event:
     return {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")}
 
 
+def append_audio_json(pcm: bytes) -> str:
+    """:func:`append_audio` as JSON text, pasted rather than encoded (the mic's hot path:
+    base64 needs no JSON escaping, and the encoder would scan every character)."""
+    return '{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(pcm).decode() + '"}'
+
+
 def truncate(item_id: str, audio_end_ms: int, content_index: int = 0) -> Event:
     return {
         "type": "conversation.item.truncate",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -196,3 +197,12 @@ def session(audio_input: dict[str, Any]) -> dict[str, Any]:
 def test_the_sdk_check_catches_what_the_api_would_refuse(event: dict[str, Any]) -> None:
     with pytest.raises((AssertionError, ValueError)):
         check_client_event(event)
+
+
+@pytest.mark.parametrize("pcm", [b"", b"\x00\x01", bytes(range(256)) * 4, b"\xfb\xff" * 480])
+def test_pasted_append_json_is_the_encoded_event(pcm: bytes) -> None:
+    # The mic's hot path skips the JSON encoder; it must produce the same event, and
+    # bytes whose base64 holds "+" and "/" (0xfb 0xff) must survive the paste.
+    text = wire.append_audio_json(pcm)
+    assert json.loads(text) == wire.append_audio(pcm)
+    check_client_event(json.loads(text))
