@@ -26,6 +26,8 @@ from typing import Any
 
 from websockets import State
 from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.connection import Connection
+from websockets.asyncio.server import ServerConnection
 from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
 from websockets.protocol import Event
 
@@ -33,10 +35,9 @@ from websockets.protocol import Event
 MAX_FRAGMENTS = 1024
 
 
-class StreamingConnection(ClientConnection):
-    """A :class:`~websockets.asyncio.client.ClientConnection` for one reader and many small frames.
+class _Streaming(Connection):
+    """The two shortcuts, for either side of a connection (see the module docstring).
 
-    Pass it to ``websockets.asyncio.client.connect(create_connection=...)``.
     Read with :meth:`next_messages` only: ``recv()`` and ``async for`` never
     see a message once this class has taken it.
     """
@@ -93,12 +94,8 @@ class StreamingConnection(ClientConnection):
         return batch
 
     def process_event(self, event: Event) -> None:
-        if (
-            self.response is None
-            or not isinstance(event, Frame)
-            or event.opcode not in DATA_OPCODES
-        ):
-            super().process_event(event)  # the handshake response, pings, pongs, close
+        if not isinstance(event, Frame) or event.opcode not in DATA_OPCODES:
+            super().process_event(event)  # the handshake, pings, pongs, close
             return
         if not event.fin or self._fragments:
             self._fragments.append(event)
@@ -152,3 +149,13 @@ class StreamingConnection(ClientConnection):
         waiter = self._inbox_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+class StreamingConnection(_Streaming, ClientConnection):
+    """A client connection with the shortcuts: pass it to
+    ``websockets.asyncio.client.connect(create_connection=...)``."""
+
+
+class StreamingServerConnection(_Streaming, ServerConnection):
+    """A server connection with the shortcuts (the fake servers' side): pass it to
+    ``websockets.asyncio.server.serve(create_connection=...)``."""

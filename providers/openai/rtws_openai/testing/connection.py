@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 import numpy as np
-from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+
+from rtws.websocket import StreamingServerConnection
 
 from . import events
 from .bots import Bot, FunctionOutput, Transcriber, Turn
@@ -55,7 +56,7 @@ class FakeConnection:
 
     def __init__(
         self,
-        ws: ServerConnection,
+        ws: StreamingServerConnection,
         record: ConnectionRecord,
         bot: Bot,
         streaming: Streaming,
@@ -89,8 +90,9 @@ class FakeConnection:
         try:
             if not self.silent:
                 await self.send(events.session_created(self.session))
-            async for frame in self.ws:
-                await self._on_frame(frame)
+            while True:
+                for frame in await self.ws.next_messages():
+                    await self._on_frame(frame)
         except ConnectionClosed:
             pass
         finally:
@@ -107,9 +109,13 @@ class FakeConnection:
 
     async def send(self, event: Json) -> None:
         """Send one server event (recorded once it is on the wire)."""
-        async with self._send_lock:
-            await self.ws.send(json.dumps(event))
-            self.record.sent.append(event)
+        text = json.dumps(event)
+        # Straight to the socket when it can take the frame now and no send is
+        # waiting for room (the lock keeps events in order behind one that is).
+        if self._send_lock.locked() or not self.ws.send_now(text):
+            async with self._send_lock:
+                await self.ws.send(text)
+        self.record.sent.append(event)
         self._notify()
 
     async def drop(self) -> None:

@@ -17,12 +17,14 @@ import http
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+
+from rtws.websocket import StreamingServerConnection
 
 from . import events
 from .bots import Bot, ScriptedBot
@@ -185,6 +187,9 @@ class FakeRealtimeServer:
             max_size=16 * 2**20,
             open_timeout=None,
             ping_interval=None,
+            # A fleet of sessions is 85 frames a second each: the fake reads and
+            # writes them without websockets' generic per-message paths, as rtws does.
+            create_connection=StreamingServerConnection,
         )
         return self
 
@@ -387,7 +392,12 @@ class FakeRealtimeServer:
         )
         self.connections.append(record)
         connection = FakeConnection(
-            ws, record, self.bot, self.streaming, self._signal.fire, silent=self.silent
+            cast(StreamingServerConnection, ws),
+            record,
+            self.bot,
+            self.streaming,
+            self._signal.fire,
+            silent=self.silent,
         )
         self._live[record.index] = connection
         self._signal.fire()
