@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-import httpx
-
 from .errors import AuthenticationError, ConnectionFailed, ConnectTimeout, RateLimited, RTWSError
 from .redact import redact
 
@@ -82,6 +80,11 @@ async def request_json(
 
     ``what`` completes "could not …" in messages, e.g. "mint an ephemeral token".
     """
+    # Imported here: httpx pulls in its command line (click, rich, pygments) when
+    # those are installed, ~8,000 objects that every full GC pass of a session
+    # process would walk, for a call made once per connect, and only by some providers.
+    import httpx
+
     where = redact(url)
     try:
         async with httpx.AsyncClient(timeout=timeout_s) as client:

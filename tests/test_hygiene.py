@@ -262,3 +262,20 @@ def test_a_session_nobody_disconnected_does_not_crash_the_process() -> None:
         check=False,
     )
     assert done.returncode == 0 and "alive" in done.stdout, done.stderr[-2000:]
+
+
+def test_importing_the_providers_leaves_cli_and_http_libraries_unloaded() -> None:
+    """A session process keeps only what sessions use: every module's objects are
+    walked by each full GC pass, which is a stall of the event loop."""
+    import subprocess
+    import sys
+
+    check = (
+        "import sys, rtws, rtws_openai, rtws_gemini; "
+        "print(sorted(m for m in ('httpx', 'click', 'rich', 'pygments', 'sounddevice') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout
