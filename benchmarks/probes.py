@@ -146,7 +146,6 @@ class WireProbe:
         setattr(conn, "data_received", counted_data_received)  # noqa: B010
         setattr(transport, "write", counted_write)  # noqa: B010
 
-
     def read(self, frame: str | bytes) -> None:
         """The client reads ``frame`` now: make its arrival stamp :attr:`current`.
 

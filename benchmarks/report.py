@@ -14,9 +14,12 @@ BUSY_MACHINE_PCT = 20.0
 
 def name(result: Result) -> str:
     client = str(result.get("client", "?"))
+    label = NAMES.get(client) or client
     if client == "rtws":
-        return f"rtws {result.get('device_rate', 48000) // 1000} kHz"
-    return NAMES.get(client) or client
+        label = f"rtws {result.get('device_rate', 48000) // 1000} kHz"
+    if result.get("gc") == "frozen":
+        label += ", gc frozen"
+    return label
 
 
 def _f(value: Any, digits: int = 2) -> str:
@@ -145,19 +148,19 @@ def _scale(results: Result) -> list[str]:
         f"p99 receive lag ≤ {limits.get('receive_lag_p99_ms', 50):g} ms, no chunk dropped.",
         "",
         "| client | K | client CPU % | send lateness p99 ms | receive lag p99 ms | dropped "
-        "| fake server CPU % | real time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| full GC passes (longest ms) | fake server CPU % | real time |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for client, entry in scale.items():
         for r in entry["levels"]:
             if "error" in r:
                 failed = f"failed: {r['error'][:60]}"
-                rows.append(f"| {NAMES.get(client, client)} | {r['sessions']} | {failed} ||||||")
+                rows.append(f"| {NAMES.get(client, client)} | {r['sessions']} | {failed} |||||||")
                 continue
             rows.append(
                 f"| {name(r)} | {r['sessions']} | {r['cpu_pct']:.0f} | "
                 f"{_f(r['send_lateness_ms']['p99'], 1)} | {_f(r['receive_lag_ms']['p99'], 1)} | "
-                f"{r['chunks_dropped']} | {_f(r['server_cpu_pct'], 0)} | "
+                f"{r['chunks_dropped']} | {_gc(r)} | {_f(r['server_cpu_pct'], 0)} | "
                 f"{'yes' if r['real_time'] else '**no**'} |"
             )
     rows.append("")
@@ -167,6 +170,11 @@ def _scale(results: Result) -> list[str]:
         found = best if best is not None else f"below {first} (the first level tried failed)"
         rows.append(f"- {NAMES.get(client, client)}: largest real-time K = {found}")
     return rows
+
+
+def _gc(result: Result) -> str:
+    pauses: list[float] = result.get("gc_full_pauses_ms") or []
+    return f"{len(pauses)} ({max(pauses):.0f})" if pauses else "0"
 
 
 def _settings(results: Result) -> list[str]:
@@ -333,7 +341,7 @@ def plot(results: Result, path: Path) -> Path | None:
         ax.plot(
             [r["sessions"] for r in ok],
             [r["cpu_pct"] for r in ok],
-            "o-",
+            "o--" if "frozen" in label else "o-",
             label=label,
             color=color(label),
         )

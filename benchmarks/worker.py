@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -30,6 +31,32 @@ from .workload import PIECE_MS, PROVIDER_RATE, barge_in_cycles, barge_in_mic, mi
 #: Sessions connecting at once: enough to start 200 in a few seconds, few enough
 #: that the fake's handshakes do not starve the sessions already streaming.
 CONNECT_CONCURRENCY = 16
+
+
+class FullCollections:
+    """Python's full (generation 2) collections in the window, and how long each
+    stopped the event loop: at scale they, not the work, set the tail latency."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self._pauses: list[float] | None = None
+        gc.callbacks.append(self._on_gc)
+
+    def open(self) -> None:
+        self._pauses = []
+
+    def close(self) -> list[float]:
+        gc.callbacks.remove(self._on_gc)
+        pauses, self._pauses = self._pauses or [], None
+        return pauses
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2 or self._pauses is None:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._pauses.append((time.perf_counter() - self._started) * 1000.0)
 
 
 def _factory(kind: str) -> Callable[[SessionSpec, SessionProbe], BenchSession]:
@@ -117,6 +144,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     await asyncio.gather(*(start(s) for s in sessions))
     connect_s = time.perf_counter() - started
+    if args.gc == "frozen":
+        # What a long-running fleet process does after setup (the same for every
+        # client): objects alive now (imports, sessions) leave the collector's
+        # view, so a full pass walks only what was created since.
+        gc.collect()
+        gc.freeze()
+    full_gc = FullCollections()
     await asyncio.sleep(args.warmup)
 
     pid = args.server_pid
@@ -129,7 +163,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     server.open()
     machine.open()
     window.open()
+    full_gc.open()
     await asyncio.sleep(args.window)
+    gc_pauses = full_gc.close()
     window.close()
     cpu = _cpu_seconds() - cpu_open
     wall = window.ended - window.started
@@ -158,6 +194,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_pct": round(cpu / wall * 100.0, 2),
         "cpu_pct_per_session": round(cpu / wall * 100.0 / k, 4),
         "server_cpu_pct": None if server_pct is None else round(server_pct, 1),
+        "gc": args.gc,
+        "gc_full_pauses_ms": [round(p, 1) for p in gc_pauses],
         # CPU the rest of the machine used meanwhile: other work skews latency figures
         "other_cpu_pct": None
         if machine_pct is None
@@ -236,6 +274,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--barge-in", action="store_true", help="interruption workload")
     parser.add_argument("--server-pid", type=int, default=None)
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to a CPU")
+    parser.add_argument(
+        "--gc",
+        choices=("default", "frozen"),
+        default="default",
+        help="frozen: gc.collect() + gc.freeze() once the sessions are connected",
+    )
     return parser.parse_args(argv)
 
 
