@@ -10,7 +10,7 @@ more cores the server is pinned to CPU 0 and the workers to CPU 1, so neither
 ever runs on the other's core. Stages:
 
 1. compare  - bare client, rtws (24 kHz and 48 kHz devices), openai-agents at the same K
-               (twice each, interleaved, keeping the run with the least CPU)
+               (three times each, interleaved, keeping the run with the least CPU)
 2. cost     - rtws with 48 kHz file media at K = 10, 50, 100: CPU and RSS per session
 3. scale    - K up a ladder until a session stops keeping real time, per client
 4. settings - permessage-deflate on, and 40 ms chunks, against the rtws defaults
@@ -92,7 +92,7 @@ FULL = Plan(
     window=10.0,
     barge_in_window=20.0,
     settings_k=50,
-    repeats=2,
+    repeats=3,
 )
 QUICK = Plan(
     compare_k=20,
@@ -285,6 +285,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for k in ks:
                     result = runner.worker(kind, k, *extra, window=plan.window * 0.8)
                     result["real_time"] = keeps_real_time(result)
+                    if not result["real_time"] and "error" not in result:
+                        # One retry: on a shared machine a burst of someone else's work
+                        # (or one badly placed GC pass) can sink a single window.
+                        retry = runner.worker(kind, k, *extra, window=plan.window * 0.8)
+                        retry["real_time"] = keeps_real_time(retry)
+                        retry["first_try"] = _summary(result)
+                        result = retry
                     levels.append(result)
                     if not result["real_time"]:
                         break
@@ -325,6 +332,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server.stop()
     results["finished"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     return results
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    """What a scale level's first, failed try looked like (kept beside the retry)."""
+    return {
+        "send_lateness_p99_ms": result["send_lateness_ms"]["p99"],
+        "receive_lag_p99_ms": result["receive_lag_ms"]["p99"],
+        "chunks_dropped": result["chunks_dropped"],
+        "gc_full_pauses_ms": result.get("gc_full_pauses_ms", []),
+        "other_cpu_pct": result.get("other_cpu_pct"),
+    }
 
 
 def _least_cpu(runs: list[dict[str, Any]]) -> dict[str, Any]:
