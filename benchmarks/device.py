@@ -55,11 +55,13 @@ def _devices_present() -> str | None:
 
 async def run(url: str, seconds: float) -> dict[str, Any]:
     import sounddevice as sd
-    from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
+    from rtws_openai import OpenAIRealtimeOptions
     from rtws_openai.options import ServerVAD
 
     from rtws.media.base import MediaFormat
     from rtws.media.sounddevice import SoundDeviceMediaManager
+
+    from .clients.rtws_client import WireProbed
 
     mic = barge_in_mic(barge_in_cycles(64), RATE)
     written: list[tuple[float, int, int]] = []  # (callback time, first, last non-zero index)
@@ -105,13 +107,8 @@ async def run(url: str, seconds: float) -> dict[str, Any]:
 
     signals: list[float] = []
 
-    class Transport(OpenAIRealtimeTransport):
+    class Transport(WireProbed):
         wire = WireProbe()
-
-        async def open_websocket(self, url: str, headers: Any = None, **kw: Any) -> Any:
-            conn = await super().open_websocket(url, headers, **kw)
-            self.wire.attach(conn._ws)  # pyright: ignore[reportPrivateUsage, reportArgumentType]
-            return conn
 
         async def _on_speech_started(self, event: dict[str, Any]) -> None:
             if self.wire.current is not None:

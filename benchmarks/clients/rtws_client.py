@@ -94,7 +94,26 @@ class ProbedMedia(FileMediaManager):
         return mark
 
 
-class ProbedTransport(OpenAIRealtimeTransport):
+class WireProbed(OpenAIRealtimeTransport):
+    """The OpenAI transport with a :class:`WireProbe` on its socket: arrival stamps, bytes."""
+
+    wire: WireProbe
+
+    async def open_websocket(
+        self, url: str, headers: Any = None, **kwargs: Any
+    ) -> WebSocketConnection:
+        conn = await super().open_websocket(url, headers, **kwargs)
+        self.wire.attach(conn._ws)  # pyright: ignore[reportPrivateUsage, reportArgumentType]
+        return conn
+
+    def decode_message(self, frame: str | bytes) -> dict[str, Any]:
+        # rtws drains received frames in batches rather than with recv(): the
+        # probe learns which frame is being handled as each one is decoded.
+        self.wire.read(frame)
+        return super().decode_message(frame)
+
+
+class ProbedTransport(WireProbed):
     def __init__(self, options: OpenAIRealtimeOptions, media: ProbedMedia, spec: SessionSpec):
         super().__init__(options, media)
         self.probe = media.probe
@@ -111,15 +130,7 @@ class ProbedTransport(OpenAIRealtimeTransport):
     ) -> WebSocketConnection:
         if self.deflate:
             kwargs["compression"] = "deflate"
-        conn = await super().open_websocket(url, headers, **kwargs)
-        self.wire.attach(conn._ws)  # pyright: ignore[reportPrivateUsage, reportArgumentType]
-        return conn
-
-    def decode_message(self, frame: str | bytes) -> dict[str, Any]:
-        # rtws drains received frames in batches rather than with recv(): the
-        # probe learns which frame is being handled as each one is decoded.
-        self.wire.read(frame)
-        return super().decode_message(frame)
+        return await super().open_websocket(url, headers, **kwargs)
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
         await super().handle_user_audio_stream(chunk)

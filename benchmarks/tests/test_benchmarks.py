@@ -97,3 +97,16 @@ def test_barge_in_run_records_interruptions(server_url: str) -> None:
     interruptions = result["interruptions"]
     assert interruptions["count"] >= 1
     assert interruptions["truncate_abs_error_ms"]["n"] == interruptions["count"]
+
+
+@pytest.mark.devices
+def test_device_run_records_interruptions_on_the_virtual_speaker(server_url: str) -> None:
+    command = [sys.executable, "-m", "benchmarks.device", "--url", server_url, "--seconds", "8"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "skipped" not in result, result
+    # Each barge-in is seen on the wire, in the output callback and on the monitor.
+    assert result["interruptions"] >= 1
+    assert result["callback_silence_ms"]["n"] == result["interruptions"]
+    assert result["monitor_silence_ms"]["n"] >= 1
