@@ -345,6 +345,7 @@ def plot(results: Result, path: Path) -> Path | None:
     colors = {"bare client": "#888888", "openai-agents": "#d62728"}
 
     def color(label: str) -> str:
+        label = label.removesuffix(", gc frozen")  # the same client: the same color, dashed
         return colors.get(label, "#1f77b4" if "24" in label else "#2ca02c")
 
     ax = axes[0][0]
@@ -409,7 +410,7 @@ def plot(results: Result, path: Path) -> Path | None:
         ax.plot(
             [r["sessions"] for r in ok],
             [r["receive_lag_ms"]["p99"] for r in ok],
-            "o-",
+            "o--" if "frozen" in label else "o-",
             label=f"{label} receive lag",
             color=color(label),
         )
