@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -134,7 +134,7 @@ _compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class WebSocketConnection:
-    """One client websocket: open with mapped errors, send JSON, iterate messages."""
+    """One client websocket: open with mapped errors, send JSON, read messages in batches."""
 
     def __init__(
         self,
@@ -275,12 +275,6 @@ class WebSocketConnection:
             if not self._closing:
                 raise self._closed_error(exc) from None
             return []
-
-    async def messages(self) -> AsyncIterator[str | bytes]:
-        """Yield messages until the socket closes; an unexpected close raises its error."""
-        while batch := await self.next_messages():
-            for message in batch:
-                yield message
 
     def _closed_error(self, exc: ConnectionClosed) -> RTWSError:
         frame = exc.rcvd

@@ -1,4 +1,4 @@
-"""websockets' client connection, with its two per-message paths made direct.
+"""websockets' connections, with their two per-message paths made direct.
 
 A voice session sends 50 small frames a second and receives about 35, for as
 long as it lasts, and a test fleet runs a hundred sessions in one process. On
@@ -8,8 +8,9 @@ context manager (which exist for fragmented sends, closing handshakes and
 write back-pressure), and every ``recv()`` through a message assembler built
 for concurrent readers and streaming fragments.
 
-:class:`StreamingConnection` keeps all of websockets (handshake, TLS, proxies,
-keepalive pings, closing handshake, the sans-I/O protocol) and adds two
+:class:`StreamingConnection` (rtws's side) and :class:`StreamingServerConnection`
+(the fake servers' side) keep all of websockets (handshake, TLS, proxies,
+keepalive pings, closing handshake, the sans-I/O protocol) and add two
 shortcuts, each falling back to the generic path whenever it cannot be exact:
 
 - :meth:`~StreamingConnection.send_now` writes a frame straight to the socket
