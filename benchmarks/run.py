@@ -1,6 +1,6 @@
 """The one command: every benchmark, a table, JSON and a plot.
 
-    uv run --no-sync python -m benchmarks            # full run, ~7 minutes on 2 cores
+    uv run --no-sync python -m benchmarks            # full run, ~12 minutes on 2 cores
     uv run --no-sync python -m benchmarks --quick    # ~1 minute: smaller K, shorter windows,
                                                      # no settings or device stage
 

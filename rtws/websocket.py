@@ -28,12 +28,12 @@ from typing import Any
 from websockets import State
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.connection import Connection
+from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
 from websockets.protocol import Event
 
-#: Fragments in one message before the connection is failed (websockets' own limit).
-MAX_FRAGMENTS = 1024
+__all__ = ["MAX_FRAGMENTS", "StreamingConnection", "StreamingServerConnection"]
 
 
 class _Streaming(Connection):
@@ -100,7 +100,8 @@ class _Streaming(Connection):
             return
         if not event.fin or self._fragments:
             self._fragments.append(event)
-            if len(self._fragments) > MAX_FRAGMENTS:
+            if len(self._fragments) > MAX_FRAGMENTS:  # websockets' own limit, as recv() has it
+                # Kept, not cleared: the rest of this message must not pass for a new one.
                 self._fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
                 return
             if not event.fin:
