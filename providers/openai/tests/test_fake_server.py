@@ -40,6 +40,7 @@ from rtws_openai.testing import (
     mask_secret,
 )
 from rtws_openai.testing.demo import ECHO_SPEEDUP, espeak_available, pocketsphinx_available
+from rtws_openai.testing.events import AudioDeltas, audio_delta
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -430,6 +431,18 @@ async def test_handshake_that_never_answers_and_silent_server(server: FakeRealti
     assert server.received[-1]["type"] == "session.update"
 
 
+def test_audio_delta_text_is_the_events_json() -> None:
+    where = {"response_id": "resp_1", "item_id": "item_2", "output_index": 0}
+    deltas = AudioDeltas(where)
+    payload = base64.b64encode(bytes(range(256)) * 8).decode()
+    first, text = deltas.build(payload)
+    assert text == json.dumps(first)  # the same bytes the encoder gives
+    assert first == {**audio_delta(where, payload), "event_id": first["event_id"]}
+    check_server_event(first)
+    second, _ = deltas.build(payload)
+    assert second["event_id"] != first["event_id"]
+
+
 # ====================================================================== audio in, VAD
 def test_energy_vad_hysteresis() -> None:
     vad = EnergyVAD(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=200)
@@ -442,6 +455,16 @@ def test_energy_vad_hysteresis() -> None:
     assert started.onset_ms == 1020  # 1020 ms of audio came before the loud part
     assert started.audio_start_ms == 1020 - 300
     assert stopped.audio_end_ms == 1020 + 900 + 200
+
+
+def test_energy_vad_same_events_whatever_the_chunking() -> None:
+    speech = silence(400) + tone(0.3).tobytes() + silence(700)
+    whole = EnergyVAD(silence_duration_ms=300).feed(speech)
+    assert len(whole) == 2
+    for size in (960, 962, 130):  # whole 20 ms chunks, then pieces splitting frames and samples
+        vad = EnergyVAD(silence_duration_ms=300)
+        found = [e for i in range(0, len(speech), size) for e in vad.feed(speech[i : i + size])]
+        assert found == whole, size
 
 
 async def test_vad_turn_from_real_speech(

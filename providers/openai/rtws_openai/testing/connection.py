@@ -107,9 +107,13 @@ class FakeConnection:
             self.record.close_reason = self.ws.close_reason
             self._notify()
 
-    async def send(self, event: Json) -> None:
-        """Send one server event (recorded once it is on the wire)."""
-        text = json.dumps(event)
+    async def send(self, event: Json, text: str | None = None) -> None:
+        """Send one server event (recorded once it is on the wire).
+
+        ``text`` is the event already serialized (see :class:`events.AudioDeltas`).
+        """
+        if text is None:
+            text = json.dumps(event)
         # Straight to the socket when it can take the frame now and no send is
         # waiting for room (the lock keeps events in order behind one that is).
         if self._send_lock.locked() or not self.ws.send_now(text):

@@ -9,6 +9,7 @@ every event the fake sends against those models, extras included.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import string
 from typing import Any, Literal
@@ -284,6 +285,37 @@ def content_part_done(where: Json, part: Json) -> Json:
 
 def audio_delta(where: Json, delta_b64: str) -> Json:
     return event("response.output_audio.delta", **where, content_index=0, delta=delta_b64)
+
+
+class AudioDeltas:
+    """``response.output_audio.delta`` events of one content part, as dicts and as text.
+
+    The text is pasted around the base64, which never needs escaping, instead
+    of running the JSON encoder over 2.5 kB per 40 ms delta: exactly the bytes
+    ``json.dumps(event)`` gives, for a fraction of its cost when a fleet of
+    sessions streams at once.
+    """
+
+    _ID = "@@event_id@@"
+    _DELTA = "@@delta@@"
+
+    def __init__(self, where: Json) -> None:
+        sample = audio_delta(where, self._DELTA)
+        sample["event_id"] = self._ID
+        self._head, rest = json.dumps(sample).split(self._ID)
+        self._middle, self._tail = rest.split(self._DELTA)
+        self._where = where
+
+    def build(self, delta_b64: str) -> tuple[Json, str]:
+        event_id = new_id("event")
+        event = {
+            "type": "response.output_audio.delta",
+            "event_id": event_id,
+            **self._where,
+            "content_index": 0,
+            "delta": delta_b64,
+        }
+        return event, f"{self._head}{event_id}{self._middle}{delta_b64}{self._tail}"
 
 
 def audio_done(where: Json) -> Json:

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import math
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
@@ -60,7 +61,7 @@ class Host(Protocol):
     conversation: Conversation
     streaming: Streaming
 
-    async def send(self, event: Json) -> None: ...
+    async def send(self, event: Json, text: str | None = None) -> None: ...
 
     async def drop(self) -> None: ...
 
@@ -236,15 +237,13 @@ class ResponseRun:
         await self._close_item(index, entry, previous)
 
     async def _stream_audio(self, where: Json, entry: Entry, reply: Reply) -> Json:
-        audio = reply.audio if reply.audio is not None else stand_in_speech(reply.text)
-        pcm = audio.astype("<i2").tobytes()
-        step = self.host.streaming.piece_ms * BYTES_PER_MS
-        pieces = [pcm[i : i + step] for i in range(0, len(pcm), step)]
+        pieces, encoded = _audio_pieces(reply, self.host.streaming.piece_ms)
+        deltas = events.AudioDeltas(where)
         words = _words(reply.text)
         await self._send(events.content_part_added(where, {"type": "audio", "transcript": ""}))
         spoken = 0
         for i, piece in enumerate(pieces):
-            if not await self._delta(events.audio_delta(where, base64.b64encode(piece).decode())):
+            if not await self._delta(*deltas.build(encoded[i])):
                 break
             entry.audio += piece
             self._out_audio_ms += len(piece) / BYTES_PER_MS
@@ -308,12 +307,14 @@ class ResponseRun:
     async def _send(self, event: Json) -> None:
         await self.host.send(event)
 
-    async def _delta(self, event: Json) -> bool:
+    async def _delta(self, event: Json, text: str | None = None) -> bool:
         """Send one delta unless cancelled; a scripted drop/close may end everything here."""
         if self.cancelled:
             return False
-        await self._checkpoint()
-        await self._send(event)
+        reply = self._reply
+        if reply is not None and (reply.drop_after is not None or reply.close_after is not None):
+            await self._checkpoint()
+        await self.host.send(event, text)
         self._deltas += 1
         return True
 
@@ -373,6 +374,27 @@ class ResponseRun:
                     pending.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await pending
+
+
+#: Each reply's audio cut into deltas, raw and base64, for as long as the reply lives.
+_PIECES: weakref.WeakKeyDictionary[Reply, tuple[int, list[bytes], list[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _audio_pieces(reply: Reply, piece_ms: int) -> tuple[list[bytes], list[str]]:
+    """The reply's audio in ``piece_ms`` deltas, cut and encoded once per reply: a bot
+    that gives a fleet of sessions the same reply does not re-encode it every turn."""
+    cached = _PIECES.get(reply)
+    if cached is not None and cached[0] == piece_ms:
+        return cached[1], cached[2]
+    audio = reply.audio if reply.audio is not None else stand_in_speech(reply.text)
+    pcm = audio.astype("<i2").tobytes()
+    step = piece_ms * BYTES_PER_MS
+    pieces = [pcm[i : i + step] for i in range(0, len(pcm), step)]
+    encoded = [base64.b64encode(piece).decode() for piece in pieces]
+    _PIECES[reply] = (piece_ms, pieces, encoded)
+    return pieces, encoded
 
 
 async def _as_coroutine(work: Awaitable[T]) -> T:

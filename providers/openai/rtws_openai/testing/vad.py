@@ -80,18 +80,25 @@ class EnergyVAD:
         self._loud_run = self._quiet_run = 0
 
     def feed(self, pcm: bytes) -> list[VADEvent]:
-        self._pending += pcm
-        whole = len(self._pending) // self.frame_bytes * self.frame_bytes
+        frame_bytes = self.frame_bytes
+        if not self._pending and len(pcm) % frame_bytes == 0:
+            data: bytes | bytearray = pcm  # whole frames, the usual case: no copy
+            whole = len(pcm)
+        else:
+            self._pending += pcm
+            whole = len(self._pending) // frame_bytes * frame_bytes
+            data = bytes(self._pending[:whole])
+            del self._pending[:whole]
         if whole == 0:
             return []
-        frames = np.frombuffer(self._pending, dtype="<i2", count=whole // 2).astype(np.int64)
-        del self._pending[:whole]
-        frames = frames.reshape(-1, self.frame_bytes // 2)
-        # Sums of squares in exact integers, one call for every frame; the rest per
-        # frame in plain floats (numpy's per-call cost dominates at two frames a chunk).
+        frames = np.frombuffer(data, dtype="<i2", count=whole // 2).astype(np.float64)
+        frames = frames.reshape(-1, frame_bytes // 2)
+        # Sums of squares for every frame in two numpy calls (exact: a frame's sum
+        # stays far below 2**53); the rest per frame in plain floats, since numpy's
+        # per-call cost dominates at two frames a chunk.
         full_scale = frames.shape[1] * 32768.0**2
         events: list[VADEvent] = []
-        for energy in np.einsum("ij,ij->i", frames, frames).tolist():
+        for energy in (frames * frames).sum(axis=1).tolist():
             self._now_ms += FRAME_MS
             level = 10.0 * math.log10(max(energy / full_scale, 1e-18))  # dBFS of the frame's RMS
             event = self._step(level)
