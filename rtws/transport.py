@@ -750,16 +750,17 @@ class RealTimeWebsocketTransport(ABC):
         hold_max = max(1, round(self.options.reconnect_hold_ms / self.options.chunk_ms))
         held = self._held_chunks
         media = self.media
+        machine = self._machine
         while chunks := await media.next_mic_chunks():
             for chunk in chunks:
-                ws = self._ws
-                if self._reconnecting or self.state in _OPENING:
+                state = machine.state
+                if self._reconnecting or state in _OPENING:
                     if len(held) >= hold_max:
                         held.popleft()
                         self.stats.chunks_dropped_reconnecting += 1
                     held.append(chunk)
                     continue
-                if self.state is not S.READY or ws is None or not ws.is_open:
+                if state is not S.READY or self._ws is None:
                     self.stats.chunks_dropped_not_ready += 1
                     continue
                 if held and not await self._send_held():
@@ -767,6 +768,8 @@ class RealTimeWebsocketTransport(ABC):
                     # in order, for the next resume (the hold bound applies next time).
                     held.append(chunk)
                     continue
+                # A socket that closed under a ready session fails this send, which
+                # counts the chunk as dropped: cheaper than asking the socket first.
                 await self._send_chunk(self._echo_gate(chunk))
 
     async def _send_held(self) -> bool:

@@ -170,6 +170,9 @@ class PlayoutBuffer:
     # ------------------------------------------------------------ internals
     def _count(self, item: str | None, samples: int) -> None:
         played = self._played
+        if item == self._last_item and item in played:
+            played[item] += samples  # still the newest entry: nothing to reorder
+            return
         if item in played:
             played[item] += samples
             played.move_to_end(item)

@@ -80,6 +80,7 @@ class FileMediaManager(MediaManager):
         self._output_rate_option = output_rate
         self.realtime = realtime
         self.block_ms = block_ms
+        self._tick_s = block_ms / 1000  # set again by each start, from block_ms then
         self.tail_silence_ms = tail_silence_ms
         self.keep_output = keep_output
         self._played: list[Int16Array] = []
@@ -197,6 +198,7 @@ class FileMediaManager(MediaManager):
         self._has_output.clear()
         if self._output_path is not None:
             self._writer = WavWriter(self._output_path, self._output_rate)
+        self._tick_s = self.block_ms / 1000
         self._in_block = max(1, round(in_rate * self.block_ms / 1000))
         self._out = np.zeros(max(1, round(self._output_rate * self.block_ms / 1000)), np.int16)
         self._tail_left = round(in_rate * self.tail_silence_ms / 1000)
@@ -237,8 +239,9 @@ class FileMediaManager(MediaManager):
                 DeviceError(f"file device failed: {type(exc).__name__}: {exc}", kind="audioinput")
             )
             return
-        loop = asyncio.get_running_loop()
-        self._next_tick += self.block_ms / 1000
+        loop = self._loop
+        assert loop is not None  # set by start()
+        self._next_tick += self._tick_s
         if self._next_tick < loop.time() - 1.0:
             self._next_tick = loop.time()  # the loop stalled for long: do not burst to catch up
         self._clock = loop.call_at(self._next_tick, self._clock_tick)
