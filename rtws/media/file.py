@@ -80,7 +80,7 @@ class FileMediaManager(MediaManager):
         self._output_rate_option = output_rate
         self.realtime = realtime
         self.block_ms = block_ms
-        self._tick_s = block_ms / 1000  # set again by each start, from block_ms then
+        self._tick_s = 0.0  # the real-time clock's period: set by each start from block_ms
         self.tail_silence_ms = tail_silence_ms
         self.keep_output = keep_output
         self._played: list[Int16Array] = []

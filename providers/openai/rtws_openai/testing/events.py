@@ -307,15 +307,9 @@ class AudioDeltas:
         self._where = where
 
     def build(self, delta_b64: str) -> tuple[Json, str]:
-        event_id = new_id("event")
-        event = {
-            "type": "response.output_audio.delta",
-            "event_id": event_id,
-            **self._where,
-            "content_index": 0,
-            "delta": delta_b64,
-        }
-        return event, f"{self._head}{event_id}{self._middle}{delta_b64}{self._tail}"
+        event = audio_delta(self._where, delta_b64)
+        text = f"{self._head}{event['event_id']}{self._middle}{delta_b64}{self._tail}"
+        return event, text
 
 
 def audio_done(where: Json) -> Json:
