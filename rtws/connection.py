@@ -324,7 +324,7 @@ class WebSocketConnection:
 
 
 class _Sent:
-    """What :meth:`WebSocketConnection.send_json` returns for a frame already written:
+    """What :meth:`WebSocketConnection.write` returns for a frame already written:
     awaiting it returns at once, with no coroutine or trip through the event loop."""
 
     __slots__ = ()

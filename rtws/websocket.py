@@ -33,7 +33,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
 from websockets.protocol import Event
 
-__all__ = ["MAX_FRAGMENTS", "StreamingConnection", "StreamingServerConnection"]
+__all__ = ["StreamingConnection", "StreamingServerConnection"]
 
 
 class _Streaming(Connection):

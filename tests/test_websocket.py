@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.frames import CloseCode
 
-from rtws.websocket import MAX_FRAGMENTS, StreamingConnection
+from rtws.websocket import StreamingConnection
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
