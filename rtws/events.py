@@ -54,15 +54,24 @@ class EventBus:
         self._handlers: dict[str, list[Handler]] = {}
         self._subscriptions: list[_Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Called whenever a handler or iterator comes or goes (the transport's
+        #: monitor runs level meters only while someone listens).
+        self.on_listeners_changed: Callable[[], None] | None = None
+
+    def _listeners_changed(self) -> None:
+        if self.on_listeners_changed is not None:
+            self.on_listeners_changed()
 
     def on(self, event_type: str, handler: Handler) -> Callable[[], None]:
         """Call ``handler(msg)`` on each ``event_type`` event ("*": all); returns an unsubscribe."""
         self._handlers.setdefault(event_type, []).append(handler)
+        self._listeners_changed()
 
         def unsubscribe() -> None:
             handlers = self._handlers.get(event_type, [])
             if handler in handlers:
                 handlers.remove(handler)
+                self._listeners_changed()
 
         return unsubscribe
 
@@ -111,11 +120,13 @@ class EventBus:
         """Iterate over events (optionally only ``types``) until :meth:`end_iterators` is called."""
         sub = _Subscription(frozenset(types) if types is not None else None, maxsize)
         self._subscriptions.append(sub)
+        self._listeners_changed()
         try:
             while (msg := await sub.queue.get()) is not None:
                 yield msg
         finally:
             self._subscriptions.remove(sub)
+            self._listeners_changed()
             if sub.dropped:
                 log.warning("events() iterator dropped %d events it did not read", sub.dropped)
 

@@ -8,9 +8,9 @@ table, interruption with the really-played position, deduplicated speaking
 events, audio levels, reconnection with backoff, and RTVI event delivery.
 
 Concurrency model: everything runs on one asyncio loop. Per session there are
-three background tasks (mic pump, receive loop, monitor), tracked and
-cancelled on disconnect; the PortAudio threads only touch the media
-manager's lock-light buffers.
+two background tasks (mic pump, receive loop), tracked and cancelled on
+disconnect, and the :class:`~rtws.monitor.SessionMonitor`'s timer; the
+PortAudio threads only touch the media manager's lock-light buffers.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from .errors import (
 )
 from .events import EventBus
 from .media.base import AudioChunk, AudioDevice, MediaFormat, MediaManager
+from .monitor import SessionMonitor
 from .options import TransportOptions
 from .redact import get_logger, redact
 from .state import StateMachine, TransportState
@@ -107,8 +108,9 @@ class RealTimeWebsocketTransport(ABC):
         self._devices_initialized = False
         self._ws: WebSocketConnection | None = None
         self._session_tasks: set[asyncio.Task[Any]] = set()
-        self._monitor_timer: asyncio.TimerHandle | None = None
-        self._next_levels = 0.0
+        self._monitor = SessionMonitor(
+            self._bus, options, lambda: self._bot_speaking, self.bot_stopped_speaking
+        )
         self._connect_task: asyncio.Task[None] | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
         self._failure_task: asyncio.Task[None] | None = None
@@ -546,6 +548,7 @@ class RealTimeWebsocketTransport(ABC):
     def bot_started_speaking(self) -> None:
         if not self._bot_speaking:
             self._bot_speaking = True
+            self._monitor.watch_bot()
             self.emit(rtvi.BotStartedSpeaking())
 
     def bot_stopped_speaking(self) -> None:
@@ -638,7 +641,7 @@ class RealTimeWebsocketTransport(ABC):
         if not self.media.is_running:
             await self.media.start(self.media_format())
             self._spawn(self._mic_pump(), "mic-pump")
-            self._start_monitor()
+            self._monitor.start(self.media)
         self._move(S.CONNECTED)
         await self._unless_lost(self.send_ready_message())
         if self.state is not S.READY:
@@ -702,7 +705,7 @@ class RealTimeWebsocketTransport(ABC):
                     redact(str(exc)) or type(exc).__name__,
                 )
         await self._close_websocket()
-        self._stop_monitor()
+        self._monitor.stop()
         tasks = [t for t in self._session_tasks if t is not current]
         for task in tasks:
             task.cancel()
@@ -737,7 +740,7 @@ class RealTimeWebsocketTransport(ABC):
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    # ---- the three session tasks
+    # ---- the two session tasks
     async def _mic_pump(self) -> None:
         """Mic chunks → ``handle_user_audio_stream``, in order, each exactly once.
 
@@ -825,52 +828,6 @@ class RealTimeWebsocketTransport(ABC):
                 if lost is not None and not lost.done():
                     lost.set_result(exc)
                 self._on_connection_lost(exc)
-
-    def _start_monitor(self) -> None:
-        """Audio levels (every ``level_interval``) and the end of the bot's turn (every 50 ms).
-
-        A timer callback, not a task: nothing here awaits, and twenty wake-ups a
-        second per session cost a fraction as much without a task's future and
-        coroutine step around each.
-        """
-        self._stop_monitor()
-        self._next_levels = time.monotonic()
-        self._monitor_tick()
-
-    def _stop_monitor(self) -> None:
-        timer, self._monitor_timer = self._monitor_timer, None
-        if timer is not None:
-            timer.cancel()
-
-    def _monitor_tick(self) -> None:
-        media = self.media
-        if not media.is_running:
-            self._monitor_timer = None
-            return
-        self._monitor_timer = asyncio.get_running_loop().call_later(0.05, self._monitor_tick)
-        now = time.monotonic()
-        try:
-            if self._bot_speaking:
-                idle = media.bot_audio_idle_since
-                if idle is not None and now - idle >= self.options.bot_stopped_after_ms / 1000:
-                    self.bot_stopped_speaking()
-            if now >= self._next_levels:
-                self._next_levels = now + self.options.level_interval
-                self._emit_levels(media)
-        except Exception:  # a callback's exception would only reach the loop's handler
-            log.exception("session monitor failed")
-
-    def _emit_levels(self, media: MediaManager) -> None:
-        # Twenty events a second per session: metered and built only when someone listens.
-        bus = self._bus
-        mic_on = bus.has_listeners("user-audio-level")
-        bot_on = bus.has_listeners("bot-audio-level")
-        media.set_metering(mic_on, bot_on)
-        mic, bot = media.read_levels()
-        if mic_on:
-            bus.emit(rtvi.UserAudioLevel(data=rtvi.AudioLevelData(value=round(mic, 3))))
-        if bot_on:
-            bus.emit(rtvi.BotAudioLevel(data=rtvi.AudioLevelData(value=round(bot, 3))))
 
     def _on_device_error(self, error: RTWSError) -> None:
         self.emit(rtvi.DeviceErrorEvent(data=rtvi.DeviceErrorData(message=redact(str(error)))))

@@ -151,7 +151,7 @@ async def test_level_meters_run_only_while_someone_listens(echo_server: EchoServ
         output = media._output  # pyright: ignore[reportPrivateUsage]
         assert output is not None and not output.metering  # nobody listens to the bot's level
     # The monitor and the file device tick on loop timers: none may outlive the session.
-    assert t._monitor_timer is None  # pyright: ignore[reportPrivateUsage]
+    assert not t._monitor.armed  # pyright: ignore[reportPrivateUsage]
     assert media._clock is None  # pyright: ignore[reportPrivateUsage]
 
 

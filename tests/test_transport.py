@@ -326,16 +326,23 @@ async def test_events_nobody_listens_to_are_not_built() -> None:
     from rtws.events import EventBus
 
     bus = EventBus()
+    changes: list[bool] = []  # each change as seen by the observer: is anyone on user levels?
+    bus.on_listeners_changed = lambda: changes.append(bus.has_listeners("user-audio-level"))
     assert not bus.has_listeners("user-audio-level")
     unsubscribe = bus.on("user-audio-level", lambda m: None)
     assert bus.has_listeners("user-audio-level") and not bus.has_listeners("bot-audio-level")
     unsubscribe()
+    unsubscribe()  # a second call removes nothing and tells nobody
     assert not bus.has_listeners("user-audio-level")
+    assert changes == [True, False]
     iterator = bus.events(types=["bot-audio-level"])
     task = asyncio.ensure_future(iterator.__anext__())
     await asyncio.sleep(0)
     assert bus.has_listeners("bot-audio-level") and not bus.has_listeners("user-audio-level")
+    assert len(changes) == 3
     bus.on("*", lambda m: None)
     assert bus.has_listeners("user-audio-level")
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+    await iterator.aclose()
+    assert len(changes) == 5  # the iterator's end is a change too
