@@ -752,27 +752,48 @@ class RealTimeWebsocketTransport(ABC):
         """
         hold_max = max(1, round(self.options.reconnect_hold_ms / self.options.chunk_ms))
         held = self._held_chunks
-        media = self.media
+        media, stats = self.media, self.stats
         machine = self._machine
-        while chunks := await media.next_mic_chunks():
+        ready = S.READY
+        while True:
+            chunks = media.take_mic_chunks()
+            if not chunks:
+                if not media.is_running:
+                    return
+                await media.mic_wakeup()
+                continue
+            gated = self.options.echo_gate_level is not None
             for chunk in chunks:
                 state = machine.state
+                if state is ready and not held and not self._reconnecting:
+                    # The steady state, once per chunk: _send_chunk inlined (a
+                    # coroutine less). A socket that closed under a ready session
+                    # fails this send, which counts the chunk as dropped: cheaper
+                    # than asking the socket first.
+                    try:
+                        await self.handle_user_audio_stream(
+                            self._echo_gate(chunk) if gated else chunk
+                        )
+                    except RTWSError as exc:
+                        stats.chunks_dropped_not_ready += 1
+                        log.debug("mic chunk not sent: %s", exc)
+                    else:
+                        stats.chunks_sent += 1
+                    continue
                 if self._reconnecting or state in _OPENING:
                     if len(held) >= hold_max:
                         held.popleft()
-                        self.stats.chunks_dropped_reconnecting += 1
+                        stats.chunks_dropped_reconnecting += 1
                     held.append(chunk)
                     continue
-                if state is not S.READY or self._ws is None:
-                    self.stats.chunks_dropped_not_ready += 1
+                if state is not ready or self._ws is None:
+                    stats.chunks_dropped_not_ready += 1
                     continue
-                if held and not await self._send_held():
+                if not await self._send_held():
                     # The socket failed under the backlog: the new chunk waits behind it,
                     # in order, for the next resume (the hold bound applies next time).
                     held.append(chunk)
                     continue
-                # A socket that closed under a ready session fails this send, which
-                # counts the chunk as dropped: cheaper than asking the socket first.
                 await self._send_chunk(self._echo_gate(chunk))
 
     async def _send_held(self) -> bool:

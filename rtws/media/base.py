@@ -299,27 +299,36 @@ class MediaManager(ABC):
         self._push_input(None)
 
     def _wake(self) -> None:
-        waiter = self._mic_waiter
+        waiter, self._mic_waiter = self._mic_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def next_mic_chunks(self) -> list[AudioChunk]:
-        """The chunks completed since the last call (waiting for some); ``[]`` once stopped.
+    def take_mic_chunks(self) -> list[AudioChunk]:
+        """The chunks completed since the last call, without waiting (maybe ``[]``)."""
+        return self._drain_input() if self._pending else []
 
-        This is the transport's mic hand-off, 50 times a second per session, so
-        it waits on a bare future rather than an :class:`asyncio.Event` behind an
-        async generator: the same wake-up for about half the bookkeeping.
+    def mic_wakeup(self) -> asyncio.Future[None]:
+        """A future done at the next captured block, or at :meth:`stop` (done already if stopped).
+
+        This and :meth:`take_mic_chunks` are the transport's mic hand-off, 50
+        times a second per session: a bare future awaited directly, rather than
+        an :class:`asyncio.Event` or a coroutine around it, is the cheapest
+        wake-up asyncio has.
         """
+        waiter = self._mic_waiter
+        if waiter is None or waiter.done():
+            waiter = self._mic_waiter = asyncio.get_running_loop().create_future()
+            if not self._running or self._pending:  # a racing push, or nothing to wait for
+                self._wake()
+        return waiter
+
+    async def next_mic_chunks(self) -> list[AudioChunk]:
+        """The chunks completed since the last call (waiting for some); ``[]`` once stopped."""
         while self._running:
-            if not self._pending:  # a racing push wakes the future below
-                self._mic_waiter = asyncio.get_running_loop().create_future()
-                try:
-                    await self._mic_waiter
-                finally:
-                    self._mic_waiter = None
-            chunks = self._drain_input()
+            chunks = self.take_mic_chunks()
             if chunks:
                 return chunks
+            await self.mic_wakeup()
         return []
 
     async def mic_chunks(self) -> AsyncIterator[AudioChunk]:
