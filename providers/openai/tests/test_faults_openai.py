@@ -258,3 +258,22 @@ def report_counts() -> Iterator[None]:
     yield
     if EXAMPLES:
         print("\n[openai fuzz] " + ", ".join(f"{k}={v}" for k, v in sorted(EXAMPLES.items())))
+
+
+async def test_audio_that_is_not_base64_is_reported_and_never_played() -> None:
+    """Bad base64 (wrong padding, stray characters, a newline) is malformed, not noise."""
+    async with FakeRealtimeServer(bot=ScriptedBot([])) as server:
+        media = FileMediaManager(realtime=False)
+        t = OpenAIRealtimeTransport(options(server), media)
+        log = EventLog(t)
+        async with t:
+            delta = {"type": "response.output_audio.delta", "response_id": "resp_x",
+                     "item_id": "item_x", "output_index": 0, "content_index": 0}  # fmt: skip
+            for n, bad in enumerate(("AAA", "AA!A", "AAAA\nAAAA", "AA==AA=="), 1):
+                await server.send_event({**delta, "delta": bad})
+                await log.wait("error", count=n)
+            assert t.stats.malformed_messages == 4
+            await server.send_event({**delta, "delta": "AAAAAA=="})  # two silent samples
+            await log.wait("bot-started-speaking")
+            assert t.state is S.READY
+        assert not any(e["fatal"] for e in log.data("error"))
