@@ -9,6 +9,7 @@ the device callback reads), around ``flush`` and the output callback.
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import numpy as np
@@ -45,18 +46,37 @@ class ProbedMedia(FileMediaManager):
         #: (callback time, seconds from it to the end of its last non-zero sample)
         self.audible: list[tuple[float, float]] = []
         self.flushes: list[tuple[float, int]] = []
-        #: when each device input block was handed to the pipeline (index = block number)
-        self.block_times: list[float] = []
-        self.block_index: dict[float, int] = {}
+        #: when recent device input blocks were handed to the pipeline, oldest first; the
+        #: first is block number ``first_block``. Only blocks a chunk not yet sent may refer
+        #: to are kept: a history of every block would be the probe's own memory, which the
+        #: garbage collector walks on every full pass (10 ms per pass at K = 150, measured).
+        self.recent_blocks: collections.deque[float] = collections.deque()
+        self.first_block = 0
         self._in_provider = 0  # provider-rate samples of the current item played so far
         self._out_device = 0  # device-rate samples of it that reached the playout buffer
 
     def _push_input(self, block: Int16Array | None, captured_at: float | None = None) -> None:
         stamp = now()
         if block is not None:
-            self.block_index[stamp] = len(self.block_times)
-            self.block_times.append(stamp)
+            self.recent_blocks.append(stamp)
         super()._push_input(block, stamp)
+
+    def block_number(self, stamp: float) -> int:
+        """The number of the block handed over at ``stamp`` (-1 if no longer kept)."""
+        for k, kept in enumerate(self.recent_blocks):
+            if kept == stamp:
+                return self.first_block + k
+        return -1
+
+    def block_time(self, number: int) -> float | None:
+        k = number - self.first_block
+        return self.recent_blocks[k] if 0 <= k < len(self.recent_blocks) else None
+
+    def forget_blocks_before(self, number: int) -> None:
+        recent = self.recent_blocks
+        while recent and self.first_block < number:
+            recent.popleft()
+            self.first_block += 1
 
     def play(self, pcm: bytes | Int16Array, item_id: str | None = None) -> None:
         output = self._output
@@ -139,11 +159,12 @@ class ProbedTransport(WireProbed):
         # pipeline's own latency), and from the block holding the chunk's last
         # input sample (adding what the resampler held back and chunk alignment).
         media = self.probed_media
-        block = media.block_index.get(chunk.captured_at, -1)
-        self.probe.on_mic(chunk.seq, block, chunk.captured_at, sent)
+        self.probe.on_mic(chunk.seq, media.block_number(chunk.captured_at), chunk.captured_at, sent)
         last = -(-chunk.seq * self._chunk_in // self._block_in) - 1
-        if self.probe.window.active and 0 <= last < len(media.block_times):
-            self.probe.mic_content_ms.append((sent - media.block_times[last]) * 1000)
+        if self.probe.window.active and (held := media.block_time(last)) is not None:
+            self.probe.mic_content_ms.append((sent - held) * 1000)
+        # Chunks go out in order: no later chunk refers to a block before this one's last.
+        media.forget_blocks_before(last)
 
     def play_bot_audio(self, pcm: bytes, item_id: str | None = None) -> None:
         super().play_bot_audio(pcm, item_id)
