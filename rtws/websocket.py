@@ -14,7 +14,8 @@ keepalive pings, closing handshake, the sans-I/O protocol) and add two
 shortcuts, each falling back to the generic path whenever it cannot be exact:
 
 - :meth:`~StreamingConnection.send_now` writes a frame straight to the socket
-  when nothing could make the send wait (the socket buffer is empty);
+  when nothing could make the send wait (the socket buffer is empty), framing
+  it itself in the plain case (see :func:`text_frame`);
 - incoming messages go into a list the single reader drains in batches
   (:meth:`~StreamingConnection.next_messages`), one wake-up per TCP read
   rather than a coroutine round trip per frame.
@@ -23,6 +24,8 @@ shortcuts, each falling back to the generic path whenever it cannot be exact:
 from __future__ import annotations
 
 import asyncio
+import os
+import struct
 from typing import Any
 
 from websockets import State
@@ -31,9 +34,59 @@ from websockets.asyncio.connection import Connection
 from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
-from websockets.protocol import Event
+from websockets.protocol import Event, Side
 
-__all__ = ["StreamingConnection", "StreamingServerConnection"]
+try:  # what websockets.frames uses: its C speedup, else the pure-Python version
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask
+
+__all__ = ["StreamingConnection", "StreamingServerConnection", "text_frame"]
+
+_HEAD16 = struct.Struct("!BBH")
+_HEAD64 = struct.Struct("!BBQ")
+_FIN_TEXT = 0x81
+
+
+def text_frame(payload: bytes, mask: bytes | None) -> bytes:
+    """One unfragmented text frame, byte for byte what websockets writes (RFC 6455 §5.2).
+
+    websockets frames a message through a ``Frame`` object, a validity check,
+    a ``BytesIO`` and a ``secrets.token_bytes(4)`` system call for the mask:
+    2 µs a frame, 4 % of a client's CPU at 150 sessions. Without extensions
+    a text frame is a fixed header, the mask and the masked payload.
+    """
+    n = len(payload)
+    bit = 0x80 if mask is not None else 0
+    if n < 126:
+        head = bytes((_FIN_TEXT, bit | n))
+    elif n < 65536:
+        head = _HEAD16.pack(_FIN_TEXT, bit | 126, n)
+    else:
+        head = _HEAD64.pack(_FIN_TEXT, bit | 127, n)
+    if mask is None:
+        return head + payload
+    return head + mask + apply_mask(payload, mask)
+
+
+class _Masks:
+    """Client frame masks: 4 bytes each from a strong entropy source (RFC 6455 §5.3),
+    drawn from one ``os.urandom`` call per thousand frames rather than one call each."""
+
+    __slots__ = ("_at", "_pool")
+    POOL = 4096
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> bytes:
+        at = self._at
+        if at >= len(self._pool):
+            self._pool = os.urandom(self.POOL)
+            at = 0
+        self._at = at + 4
+        return self._pool[at : at + 4]
 
 
 class _Streaming(Connection):
@@ -50,6 +103,7 @@ class _Streaming(Connection):
         self._fragments: list[Frame] = []
         self._reading_paused = False
         self._fail_timer: asyncio.TimerHandle | None = None
+        self._masks = _Masks() if self.protocol.side is Side.CLIENT else None
 
     # ---- sending
     def send_now(self, text: str) -> bool:
@@ -61,16 +115,23 @@ class _Streaming(Connection):
         buffer, a closing connection) goes to the generic path, which knows
         how to wait and how to fail.
         """
+        protocol = self.protocol
         if (
-            self.protocol.state is not State.OPEN
+            protocol.state is not State.OPEN
             or self.send_in_progress is not None
             or self.transport.get_write_buffer_size()
         ):
             return False
-        self.protocol.send_text(text.encode())
-        # Only the frame just serialized is pending. asyncio's write() does not raise
-        # on a dead socket (it reports through connection_lost), so neither does this.
-        self.send_data()
+        payload = text.encode()
+        # asyncio's write() does not raise on a dead socket (it reports through
+        # connection_lost), so neither does this.
+        if protocol.extensions or protocol.debug or protocol.writes:
+            # Compression, frame logging, or bytes already queued: websockets frames it.
+            protocol.send_text(payload)
+            self.send_data()
+        else:
+            masks = self._masks
+            self.transport.write(text_frame(payload, masks.next() if masks else None))
         return True
 
     # ---- receiving

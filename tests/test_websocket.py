@@ -17,19 +17,21 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Frame, Opcode
 
-from rtws.websocket import StreamingConnection
+from rtws.websocket import StreamingConnection, StreamingServerConnection, text_frame
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def open_pair(handler: Handler) -> AsyncIterator[StreamingConnection]:
+async def open_pair(
+    handler: Handler, compression: str | None = None
+) -> AsyncIterator[StreamingConnection]:
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        ws = await connect(  # no compression, as rtws connects by default
-            f"ws://127.0.0.1:{port}", create_connection=StreamingConnection, compression=None
+        ws = await connect(  # no compression unless asked, as rtws connects by default
+            f"ws://127.0.0.1:{port}", create_connection=StreamingConnection, compression=compression
         )
         assert isinstance(ws, StreamingConnection)
         try:
@@ -162,3 +164,63 @@ async def test_what_the_protocol_refuses_fails_the_connection(
         with pytest.raises(ConnectionClosedError) as caught:
             await ws.next_messages()
         assert caught.value.sent is not None and caught.value.sent.code == code
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70001])
+@pytest.mark.parametrize("masked", [True, False], ids=["client", "server"])
+def test_text_frame_is_byte_for_byte_what_websockets_writes(
+    size: int, masked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = bytes(i % 251 for i in range(size))
+    mask = b"\x9a\x01\xff\x37"
+    monkeypatch.setattr("websockets.frames.secrets.token_bytes", lambda n: mask[:n])
+    theirs = Frame(Opcode.TEXT, payload).serialize(mask=masked)
+    assert text_frame(payload, mask if masked else None) == theirs
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_send_now_frames_reach_a_strict_server_intact(compression: str | None) -> None:
+    """A websockets server fails a connection on an unmasked client frame (1002): every
+    message must arrive, whatever its length, across more frames than one mask pool holds."""
+    texts = [f"{i}:" + "é" * (i % 7) * 40 for i in range(1500)] + ["x" * 70000, "last"]
+    received: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        async for message in ws:
+            received.append(str(message))
+            if message == "last":
+                return
+
+    async with open_pair(handler, compression) as ws:
+        written: list[bytes] = []
+        write = ws.transport.write
+        ws.transport.write = lambda data: (written.append(bytes(data)), write(data))[1]  # type: ignore[method-assign]
+        for text in texts:
+            if not ws.send_now(text):
+                await ws.send(text)
+        await ws.wait_closed()
+    assert received == texts
+    if compression is None:  # a fresh mask on each frame, after the 2, 4 or 10 header bytes
+        starts = {126: 4, 127: 10}
+        masks = [f[starts.get(f[1] & 0x7F, 2) :][:4] for f in written if f[0] == 0x81]
+        assert len(masks) == len(texts) and all(f[1] & 0x80 for f in written)
+        assert len(set(masks)) > 0.99 * len(masks)
+
+
+async def test_the_server_side_writes_unmasked_frames() -> None:
+    """The fake servers' connections take the same shortcut, unmasked (RFC 6455 §5.1)."""
+    got: list[str | bytes] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        assert isinstance(ws, StreamingServerConnection)
+        for text in ("short", "y" * 300, "last"):
+            assert ws.send_now(text)
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, create_connection=StreamingServerConnection) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as plain:
+            async with asyncio.timeout(5):
+                while len(got) < 3:
+                    got.append(await plain.recv())
+    assert got == ["short", "y" * 300, "last"]
