@@ -63,19 +63,20 @@ class Outbox:
     def __init__(self, keep: int = 64) -> None:
         self._ids = itertools.count(1)
         self._keep = keep
-        self._sent: OrderedDict[str, Event] = OrderedDict()
+        #: event id -> type: the type is all an error needs, and keeping whole events
+        #: (a session.update is a tree of a dozen dicts) would be memory the GC walks
+        self._sent: OrderedDict[str, str] = OrderedDict()
 
     def stamp(self, event: Event) -> Event:
         event_id = f"rtws_{next(self._ids)}"
-        self._sent[event_id] = event
+        self._sent[event_id] = str(event["type"])
         while len(self._sent) > self._keep:
             self._sent.popitem(last=False)
         return {**event, "event_id": event_id}
 
     def refused(self, error: Event) -> str | None:
         """The type of the client event an ``error`` refers to, when it was ours."""
-        event = self._sent.get(str(error.get("event_id")))
-        return None if event is None else str(event["type"])
+        return self._sent.get(str(error.get("event_id")))
 
     def clear(self) -> None:
         self._sent.clear()
