@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from rtws import FileMediaManager, TransportState
+from rtws import FileMediaManager, MediaFormat, TransportState
 from rtws.audio import StreamResampler, read_wav
 from tests.conftest import DATA, make_options, session_tasks
 from tests.echo_provider import EchoServer, EchoTransport
@@ -215,3 +215,20 @@ async def test_late_audio_of_an_interrupted_item_never_plays(echo_server: EchoSe
         await wait_for(lambda: media.played_ms("item-2") >= 300)
         assert media.played_ms("item-1") == cut_at
     assert t.stats.late_audio_dropped >= 1
+
+
+async def test_the_mic_hand_off_wakes_on_a_block_and_at_stop() -> None:
+    """The pump's wait: one shared future, done at the next block, and done at stop."""
+    media = FileMediaManager(tone(1.0, 16000), input_rate=16000, realtime=True)
+    await media.start(MediaFormat(16000, 24000, chunk_ms=20))
+    waiter = media.mic_wakeup()
+    assert media.mic_wakeup() is waiter  # one pending wake-up, shared
+    async with asyncio.timeout(2):
+        await waiter
+    chunks = media.take_mic_chunks()
+    assert chunks and chunks[0].seq == 1 and len(chunks[0].pcm) == 320 * 2
+    assert media.take_mic_chunks() == []  # taken once
+    pending = media.mic_wakeup()
+    await media.stop()
+    assert pending.done()  # stop wakes the pump, which then finds the media stopped
+    assert media.mic_wakeup().done() and await media.next_mic_chunks() == []
