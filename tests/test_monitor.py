@@ -15,11 +15,16 @@ def _armed(t: EchoTransport) -> bool:
     return t._monitor.armed  # pyright: ignore[reportPrivateUsage]
 
 
+def _session(server: EchoServer, silence_ms: float) -> tuple[FileMediaManager, EchoTransport]:
+    """A real-time file device at the provider's rate; the turn ends after ``silence_ms``."""
+    media = FileMediaManager(None, input_rate=16000, output_rate=24000, realtime=True)
+    return media, EchoTransport(make_options(server, bot_stopped_after_ms=silence_ms), media)
+
+
 async def test_quiet_sessions_arm_no_timer_and_the_turn_ends_after_the_silence(
     echo_server: EchoServer,
 ) -> None:
-    media = FileMediaManager(None, input_rate=16000, output_rate=24000, realtime=True)
-    t = EchoTransport(make_options(echo_server, bot_stopped_after_ms=200), media)
+    media, t = _session(echo_server, 200)
     stopped_at: list[float] = []
     t.on("bot-stopped-speaking", lambda m: stopped_at.append(time.monotonic()))
     async with t:
@@ -47,8 +52,7 @@ async def test_quiet_sessions_arm_no_timer_and_the_turn_ends_after_the_silence(
 async def test_a_gap_shorter_than_the_silence_does_not_end_the_turn(
     echo_server: EchoServer,
 ) -> None:
-    media = FileMediaManager(None, input_rate=16000, output_rate=24000, realtime=True)
-    t = EchoTransport(make_options(echo_server, bot_stopped_after_ms=300), media)
+    media, t = _session(echo_server, 300)
     events: list[str] = []
     t.on("bot-started-speaking", lambda m: events.append(m.type))
     t.on("bot-stopped-speaking", lambda m: events.append(m.type))
