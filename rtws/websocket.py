@@ -71,7 +71,8 @@ def text_frame(payload: bytes, mask: bytes | None) -> bytes:
 
 class _Masks:
     """Client frame masks: 4 bytes each from a strong entropy source (RFC 6455 §5.3),
-    drawn from one ``os.urandom`` call per thousand frames rather than one call each."""
+    drawn from one ``os.urandom`` call per thousand frames rather than one call each.
+    One pool per process, emptied in a forked child so it never repeats its parent's."""
 
     __slots__ = ("_at", "_pool")
     POOL = 4096
@@ -88,6 +89,14 @@ class _Masks:
         self._at = at + 4
         return self._pool[at : at + 4]
 
+    def reset(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+
+_MASKS = _Masks()
+os.register_at_fork(after_in_child=_MASKS.reset)
+
 
 class _Streaming(Connection):
     """The two shortcuts, for either side of a connection (see the module docstring).
@@ -103,7 +112,7 @@ class _Streaming(Connection):
         self._fragments: list[Frame] = []
         self._reading_paused = False
         self._fail_timer: asyncio.TimerHandle | None = None
-        self._masks = _Masks() if self.protocol.side is Side.CLIENT else None
+        self._masks = _MASKS if self.protocol.side is Side.CLIENT else None
 
     # ---- sending
     def send_now(self, text: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -224,3 +225,21 @@ async def test_the_server_side_writes_unmasked_frames() -> None:
                 while len(got) < 3:
                     got.append(await plain.recv())
     assert got == ["short", "y" * 300, "last"]
+
+
+def test_a_forked_child_draws_masks_of_its_own() -> None:
+    """Masks come from a per-process pool: a child must not send its parent's next masks."""
+    from rtws.websocket import _MASKS  # pyright: ignore[reportPrivateUsage]
+
+    _MASKS.next()  # the parent has a pool with masks left in it
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next masks, then leave without cleanup
+        os.write(write, b"".join(_MASKS.next() for _ in range(4)))
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    child = os.read(read, 16)
+    os.close(read)
+    assert status == 0 and len(child) == 16
+    assert child != b"".join(_MASKS.next() for _ in range(4))
