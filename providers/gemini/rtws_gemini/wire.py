@@ -23,7 +23,7 @@ def b64decode(data: str) -> bytes:
     text = data.strip().replace("-", "+").replace("_", "/")
     text += "=" * (-len(text) % 4)
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError(f"invalid base64 in a Gemini message: {exc}") from None
 

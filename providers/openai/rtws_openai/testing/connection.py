@@ -10,7 +10,6 @@ sent and everything the server answered is kept on the connection's
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import contextlib
 import json
@@ -222,7 +221,7 @@ class FakeConnection:
 
     async def _append(self, event: Json) -> None:
         try:
-            pcm = base64.b64decode(event["audio"], validate=True)
+            pcm = binascii.a2b_base64(event["audio"], strict_mode=True)
         except (binascii.Error, ValueError):
             raise InvalidRequest(
                 "Invalid 'audio': expected base64-encoded PCM16 audio.",
@@ -365,7 +364,7 @@ class FakeConnection:
         if kind in ("input_audio", "output_audio"):
             if "audio" in content:
                 try:
-                    audio += base64.b64decode(content["audio"], validate=True)
+                    audio += binascii.a2b_base64(content["audio"], strict_mode=True)
                 except (binascii.Error, ValueError):
                     raise InvalidRequest(
                         "Invalid 'item.content.audio': expected base64-encoded PCM16 audio.",
