@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from rtws_openai import wire
-from rtws.conversation import SentenceSplitter as Sentences
 from rtws_openai.turns import BYTES_PER_MS, SessionBook
 
 from providers.openai.tests.support import check_client_event
 from rtws import AuthenticationError, ConnectionFailed, ConnectionLost, ProviderError
+from rtws.conversation import SentenceSplitter as Sentences
 
 
 @pytest.mark.parametrize(
