@@ -14,6 +14,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from inspect import isawaitable
 from typing import Any
 
 from .errors import ConnectionFailed, ProtocolError
@@ -21,10 +22,12 @@ from .redact import get_logger, redact
 
 log = get_logger("rtws.dispatch")
 
-#: A provider's handler for one incoming message type (sync or async).
-LLMHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
+#: A provider's handler for one incoming message type (sync or async). What a sync
+#: handler returns is ignored, so a lambda around a helper that returns a value
+#: (``lambda m: self.user_started_speaking()``) is fine.
+LLMHandler = Callable[[dict[str, Any]], Awaitable[None] | object]
 #: A provider's handler for binary frames, as raw bytes (sync or async).
-BinaryHandler = Callable[[bytes], Awaitable[None] | None]
+BinaryHandler = Callable[[bytes], Awaitable[None] | object]
 
 
 @dataclass(slots=True)
@@ -105,7 +108,7 @@ class Dispatcher:
         if binary is not None and type(frame) is bytes:
             try:
                 result = binary(frame)
-                if result is not None:
+                if result is not None and isawaitable(result):
                     await result
             except asyncio.CancelledError:
                 raise
@@ -137,7 +140,7 @@ class Dispatcher:
             # Inline, not a helper coroutine: this runs for every frame of every session.
             try:
                 result = handler(message)
-                if result is not None:
+                if result is not None and isawaitable(result):
                     await result
             except asyncio.CancelledError:
                 raise

@@ -215,13 +215,13 @@ class Conversation:
             return
         reply = self._reply
         if reply_id is None:
+            if reply is not None and reply.cut:
+                self._stats.late_audio_dropped += 1
+                return
             if reply is None or reply.audio_done:
                 if reply is not None:
                     self._close(reply)
                 reply = self._start(None)
-            elif reply.cut:
-                self._stats.late_audio_dropped += 1
-                return
         elif reply is None or reply.id != reply_id:
             if reply_id in self._cut_replies:
                 self._stats.late_audio_dropped += 1
@@ -254,9 +254,12 @@ class Conversation:
         """All of a reply's audio was sent: let its tail (shorter than the prebuffer) play."""
         reply = self._reply
         if reply is not None and (reply_id is None or reply.id == reply_id):
+            if reply.cut:
+                if not reply.wire:
+                    self._close(reply)  # the server finished the cut reply: what follows is new
+                return
             reply.audio_done = True
-            if not reply.cut:
-                self._out.end_of_stream(item_id or reply.item)
+            self._out.end_of_stream(item_id or reply.item)
         elif reply_id is None or reply_id not in self._cut_replies:
             self._out.end_of_stream(item_id or reply_id)
 

@@ -12,13 +12,24 @@ it received) and inherits :class:`ProviderConformance` in a test module::
 
 pytest then runs every contract check against the provider: state order,
 ``bot-ready``, hook order, audio both ways, interruption, event shapes and
-a clean, reusable disconnect. Needs ``pytest`` and ``pytest-asyncio``.
+a clean, reusable disconnect; then what a user hears across barge-ins, late
+audio, typed text, function calls, errors, refused keys and the session's own
+tasks (:mod:`.kit`). Needs ``pytest`` and ``pytest-asyncio`` (its default strict
+mode is fine: the checks carry the ``asyncio`` mark).
 """
 
 from .harness import ProviderHarness
-from .probes import EventLog, HookRecorder, MarkRecorder, foreign_threads, rtws_tasks, wait_for
+from .kit import DEVICE_RATE, ProviderConformance
+from .probes import (
+    EventLog,
+    HookRecorder,
+    MarkRecorder,
+    foreign_threads,
+    rtws_tasks,
+    session_tasks,
+    wait_for,
+)
 from .signals import alignment, audible_span, chirp, dominant_frequency, tone
-from .suite import DEVICE_RATE, ProviderConformance
 
 __all__ = [
     "DEVICE_RATE",
@@ -33,6 +44,7 @@ __all__ = [
     "dominant_frequency",
     "foreign_threads",
     "rtws_tasks",
+    "session_tasks",
     "tone",
     "wait_for",
 ]

@@ -11,7 +11,7 @@ transport API, exactly as a user would.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Self
+from typing import Any, Self
 
 from ..media.base import MediaManager
 from ..transport import RealTimeWebsocketTransport
@@ -26,6 +26,10 @@ class ProviderHarness(ABC):
     :meth:`make_transport`, :meth:`server_say`, :meth:`server_interrupt` and
     :meth:`received_audio`; override :meth:`truncations` when the protocol
     tells the server how much of the bot's audio was heard.
+
+    The optional actions below (late audio, typed text, function calls, server
+    errors, bad credentials) each unlock one check of the kit; a check whose
+    action is not implemented is skipped, and says which action it needs.
     """
 
     async def __aenter__(self) -> Self:
@@ -86,3 +90,31 @@ class ProviderHarness(ABC):
         skips that part of the interruption check.
         """
         return None
+
+    # ------------------------------------------------------------------ optional actions
+    async def server_late_audio(self, pcm: Int16Array) -> None:
+        """Send ``pcm`` as more of the reply the user just interrupted: audio that was in
+        flight when the barge-in happened (with the same reply id, where the wire has ids)."""
+        raise NotImplementedError("server_late_audio")
+
+    def received_texts(self) -> list[str]:
+        """The typed user messages (``send-text``) the server received, in order."""
+        raise NotImplementedError("received_texts")
+
+    async def server_call_function(self, name: str, arguments: dict[str, Any]) -> None:
+        """Make the server ask for a function call (its VAD or a script: the harness's choice)."""
+        raise NotImplementedError("server_call_function")
+
+    def function_results(self) -> list[tuple[str, Any]]:
+        """``(call id, result)`` for each function result the server received."""
+        raise NotImplementedError("function_results")
+
+    async def server_error(self, message: str) -> None:
+        """Make the server report a non-fatal error (the session goes on)."""
+        raise NotImplementedError("server_error")
+
+    def make_transport_with_bad_credentials(
+        self, media: MediaManager
+    ) -> RealTimeWebsocketTransport:
+        """Like :meth:`make_transport`, with credentials the server refuses."""
+        raise NotImplementedError("make_transport_with_bad_credentials")

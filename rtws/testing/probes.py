@@ -35,6 +35,34 @@ def rtws_tasks() -> list[asyncio.Task[Any]]:
     return [t for t in asyncio.all_tasks() if t.get_name().startswith("rtws-") and not t.done()]
 
 
+def session_tasks(
+    transport: RealTimeWebsocketTransport, before: set[asyncio.Task[Any]]
+) -> list[asyncio.Task[Any]]:
+    """Unfinished tasks started since ``before`` that belong to ``transport``'s session.
+
+    Not only the ``rtws-*`` ones the base names: a task whose coroutine runs a
+    method of the transport (``asyncio.create_task(self._keepalive())``) or
+    code from the provider's module counts too — exactly the task a provider
+    forgets to cancel.
+    """
+    module = type(transport).__module__
+    found: list[asyncio.Task[Any]] = []
+    for task in asyncio.all_tasks():
+        if task in before or task.done() or task is asyncio.current_task():
+            continue
+        coro = task.get_coro()
+        frame = getattr(coro, "cr_frame", None)
+        owner = frame.f_locals.get("self") if frame is not None else None
+        code_module = frame.f_globals.get("__name__") if frame is not None else None
+        if (
+            task.get_name().startswith("rtws-")
+            or owner is transport
+            or (code_module == module and module != __name__)
+        ):
+            found.append(task)
+    return found
+
+
 def foreign_threads(before: set[int | None]) -> list[threading.Thread]:
     """Live threads that did not exist in ``before`` (a ``threading.enumerate()`` id snapshot).
 

@@ -42,9 +42,12 @@ S = TransportState
 DEVICE_RATE = 48000
 
 
-class ProviderConformance(ABC):
-    """Inherit as ``class TestMyProviderConformance(ProviderConformance)`` and implement
-    :meth:`make_harness`; pytest then runs every ``test_*`` below against your provider.
+class ContractChecks(ABC):
+    """The contract half of :class:`~rtws.testing.ProviderConformance` (see :mod:`.kit`).
+
+    Inherit ``ProviderConformance`` as ``class TestMyProviderConformance(ProviderConformance)``
+    and implement :meth:`make_harness`; pytest then runs every ``test_*`` check against
+    your provider.
 
     Class attributes tune the checks: :attr:`timeout` bounds every wait,
     :attr:`block_ms` is the virtual sound card's block (the unit of "within
@@ -104,6 +107,8 @@ class ProviderConformance(ABC):
                 try:
                     await check(harness)
                     results[name] = "ok"
+                except pytest.skip.Exception as exc:
+                    results[name] = f"skipped: {exc.msg}"
                 except (Exception, pytest.fail.Exception) as exc:
                     results[name] = f"{type(exc).__name__}: {exc}"
                 finally:
@@ -383,4 +388,4 @@ class ProviderConformance(ABC):
         assert not rtws_tasks(), rtws_tasks()
 
 
-__all__ = ["DEVICE_RATE", "ProviderConformance"]
+__all__ = ["DEVICE_RATE", "ContractChecks"]

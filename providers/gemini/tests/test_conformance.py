@@ -5,12 +5,20 @@ audio on its own: the harness alone decides when the bot speaks (a typed
 turn, answered with the kit's audio) and when the user barges in (the
 server's ``interrupted`` flag). Gemini has no truncation message: the server
 trims its own history, so the kit skips that part.
+
+Late audio: Gemini's barge-in is the server's ``interrupted``, after which the
+protocol sends nothing more of that reply, so the harness has no late audio to
+send (``test_audio_after_a_barge_in_is_never_played`` covers a client-side cut).
+Gemini reports errors by closing the connection, so there is no non-fatal
+server error to send either: both checks are skipped, and say why.
 """
 
 from __future__ import annotations
 
 from rtws_gemini import GeminiLiveTransport, ManualActivity
-from rtws_gemini.testing import FakeGeminiServer, Reply, options_for
+from typing import Any
+
+from rtws_gemini.testing import FakeGeminiServer, Reply, ToolCall, options_for
 
 from rtws import MediaManager, rtvi
 from rtws.testing import ProviderConformance, ProviderHarness
@@ -55,6 +63,35 @@ class GeminiHarness(ProviderHarness):
 
     def received_audio(self) -> Int16Array:
         return self.server.received_audio()
+
+    def received_texts(self) -> list[str]:
+        return [
+            part["text"]
+            for record in self.server.connections
+            for content in record.of_kind("clientContent")
+            for turn in content.get("turns", [])
+            for part in turn.get("parts", [])
+            if "text" in part
+        ]
+
+    async def server_call_function(self, name: str, arguments: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.server.script(Reply(text="Done: {results}", tool_calls=[ToolCall(name, arguments)]))
+        await self.transport.send_message(
+            rtvi.SendText(data=rtvi.SendTextData(content="Please call it."))
+        )
+
+    def function_results(self) -> list[tuple[str, Any]]:
+        return [
+            (response["id"], response["response"])
+            for record in self.server.connections
+            for message in record.of_kind("toolResponse")
+            for response in message.get("functionResponses", [])
+        ]
+
+    def make_transport_with_bad_credentials(self, media: MediaManager) -> GeminiLiveTransport:
+        options = options_for(self.server, api_key="wrong-gemini-key")
+        return GeminiLiveTransport(options, media)
 
 
 class TestGeminiConformance(ProviderConformance):

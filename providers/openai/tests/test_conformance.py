@@ -8,6 +8,9 @@ in (``input_audio_buffer.speech_started``, as the service's VAD sends it).
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import numpy as np
 from pydantic import SecretStr
 from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
@@ -63,6 +66,52 @@ class OpenAIHarness(ProviderHarness):
 
     def truncations(self) -> list[tuple[str, int]]:
         return [(t.item_id, t.audio_end_ms) for t in self.server.truncations]
+
+    async def server_late_audio(self, pcm: Int16Array) -> None:
+        last = [e for e in self.server.sent if e["type"] == "response.output_audio.delta"][-1]
+        step = 24 * 40
+        for i in range(0, len(pcm), step):
+            delta = base64.b64encode(pcm[i : i + step].tobytes()).decode()
+            await self.server.send_event({**last, "delta": delta, "event_id": f"late_{i}"})
+
+    def received_texts(self) -> list[str]:
+        return [
+            part["text"]
+            for event in self.server.received
+            if event["type"] == "conversation.item.create"
+            for part in event["item"].get("content") or []
+            if part.get("type") == "input_text"
+        ]
+
+    async def server_call_function(self, name: str, arguments: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.bot.add(Reply.call(name, arguments), Reply.say("Done."))
+        await self.transport.send_message(
+            rtvi.SendText(data=rtvi.SendTextData(content="Please call it."))
+        )
+
+    def function_results(self) -> list[tuple[str, Any]]:
+        return [
+            (event["item"]["call_id"], event["item"]["output"])
+            for event in self.server.received
+            if event["type"] == "conversation.item.create"
+            and event["item"]["type"] == "function_call_output"
+        ]
+
+    async def server_error(self, message: str) -> None:
+        error = {"type": "invalid_request_error", "code": "conformance", "message": message}
+        await self.server.send_event(
+            {"type": "error", "event_id": "evt_conformance", "error": error}
+        )
+
+    def make_transport_with_bad_credentials(self, media: MediaManager) -> OpenAIRealtimeTransport:
+        options = OpenAIRealtimeOptions(
+            base_url=self.server.base_url,
+            api_key=SecretStr("sk-wrong-0123456789abcdef"),
+            turn_detection=None,
+            connect_timeout=5.0,
+        )
+        return OpenAIRealtimeTransport(options, media)
 
 
 class TestOpenAIConformance(ProviderConformance):
