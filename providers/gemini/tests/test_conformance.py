@@ -15,9 +15,9 @@ server error to send either: both checks are skipped, and say why.
 
 from __future__ import annotations
 
-from rtws_gemini import GeminiLiveTransport, ManualActivity
 from typing import Any
 
+from rtws_gemini import GeminiLiveTransport, ManualActivity
 from rtws_gemini.testing import FakeGeminiServer, Reply, ToolCall, options_for
 
 from rtws import MediaManager, rtvi
