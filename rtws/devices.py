@@ -10,21 +10,67 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import rtvi
+from .errors import InvalidStateError, RTWSError
 from .media.base import AudioDevice, MediaManager
+from .redact import redact
+from .state import TransportState
 
 if TYPE_CHECKING:
     from .rtvi import RTVIMessage
+    from .session import Sessions
+
+S = TransportState
 
 
 class DeviceControls:
     """Enumerate, select, switch and mute devices (the media manager does the work)."""
+
+    _devices_initialized: bool
+    _sessions: Sessions
 
     if TYPE_CHECKING:
 
         @property
         def media(self) -> MediaManager: ...
 
+        @property
+        def state(self) -> TransportState: ...
+
         def emit(self, message: RTVIMessage) -> None: ...
+
+        async def _ensure_llm_initialized(self) -> None: ...
+
+        def _move(self, new: TransportState) -> None: ...
+
+    async def init_devices(self) -> None:
+        """Enumerate devices before connecting (``initializing`` → ``initialized``)."""
+        await self._ensure_llm_initialized()
+        if self.state not in (S.DISCONNECTED, S.ERROR):
+            if self._devices_initialized:
+                return
+            raise InvalidStateError(
+                f"init_devices() needs a disconnected transport, not {self.state}"
+            )
+        self._move(S.INITIALIZING)
+        try:
+            await self._init_media()
+            self.emit(rtvi.AvailableMicsUpdated(data=_devices(await self.media.get_all_mics())))
+            self.emit(
+                rtvi.AvailableSpeakersUpdated(data=_devices(await self.media.get_all_speakers()))
+            )
+        except BaseException as exc:
+            self._sessions.mark_failed(exc)
+            raise
+        self._move(S.INITIALIZED)
+
+    async def _init_media(self) -> None:
+        media = self.media
+        media.set_device_error_callback(self._on_device_error)
+        await media.initialize()
+        self._devices_initialized = True
+
+    def _on_device_error(self, error: RTWSError) -> None:
+        self.emit(rtvi.DeviceErrorEvent(data=rtvi.DeviceErrorData(message=redact(str(error)))))
 
     async def get_all_mics(self) -> list[AudioDevice]:
         return await self.media.get_all_mics()
@@ -67,3 +113,7 @@ class DeviceControls:
     @property
     def is_cam_enabled(self) -> bool:
         return self.media.is_cam_enabled
+
+
+def _devices(devices: list[AudioDevice]) -> rtvi.DevicesData:
+    return rtvi.DevicesData(devices=[d.model_dump() for d in devices])

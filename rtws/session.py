@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import rtvi
 from .errors import ConnectionFailed, ConnectTimeout, RateLimited, RTWSError
 from .redact import get_logger, redact
 from .state import TransportState
@@ -271,7 +272,10 @@ class Sessions:
                 t.emit_error(
                     f"{reason}; reconnecting (attempt {attempt} of {plan.attempts})", fatal=False
                 )
-            t._announce_reconnect(attempt, plan.attempts, delay, reason)  # pyright: ignore[reportPrivateUsage]
+            data = rtvi.ReconnectingData(
+                attempt=attempt, max_attempts=plan.attempts, delay_s=round(delay, 3), reason=reason
+            )
+            t.emit(rtvi.Reconnecting(data=data))
             await self._end_connection()
             await asyncio.sleep(delay)
             try:
@@ -289,7 +293,9 @@ class Sessions:
             t.stats.reconnects += 1
             self._recent_attempts = attempt if plan.counts_attempts else 0
             self._reconnected_at = time.monotonic()
-            t._announce_reconnected(attempt)  # pyright: ignore[reportPrivateUsage]
+            t.emit(
+                rtvi.Reconnected(data=rtvi.ReconnectedData(attempt=attempt, resumed=t.can_resume()))
+            )
             return
         await self.fail_now(last or ConnectionFailed(f"could not reconnect to {t.provider_name}"))
 

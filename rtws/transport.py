@@ -39,11 +39,11 @@ from .errors import (
     UnsupportedMessage,
 )
 from .events import EventBus
-from .media.base import AudioChunk, AudioDevice, MediaFormat, MediaManager
+from .media.base import AudioChunk, MediaFormat, MediaManager
 from .monitor import SessionMonitor
 from .options import TransportOptions
 from .provider import ProviderAPI, TransportOutput
-from .redact import get_logger, redact
+from .redact import get_logger
 from .session import Sessions
 from .state import StateMachine, TransportState
 from .uplink import MicUplink
@@ -240,27 +240,6 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
             resample_quality=self.options.resample_quality,
         )
 
-    async def init_devices(self) -> None:
-        """Enumerate devices before connecting (``initializing`` → ``initialized``)."""
-        await self._ensure_llm_initialized()
-        if self.state not in (S.DISCONNECTED, S.ERROR):
-            if self._devices_initialized:
-                return
-            raise InvalidStateError(
-                f"init_devices() needs a disconnected transport, not {self.state}"
-            )
-        self._move(S.INITIALIZING)
-        try:
-            await self._init_media()
-            self.emit(rtvi.AvailableMicsUpdated(data=_devices(await self.media.get_all_mics())))
-            self.emit(
-                rtvi.AvailableSpeakersUpdated(data=_devices(await self.media.get_all_speakers()))
-            )
-        except BaseException as exc:
-            self._sessions.mark_failed(exc)
-            raise
-        self._move(S.INITIALIZED)
-
     async def connect(self) -> None:
         """Open the session; returns once ``ready`` (bot-ready emitted) or raises."""
         if self.state is S.READY:
@@ -374,12 +353,6 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
             await self.attach_llm_listeners()
             self._llm_initialized = True
 
-    async def _init_media(self) -> None:
-        media = self.media
-        media.set_device_error_callback(self._on_device_error)
-        await media.initialize()
-        self._devices_initialized = True
-
     async def _connect(self) -> None:
         sessions = self._sessions
         try:
@@ -421,20 +394,3 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
         except RTWSError as exc:
             if self._ws is conn:
                 self._sessions.lost_connection(exc)
-
-    def _on_device_error(self, error: RTWSError) -> None:
-        self.emit(rtvi.DeviceErrorEvent(data=rtvi.DeviceErrorData(message=redact(str(error)))))
-
-    def _announce_reconnect(self, attempt: int, attempts: int, delay: float, reason: str) -> None:
-        data = rtvi.ReconnectingData(
-            attempt=attempt, max_attempts=attempts, delay_s=round(delay, 3), reason=reason
-        )
-        self.emit(rtvi.Reconnecting(data=data))
-
-    def _announce_reconnected(self, attempt: int) -> None:
-        data = rtvi.ReconnectedData(attempt=attempt, resumed=self.can_resume())
-        self.emit(rtvi.Reconnected(data=data))
-
-
-def _devices(devices: list[AudioDevice]) -> rtvi.DevicesData:
-    return rtvi.DevicesData(devices=[d.model_dump() for d in devices])

@@ -26,64 +26,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from .. import rtvi
 from ..audio import PlaybackMark
 from . import events as ev
 from .calls import CallLedger
+from .output import Output, Stats, metrics
 from .replies import CutSet, Reply
 from .text import SentenceSplitter, TextBuffer
 
 #: User utterances with open deltas kept at once (keyed by the wire's item id).
 UTTERANCES_KEPT = 8
-
-
-class Output(Protocol):
-    """Where the conversation's decisions go: events for the user, commands for the speaker."""
-
-    def emit(self, message: rtvi.RTVIMessage) -> None: ...
-
-    def wants(self, event_type: str) -> bool: ...
-
-    def play(self, pcm: bytes, item_id: str) -> bool:
-        """Queue audio; False when nothing plays (media not running)."""
-        ...
-
-    def end_of_stream(self, item_id: str | None) -> None: ...
-
-    def flush(self) -> PlaybackMark: ...
-
-    def mark(self) -> PlaybackMark: ...
-
-    def bot_started(self) -> None:
-        """The bot became audible (the transport starts watching for its silence)."""
-        ...
-
-    def fail(self, message: str) -> None:
-        """A fatal server error: the session must end."""
-        ...
-
-
-class Stats(Protocol):
-    late_audio_dropped: int
-
-
-def metrics(
-    *,
-    ttfb: list[dict[str, Any]] | None = None,
-    processing: list[dict[str, Any]] | None = None,
-    tokens: list[dict[str, Any]] | None = None,
-) -> rtvi.Metrics:
-    """A ``metrics`` event; each list holds ``{"processor", "model"?, "value"}`` entries."""
-    data: dict[str, Any] = {}
-    if ttfb:
-        data["ttfb"] = ttfb
-    if processing:
-        data["processing"] = processing
-    if tokens:
-        data["tokens"] = tokens
-    return rtvi.Metrics.model_validate({"data": data})
 
 
 class Conversation:

@@ -15,42 +15,30 @@ conversation carries on in a new connection.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlencode
 
 import numpy as np
 import numpy.typing as npt
-from websockets.frames import CloseCode
 
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
-from rtws.connection import close_error
 from rtws.conversation import events as ev
 from rtws.errors import (
-    AuthenticationError,
     ConfigurationError,
-    ConnectionFailed,
     ProtocolError,
-    RateLimited,
     RTWSError,
 )
 from rtws.options import secret_value
-from rtws.redact import get_logger, redact, register_secret
+from rtws.redact import get_logger, register_secret
 
-from . import wire
+from . import endpoint, wire
 from .auth import mint_token
 from .options import GeminiLiveOptions, ManualActivity
 from .setup import INPUT_MIME, OUTPUT_RATE, setup_message
 
 log = get_logger("rtws.gemini")
 
-#: Close reasons that mean "these credentials will never work" (Google's wording varies).
-_CREDENTIALS = re.compile(
-    r"api[ _-]?key|unauthenticated|permission|credential|(access|auth|ephemeral)[ _-]?token",
-    re.IGNORECASE,
-)
 #: A mic chunk louder than this (RMS, dBFS) means the user is talking.
 VOICE_DBFS = -45.0
 #: After a goAway, quiet time that ends the user's turn for the move: long enough for the
@@ -139,7 +127,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     async def connect_llm(self) -> None:
         self._reset_connection_state()
         self._resuming = self._handle is not None and self.options.session_resumption
-        url, headers = self._endpoint()
+        url, headers = endpoint.url_and_headers(self.options, self._token)
         await self.open_websocket(url, headers)
         await self.send_json(setup_message(self.options, self._handle))
         # setupComplete, or a close (bad key, refused setup) that the base turns into close_error().
@@ -185,33 +173,10 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
 
     def close_error(self, code: int | None, reason: str) -> RTWSError:
         """Gemini's close codes: 1008 refused key or request, 1007 invalid setup; never retried."""
-        text = redact(reason).strip()
-        detail = f": {text}" if text else ""
-        if self._resuming and code in (1007, 1008) and "handle" in text.lower():
-            # An expired or unknown handle: the conversation is gone, a new one can still start.
-            self._handle = None
-            return ConnectionFailed(
-                f"Gemini could not resume the session ({text}); the next attempt starts a new "
-                "conversation",
-                retryable=True,
-            )
-        if code == CloseCode.POLICY_VIOLATION:
-            if not text or _CREDENTIALS.search(text):
-                return AuthenticationError(
-                    f"Gemini refused the credentials (close 1008{detail}). Check GEMINI_API_KEY, "
-                    "options.api_key or the ephemeral token."
-                )
-            return ConnectionFailed(
-                f"Gemini refused the session (close 1008{detail})", retryable=False
-            )
-        if code == CloseCode.INVALID_DATA:
-            return ConnectionFailed(
-                f"Gemini rejected the session setup or a message (close 1007{detail})",
-                retryable=False,
-            )
-        if "quota" in text.lower() or "resource_exhausted" in text.lower():
-            return RateLimited(f"Gemini quota exhausted (close {code}{detail})")
-        return close_error(code, reason, self.provider_name)
+        error = endpoint.close_error(code, reason, resuming=self._resuming)
+        if error.handle_expired:
+            self._handle = None  # the conversation is gone; a new one can still start
+        return error.error
 
     # ---- manual activity (push to talk)
     async def start_activity(self) -> None:
@@ -226,14 +191,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     async def _send_text(self, data: rtvi.SendTextData) -> None:
         # Modalities are fixed per session in Gemini: options.audio_response cannot change them.
         run = data.options is None or data.options.run_immediately
-        await self.send_json(
-            {
-                "clientContent": {
-                    "turns": [{"role": "user", "parts": [{"text": data.content}]}],
-                    "turnComplete": run,
-                }
-            }
-        )
+        await self.send_json(wire.user_text(data.content, turn_complete=run))
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
         call_id, calls = data.tool_call_id, self.conversation.calls
@@ -242,14 +200,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             return
         name = calls.name_of(call_id) or data.function_name
         result = data.result
-        response: Any = result if isinstance(result, dict) else {"output": result}
-        await self.send_json(
-            {
-                "toolResponse": {
-                    "functionResponses": [{"id": call_id, "name": name, "response": response}]
-                }
-            }
-        )
+        await self.send_json(wire.tool_response(call_id, name, result))
         self.function_call_result(call_id, result, name)
         self._maybe_reconnect_for_go_away()
 
@@ -434,28 +385,6 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._reconnect_requested = False
         self._session_id = None
         self._turn_open = False
-
-    def _endpoint(self) -> tuple[str, dict[str, str]]:
-        options = self.options
-        headers = dict(options.extra_headers)
-        query: dict[str, str] = {}
-        if self._token is not None and options.ephemeral is not None:
-            version, method = options.ephemeral.api_version, "BidiGenerateContentConstrained"
-            query["access_token"] = self._token
-        else:
-            key = secret_value(options.api_key)
-            if not key:
-                raise AuthenticationError(
-                    "no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), pass api_key=..., "
-                    "or configure ephemeral tokens"
-                )
-            version, method = options.api_version, "BidiGenerateContent"
-            if options.key_in == "header":
-                headers["x-goog-api-key"] = key
-            else:
-                query["key"] = key
-        url = f"{options.host}/ws/google.ai.generativelanguage.{version}.GenerativeService.{method}"
-        return (f"{url}?{urlencode(query)}" if query else url), headers
 
 
 def _voiced(samples: npt.NDArray[np.int16]) -> bool:

@@ -51,6 +51,24 @@ def audio_input_json(pcm: bytes, mime_type: str) -> str:
     )
 
 
+def user_text(text: str, *, turn_complete: bool) -> dict[str, Any]:
+    """A typed user turn as ``clientContent`` (``turnComplete``: the model answers now)."""
+    return {
+        "clientContent": {
+            "turns": [{"role": "user", "parts": [{"text": text}]}],
+            "turnComplete": turn_complete,
+        }
+    }
+
+
+def tool_response(call_id: str, name: str | None, result: Any) -> dict[str, Any]:
+    """A function's result as ``toolResponse``; a result that is not an object is wrapped."""
+    response: Any = result if isinstance(result, dict) else {"output": result}
+    return {
+        "toolResponse": {"functionResponses": [{"id": call_id, "name": name, "response": response}]}
+    }
+
+
 def parse_duration(value: str | float | int | None, default: float = 0.0) -> float:
     """``"10s"`` / ``"1.500s"`` → seconds; a bare number is taken as seconds."""
     if value is None:

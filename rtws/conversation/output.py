@@ -1,0 +1,59 @@
+"""Where the conversation core's decisions go, and the metrics event it builds.
+
+The core never touches a socket or a sound card: it calls an :class:`Output`
+(the transport in production, a recorder in tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .. import rtvi
+from ..audio import PlaybackMark
+
+
+class Output(Protocol):
+    """Where the conversation's decisions go: events for the user, commands for the speaker."""
+
+    def emit(self, message: rtvi.RTVIMessage) -> None: ...
+
+    def wants(self, event_type: str) -> bool: ...
+
+    def play(self, pcm: bytes, item_id: str) -> bool:
+        """Queue audio; False when nothing plays (media not running)."""
+        ...
+
+    def end_of_stream(self, item_id: str | None) -> None: ...
+
+    def flush(self) -> PlaybackMark: ...
+
+    def mark(self) -> PlaybackMark: ...
+
+    def bot_started(self) -> None:
+        """The bot became audible (the transport starts watching for its silence)."""
+        ...
+
+    def fail(self, message: str) -> None:
+        """A fatal server error: the session must end."""
+        ...
+
+
+class Stats(Protocol):
+    late_audio_dropped: int
+
+
+def metrics(
+    *,
+    ttfb: list[dict[str, Any]] | None = None,
+    processing: list[dict[str, Any]] | None = None,
+    tokens: list[dict[str, Any]] | None = None,
+) -> rtvi.Metrics:
+    """A ``metrics`` event; each list holds ``{"processor", "model"?, "value"}`` entries."""
+    data: dict[str, Any] = {}
+    if ttfb:
+        data["ttfb"] = ttfb
+    if processing:
+        data["processing"] = processing
+    if tokens:
+        data["tokens"] = tokens
+    return rtvi.Metrics.model_validate({"data": data})
