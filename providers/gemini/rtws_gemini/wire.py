@@ -63,10 +63,9 @@ def user_text(text: str, *, turn_complete: bool) -> dict[str, Any]:
 
 def tool_response(call_id: str, name: str | None, result: Any) -> dict[str, Any]:
     """A function's result as ``toolResponse``; a result that is not an object is wrapped."""
-    response: Any = result if isinstance(result, dict) else {"output": result}
-    return {
-        "toolResponse": {"functionResponses": [{"id": call_id, "name": name, "response": response}]}
-    }
+    response: Any = cast(Any, result) if isinstance(result, dict) else {"output": result}
+    call = {"id": call_id, "name": name, "response": response}
+    return {"toolResponse": {"functionResponses": [call]}}
 
 
 def parse_duration(value: str | float | int | None, default: float = 0.0) -> float:
