@@ -106,6 +106,7 @@ class PcmTransport(RealTimeWebsocketTransport):
 # --8<-- [end:pcm]
 
 
+# --8<-- [start:own]
 class OwnSocketPcmTransport(PcmTransport):
     """The same protocol on a connection the provider owns (not ``open_websocket``)."""
 
@@ -138,6 +139,8 @@ class OwnSocketPcmTransport(PcmTransport):
         sock, self._sock = self._sock, None
         if sock is not None:
             await sock.close()
+
+    # --8<-- [end:own]
 
     async def send_json(self, message: Any) -> None:  # pyright: ignore[reportIncompatibleMethodOverride]
         await self._send(json.dumps(message))

@@ -84,6 +84,7 @@ def make(bot_output: str = "reply") -> tuple[Conversation, Speaker, TransportSta
 
 # ------------------------------------------------------------------ replies without wire ids
 def test_idless_late_audio_is_dropped_and_the_next_reply_plays() -> None:
+    # --8<-- [start:idless]
     conv, speaker, stats = make()
     conv.handle(ev.BotAudio(PCM))
     conv.handle(ev.BotAudio(PCM))
@@ -96,6 +97,7 @@ def test_idless_late_audio_is_dropped_and_the_next_reply_plays() -> None:
     conv.handle(ev.BotAudio(PCM))
     assert speaker.played[-1] != first and stats.late_audio_dropped == 2
     assert speaker.types("bot-llm-started").count("bot-llm-started") == 2
+    # --8<-- [end:idless]
 
 
 @pytest.mark.parametrize(

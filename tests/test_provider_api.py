@@ -110,6 +110,7 @@ async def test_an_owned_connection_reconnects_and_keeps_the_mic_flowing() -> Non
 
 
 async def test_sample_rates_come_from_options_and_user_speaking_is_public() -> None:
+    # --8<-- [start:rates]
     class RateOptions(PcmOptions):
         rate: int = 24000
 
@@ -119,6 +120,8 @@ async def test_sample_rates_come_from_options_and_user_speaking_is_public() -> N
         def __init__(self, opts: RateOptions, media: Any = None) -> None:
             super().__init__(opts, media)
             self.input_sample_rate = opts.rate  # a plain attribute: no type: ignore
+
+    # --8<-- [end:rates]
 
     async with PcmServer() as server:
         transport = Configurable(RateOptions(**options(server).model_dump(), rate=8000), media())
