@@ -347,7 +347,8 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             raise ProtocolError(
                 f"Gemini sent audio at {rate} Hz; rtws_gemini expects {OUTPUT_RATE} Hz"
             )
-        self.feed(ev.BotAudio(wire.b64decode(inline.get("data") or "")))
+        # feed(ev.BotAudio(pcm)) without the allocation: the hot path.
+        self.conversation.audio(wire.b64decode(inline.get("data") or ""))
 
     def _maybe_reconnect_for_go_away(self) -> None:
         """After a goAway, move at the first point where the handle covers everything said.

@@ -291,7 +291,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         item_id: str = event["item_id"]
         response_id = event.get("response_id")
         self.book.audio_received(item_id, response_id, event.get("content_index") or 0, len(pcm))
-        self.feed(ev.BotAudio(pcm, response_id, item_id))
+        # feed(ev.BotAudio(pcm, response_id, item_id)) without the allocation: the hot path.
+        self.conversation.audio(pcm, response_id, item_id)
 
     def _on_audio_done(self, event: dict[str, Any]) -> None:
         item = self.book.audio.get(event["item_id"])
