@@ -44,6 +44,9 @@ VOICE_DBFS = -45.0
 #: After a goAway, quiet time that ends the user's turn for the move: long enough for the
 #: server's end-of-speech and its first reply (which then holds the move to the turn's end).
 GO_AWAY_PAUSE_S = 1.5
+#: After generationComplete, how long a reply waits for the tail of its transcript (an
+#: independent stream) before it ends without the turnComplete the server holds back.
+TRANSCRIPT_GRACE_S = 0.25
 #: ``client-message`` commands for manual turn control: {"t": "activity-start"} etc.
 CLIENT_COMMANDS: dict[str, dict[str, Any]] = {
     "activity-start": {"activityStart": {}},
@@ -73,6 +76,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         #: The server's turn runs from its first modelTurn to turnComplete (or interrupted):
         #: longer than the reply, which ends at generationComplete.
         self._turn_open = False
+        self._end_timer: asyncio.TimerHandle | None = None
         self._go_away_deadline: float | None = None
         self._go_away_timer: asyncio.TimerHandle | None = None
         self._reconnect_requested = False
@@ -137,6 +141,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
 
     async def disconnect_llm(self) -> None:
         self._cancel_go_away_timer()
+        self._cancel_end_timer()
         self._token = None  # single-use; the next connect mints a new one
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
@@ -250,7 +255,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self.last_interruption = self.user_started_speaking()
         # The server stopped that generation: whatever comes next is a new reply,
         # whether or not a turnComplete closes this one.
-        self.bot_reply_done()
+        self._end_reply()
         self._turn_open = False
 
     def _on_model_turn(self, model_turn: dict[str, Any]) -> None:
@@ -274,10 +279,13 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             self.bot_transcript(text, spoken=True)  # after the turn's end: no new reply
 
     def _on_generation_complete(self, _: Any) -> None:
-        self.bot_reply_done()  # everything was sent: play the tail out, end the reply
+        self.bot_audio_done()  # everything was sent: play the tail out
+        self._cancel_end_timer()
+        loop, reply = asyncio.get_running_loop(), self.conversation.reply
+        self._end_timer = loop.call_later(TRANSCRIPT_GRACE_S, self._end_reply, reply)
 
     def _on_turn_complete(self, _: Any) -> None:
-        self.bot_reply_done()
+        self._end_reply()
         self._turn_open = False
         self.user_transcript("", final=True)
 
@@ -373,6 +381,17 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._cancel_go_away_timer()
         self.schedule_reconnect("goAway")
 
+    def _end_reply(self, reply: object = None) -> None:
+        """End the reply (``reply``: only if it is still the one in progress)."""
+        self._cancel_end_timer()
+        if reply is None or self.conversation.reply is reply:
+            self.bot_reply_done()
+
+    def _cancel_end_timer(self) -> None:
+        if self._end_timer is not None:
+            self._end_timer.cancel()
+            self._end_timer = None
+
     def _cancel_go_away_timer(self) -> None:
         if self._go_away_timer is not None:
             self._go_away_timer.cancel()
@@ -382,6 +401,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         """A new connection: the previous one's turn and tool calls cannot continue."""
         self._setup_complete = asyncio.Event()
         self._cancel_go_away_timer()
+        self._cancel_end_timer()
         self._go_away_deadline = None
         self._reconnect_requested = False
         self._session_id = None

@@ -226,6 +226,27 @@ async def test_the_reply_after_a_bare_interrupted_is_audible(fake: FakeSession) 
     assert len(events.of("bot-llm-started")) == 2
 
 
+async def test_a_late_transcript_tail_joins_its_reply_and_turn_complete_is_not_awaited(
+    fake: FakeSession,
+) -> None:
+    """Issue 17: transcripts are an independent stream, and turnComplete is held back."""
+    transport = GeminiLiveTransport(fake.options, silent_media())
+    events = Events(transport)
+    part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(distinct(0.1))}}
+    async with transport:
+        await fake.server.push({"serverContent": {"modelTurn": {"parts": [part]}}})
+        await fake.server.push({"serverContent": {"outputTranscription": {"text": "Hello"}}})
+        await fake.server.push({"serverContent": {"generationComplete": True}})
+        await fake.server.push({"serverContent": {"outputTranscription": {"text": " there."}}})
+        said = await events.wait_replies(1)  # no turnComplete at all
+        await fake.server.push({"serverContent": {"turnComplete": True}})
+        await fake.server.push({"serverContent": {"outputTranscription": {"text": " Late."}}})
+        await asyncio.sleep(0.1)
+    assert said == ["Hello there."]
+    assert events.said() == ["Hello there."]  # words after the turn: no second output
+    assert len(events.of("bot-llm-started")) == 1  # ... and no phantom reply
+
+
 # ---------------------------------------------------------------- tools
 async def test_tool_call_round_trip(fake: FakeSession) -> None:
     fake.server.script(
