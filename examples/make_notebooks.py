@@ -373,15 +373,16 @@ class ParrotConformance(ProviderConformance):
 
 
 results = await ParrotConformance().run()
+mark = {"ok": "✅", "skipped": "➖"}  # skipped: the harness lacks that check's action
 lines = [
-    f"- {'✅' if r == 'ok' else '❌'} `{name}` {'' if r == 'ok' else r}"
+    f"- {mark.get(r.split(':')[0], '❌')} `{name}` {'' if r == 'ok' else r}"
     for name, r in results.items()
 ]
 display(Markdown("\\n".join(lines)))
 """),
     code("""
 assert results, "no checks ran"
-assert all(r == "ok" for r in results.values()), results
+assert all(r == "ok" or r.startswith("skipped:") for r in results.values()), results
 await server.stop()
 """),
 ]

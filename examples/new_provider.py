@@ -117,11 +117,12 @@ class ParrotTransport(RealTimeWebsocketTransport):
     # --8<-- [end:barge-in]
 
     def _on_transcript(self, msg: dict[str, Any]) -> None:
-        self.emit(rtvi.user_transcription(msg["text"], final=True))
+        self.user_transcript(msg["text"], final=True)  # one final transcript per utterance
 
     def _on_reply_end(self, msg: dict[str, Any]) -> None:
         self.bot_audio_done(msg["id"])  # play the tail out even if under the prebuffer
-        self.emit(rtvi.bot_output(msg["text"], spoken=True))
+        self.bot_transcript(msg["text"], reply_id=msg["id"])
+        self.bot_reply_done(msg["id"])  # bot-output with its words, bot-llm-stopped
 
 
 # --8<-- [end:transport]
