@@ -71,16 +71,8 @@ class ProviderConformance(ContractChecks):
 
     async def test_the_reply_after_a_barge_in_is_audible(self, harness: ProviderHarness) -> None:
         """Each reply gets its own id: one reused for every reply mutes all after a barge-in."""
-        media = self.realtime_media()
-        transport = self.new_transport(harness, media)
-        await self.connect(transport)
-        rate = transport.output_sample_rate
-        await harness.server_say(tone(2.0, rate, 440.0))
-        await wait_for(lambda: media.mark().played_ms >= 200, self.timeout, "the first reply")
-        await harness.server_interrupt()
-        await wait_for(lambda: not transport.is_bot_speaking, self.timeout, "the interruption")
-        cut = media.output_samples
-        await harness.server_say(tone(0.5, rate, 880.0))
+        transport, media, cut = await self._cut_a_reply_short(harness)
+        await harness.server_say(tone(0.5, transport.output_sample_rate, 880.0))
         await self._heard_after(media, cut, "the reply after a barge-in")
         await transport.disconnect()
         after = media.output_audio()[cut:]
@@ -93,15 +85,8 @@ class ProviderConformance(ContractChecks):
     async def test_late_audio_of_an_interrupted_reply_is_never_played(
         self, harness: ProviderHarness
     ) -> None:
-        media = self.realtime_media()
-        transport = self.new_transport(harness, media)
-        await self.connect(transport)
+        transport, media, cut = await self._cut_a_reply_short(harness)
         rate = transport.output_sample_rate
-        await harness.server_say(tone(2.0, rate, 440.0))
-        await wait_for(lambda: media.mark().played_ms >= 200, self.timeout, "the first reply")
-        await harness.server_interrupt()
-        await wait_for(lambda: not transport.is_bot_speaking, self.timeout, "the interruption")
-        cut = media.output_samples
         await _needs(lambda: harness.server_late_audio(tone(0.5, rate, 660.0)))
         await asyncio.sleep(0.3)  # time for late audio to reach the speaker, if it wrongly did
         late = media.output_audio()[cut:]
@@ -220,6 +205,20 @@ class ProviderConformance(ContractChecks):
             f"the session's tasks to end: {session_tasks(transport, before)}",
         )
         assert during, "no session task was seen while connected (the probe is blind)"
+
+    async def _cut_a_reply_short(
+        self, harness: ProviderHarness
+    ) -> tuple[RealTimeWebsocketTransport, FileMediaManager, int]:
+        """A session whose first reply (a 2 s tone) the user barged into after 200 ms;
+        returns it with its media and the output sample where the interruption fell."""
+        media = self.realtime_media()
+        transport = self.new_transport(harness, media)
+        await self.connect(transport)
+        await harness.server_say(tone(2.0, transport.output_sample_rate, 440.0))
+        await wait_for(lambda: media.mark().played_ms >= 200, self.timeout, "the first reply")
+        await harness.server_interrupt()
+        await wait_for(lambda: not transport.is_bot_speaking, self.timeout, "the interruption")
+        return transport, media, media.output_samples
 
     async def _heard_after(self, media: FileMediaManager, start: int, what: str) -> None:
         """Wait until audio is heard after output sample ``start``, then for the speaker
