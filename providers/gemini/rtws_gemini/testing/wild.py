@@ -54,7 +54,7 @@ class Wild:
     transcript_first: float = 0.3
     thoughts: float = 0.5
     max_delay_s: float = 0.01
-    rng: random.Random = field(init=False, repr=False)
+    rng: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)

@@ -254,6 +254,9 @@ def apply_update(session: Json, update: Any) -> Json:
             code="invalid_value",
             param="session.output_modalities",
         )
+    # Accepted, but the session object the service returns has no such field (the SDK's
+    # RealtimeSessionCreateResponse): it is not echoed in session.updated.
+    checked.pop("parallel_tool_calls", None)
     result = copy.deepcopy(session)
     audio: Json = checked.pop("audio", {})
     for key, value in checked.items():

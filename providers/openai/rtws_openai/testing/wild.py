@@ -50,7 +50,7 @@ class Wild:
     in_flight: int = 2
     transcript_first: float = 0.3
     max_delay_s: float = 0.005
-    rng: random.Random = field(init=False, repr=False)
+    rng: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
