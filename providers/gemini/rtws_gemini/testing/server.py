@@ -362,6 +362,8 @@ class _Session:
         task = asyncio.ensure_future(self._guard(coro))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        # A task cancelled before it ran never awaited ``coro``: close it (no warning).
+        task.add_done_callback(lambda _: coro.close())
 
     @staticmethod
     async def _guard(coro: Coroutine[Any, Any, None]) -> None:
