@@ -37,7 +37,11 @@ PART_MS = 60
 #: The last message of every sequence: its metrics event says everything before was handled.
 SENTINEL_PROMPT = 4242
 SENTINEL: Json = {
-    "usageMetadata": {"promptTokenCount": SENTINEL_PROMPT, "responseTokenCount": 1, "totalTokenCount": 4243}
+    "usageMetadata": {
+        "promptTokenCount": SENTINEL_PROMPT,
+        "responseTokenCount": 1,
+        "totalTokenCount": 4243,
+    }
 }
 
 
@@ -109,7 +113,9 @@ def _content(**fields: Any) -> Json:
 def audio_part(k: int) -> Json:
     pcm = np.full(24000 * PART_MS // 1000, level(k), dtype=np.int16).tobytes()
     data = base64.b64encode(pcm).decode()
-    return _content(modelTurn={"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}]})
+    return _content(
+        modelTurn={"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}]}
+    )
 
 
 def messages(conversation: list[Turn]) -> list[Json]:
@@ -145,7 +151,9 @@ def messages(conversation: list[Turn]) -> list[Json]:
         if turn.thoughts:
             usage["thoughtsTokenCount"] = turn.thoughts
         usage["totalTokenCount"] = 30 + 2 * k + turn.thoughts
-        out.append({**_content(turnComplete=True, interactionStatus="IDLE"), "usageMetadata": usage})
+        out.append(
+            {**_content(turnComplete=True, interactionStatus="IDLE"), "usageMetadata": usage}
+        )
         out += [_content(outputTranscription={"text": piece}) for piece in late]
     return out
 
@@ -181,7 +189,9 @@ async def _play(conversation: list[Turn], expect_audible: list[int]) -> Outcome:
             async with asyncio.timeout(5):
                 while not any(
                     e.type == "metrics"
-                    and (e.to_dict()["data"].get("tokens") or [{}])[0].get("value", {}).get("prompt_tokens")
+                    and (e.to_dict()["data"].get("tokens") or [{}])[0]
+                    .get("value", {})
+                    .get("prompt_tokens")
                     == SENTINEL_PROMPT
                     for e in events
                 ):
@@ -191,7 +201,9 @@ async def _play(conversation: list[Turn], expect_audible: list[int]) -> Outcome:
             until = loop.time() + 1.0
             while loop.time() < until:
                 output = media.output_audio()
-                if all(np.any(np.abs(output.astype(np.int32) - level(k)) <= 2) for k in expect_audible):
+                if all(
+                    np.any(np.abs(output.astype(np.int32) - level(k)) <= 2) for k in expect_audible
+                ):
                     break
                 await asyncio.sleep(0.02)
         return Outcome(conversation, events, media.output_audio())

@@ -202,9 +202,7 @@ async def test_every_server_message_parses_as_genai_types_with_no_unknown_fields
     wild: int | None,
 ) -> None:
     """Tidy and wild (late transcripts, no ``finished``, thoughts, interactionStatus) alike."""
-    async with FakeGeminiServer(
-        KEY, playback_wait=0.0, voice_activity=True, wild=wild
-    ) as server:
+    async with FakeGeminiServer(KEY, playback_wait=0.0, voice_activity=True, wild=wild) as server:
         server.script(
             Reply(text="one two three", parts_per_message=3, tool_calls=[ToolCall("f")]),
             Reply(blocked="GENERATED_AUDIO_SAFETY"),

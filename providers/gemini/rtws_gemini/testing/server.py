@@ -644,7 +644,9 @@ class _Session:
             if spoken is None:
                 await self.end_interrupted(conversation, text)
                 return
-            await self.send({"serverContent": self.turn_complete(), "usageMetadata": self.usage(spoken)})
+            await self.send(
+                {"serverContent": self.turn_complete(), "usageMetadata": self.usage(spoken)}
+            )
             for piece in late_output:  # wild: the transcript's tail after the turn ended
                 await self.send({"serverContent": {"outputTranscription": {"text": piece}}})
             conversation.turns.append({"role": "model", "text": text})
@@ -790,7 +792,9 @@ class _Session:
     async def end_blocked(self, conversation: Conversation, reason: str) -> None:
         """A reply a safety filter stopped: no content, a ``turnCompleteReason`` says why."""
         await self.send_late_input()
-        await self.send({"serverContent": self.turn_complete(reason), "usageMetadata": self.usage(0)})
+        await self.send(
+            {"serverContent": self.turn_complete(reason), "usageMetadata": self.usage(0)}
+        )
         conversation.turns.append({"role": "model", "text": f"[blocked: {reason}]"})
         conversation.replies += 1
         self.turn_open = False
