@@ -2,13 +2,14 @@
 
 The Live API reference and google-genai's field docs promise less than a tidy
 fake shows: input and output transcriptions are "independent to the model
-turn", with no ordering between them; the live service never sets
-``finished`` on a transcription (js-genai issue 1429, livekit-agents PR 6431);
-an ``outputTranscription`` can arrive after ``turnComplete`` (Gemini cookbook
-issue 1346); ``interrupted`` may have no ``turnComplete`` after it;
-``turnComplete`` is held until the server thinks playback ended, long after
-``generationComplete``; and newer servers add ``interactionStatus`` and
-``usageMetadata.thoughtsTokenCount``.
+turn", with no ordering between them (so an ``outputTranscription`` may come
+after ``turnComplete``); the live service never sets ``finished`` on a
+transcription (js-genai issue 1429, dotnet-genai issue 264); ``interrupted``
+may come alone (livekit agents-js PR 989 handles "interrupted-only server
+messages"); ``turnComplete`` is held until the server thinks playback ended,
+seconds after ``generationComplete`` (the field's docs, livekit-agents PR
+6431; tens of seconds in cookbook issue 1346); and newer servers add
+``interactionStatus`` and ``usageMetadata.thoughtsTokenCount``.
 
 A :class:`Wild` makes those choices from a seeded random generator, so a
 failing run is replayed exactly by its seed (``RTWS_WILD_SEED``).
