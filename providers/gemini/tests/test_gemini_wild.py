@@ -12,6 +12,7 @@ import asyncio
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 from rtws_gemini import GeminiLiveTransport
 from rtws_gemini.testing import FakeGeminiServer, Reply, running_fake
@@ -119,7 +120,7 @@ async def test_typed_text_to_a_gemini_3_model_goes_as_realtime_input_text() -> N
         events = Events(transport)
         async with transport:
             await transport.send_message(say("hello there"))
-            await events.wait_for("bot-output", timeout=3.0)
+            await events.wait_for("bot-output", timeout=1.5)
         assert [e.data.text for e in events.of("bot-output")] == ["Typed text heard."]
         record = server.connections[0]
         assert record.of_kind("realtimeInput")[-1]["text"] == "hello there"
@@ -161,3 +162,69 @@ async def test_the_fake_refuses_client_content_turns_on_gemini_3_as_the_service_
             1007,
             "Request contains an invalid argument.",
         )
+
+
+# ---------------------------------------------------------------- the wild fake itself
+async def wild_barge_in(seed: int) -> list[dict[str, Any]]:
+    """A spoken question, then speech over the reply, on a wild fake: every server message."""
+    async with running_fake(playback_wait=1.0, wild=seed) as (server, options):
+        server.script(Reply(text="one two three four five six"), Reply(text="yes"))
+        speech = speech_16k()
+        media = FileMediaManager(speech, input_rate=16000, realtime=False, tail_silence_ms=800)
+        transport = GeminiLiveTransport(options, media)
+        events = Events(transport)
+        async with transport:
+            await server.wait_for(lambda: _model_turns(server) > 0)
+            media.feed(np.concatenate([speech, np.zeros(16000, np.int16)]))  # talks over it
+            await server.wait_for(lambda: _interrupted(server), within=10.0)
+            # The interrupting speech is answered in full (its usage may count thoughts).
+            await server.wait_for(lambda: _usages(server) > 0, within=10.0)
+        assert events.of("bot-ready")
+        return [m for c in server.connections for m in c.sent]
+
+
+def speech_16k() -> np.ndarray[Any, np.dtype[np.int16]]:
+    from providers.gemini.tests.conftest import SPEECH_16K
+    from rtws.audio import read_wav
+
+    pcm, rate = read_wav(SPEECH_16K)
+    assert rate == 16000
+    return pcm
+
+
+def _contents(server: FakeGeminiServer) -> list[dict[str, Any]]:
+    return [m["serverContent"] for c in server.connections for m in c.sent if "serverContent" in m]
+
+
+def _model_turns(server: FakeGeminiServer) -> int:
+    return sum(1 for c in _contents(server) if "modelTurn" in c)
+
+
+def _usages(server: FakeGeminiServer) -> int:
+    return sum(1 for c in server.connections for m in c.sent if "usageMetadata" in m)
+
+
+def _interrupted(server: FakeGeminiServer) -> bool:
+    return any(c.get("interrupted") for c in _contents(server))
+
+
+async def test_the_wild_fake_stays_within_the_protocol_and_is_really_wild() -> None:
+    """Every message parses as google-genai's ``LiveServerMessage``; across a few seeds
+    the wild choices (late input, no ``finished``, bare interrupts, thoughts) all happen."""
+    seen: set[str] = set()
+    for seed in (1, 2, 3, 4, 5):
+        sent = await wild_barge_in(seed)
+        for message in sent:
+            check_server_frame(json.dumps(message))
+        contents = [m.get("serverContent", {}) for m in sent]
+        first_model = next(i for i, c in enumerate(contents) if "modelTurn" in c)
+        if any("inputTranscription" in c for c in contents[first_model:]):
+            seen.add("late input")
+        if not any(c.get("inputTranscription", {}).get("finished") for c in contents):
+            seen.add("never finished")
+        cut = next(i for i, c in enumerate(contents) if c.get("interrupted"))
+        if not any(c.get("turnComplete") for c in contents[cut : cut + 2]):
+            seen.add("bare interrupt")
+        if any("thoughtsTokenCount" in m.get("usageMetadata", {}) for m in sent):
+            seen.add("thoughts")
+    assert seen == {"late input", "never finished", "bare interrupt", "thoughts"}, seen

@@ -136,7 +136,9 @@ class ResponseRun:
     # ------------------------------------------------------------- the stream
     async def _run(self) -> None:
         await self._send(events.response_created(self._response("in_progress")))
-        await self._send(events.rate_limits_updated(remaining_tokens=398_000))
+        wild = self.host.streaming.wild
+        if wild is None or wild.chance(0.5):  # optional: the service does not always send it
+            await self._send(events.rate_limits_updated(remaining_tokens=398_000))
         turn = await self._until_cancelled(self._turn())
         if turn is None:
             return await self._finish()

@@ -9,7 +9,8 @@ reference; openai-agents' and pipecat's realtime code, which handle each):
   server had already produced still arrive (the client must not play them);
 * transcript and audio deltas are separate streams: a transcript piece may
   come before its audio;
-* deltas come in bursts, not at an even pace.
+* deltas come in bursts, not at an even pace;
+* ``rate_limits.updated`` is informational and not sent with every response.
 
 A :class:`Wild` makes those choices from a seeded random generator, so a
 failing run is replayed exactly by its seed (``RTWS_WILD_SEED``).
