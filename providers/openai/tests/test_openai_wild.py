@@ -21,6 +21,7 @@ from rtws_openai.testing import FakeRealtimeServer, Reply, ScriptedBot
 from rtws_openai.testing import events as ev
 
 from providers.openai.tests.support import KEY, EventLog, steady_tone, transport
+from providers.openai.tests.test_fake_server import check_server_event
 from rtws import FileMediaManager, TransportState, rtvi
 
 Json = dict[str, Any]
@@ -228,3 +229,66 @@ async def test_replayed_history_keeps_conversation_order_and_function_calls(
         ("function_call_output", "call_1"),
         ("message", "assistant"),
     ]
+
+
+# ---------------------------------------------------------------- beyond the list
+def _preamble_then_answer() -> list[Json]:
+    """gpt-realtime-2 answers with a spoken preamble item, then the answer item, in ONE
+    response (livekit-agents #5684; the Azure "GPT Realtime 2" page calls them phases)."""
+    shape: Json = {
+        "conversation_id": "conv_1",
+        "output_modalities": ["audio"],
+        "max_output_tokens": "inf",
+        "audio_output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
+    }
+    out: list[Json] = [
+        ev.response_created(ev.response_object("resp_p", status="in_progress", **shape))
+    ]
+    items: list[Json] = []
+    for index, (item_id, text, value) in enumerate(
+        [("item_pre", "Let me check.", 3000), ("item_ans", "It is sunny.", 5000)]
+    ):
+        where = {"response_id": "resp_p", "item_id": item_id, "output_index": index}
+        pcm = base64.b64encode(np.full(2400, value, np.int16).tobytes()).decode()
+        done = ev.assistant_item(
+            item_id, "completed", [{"type": "output_audio", "transcript": text}]
+        )
+        items.append(done)
+        out += [
+            ev.output_item_added("resp_p", index, ev.assistant_item(item_id, "in_progress", [])),
+            ev.content_part_added(where, {"type": "audio", "transcript": ""}),
+            ev.audio_delta(where, pcm),
+            ev.transcript_delta(where, text),
+            ev.audio_done(where),
+            ev.transcript_done(where, text),
+            ev.content_part_done(where, {"type": "audio", "transcript": text}),
+            ev.output_item_done("resp_p", index, done),
+        ]
+    out.append(
+        ev.response_done(ev.response_object("resp_p", status="completed", output=items, **shape))
+    )
+    return out
+
+
+async def test_a_response_with_a_preamble_item_plays_and_reports_both_items(
+    openai_fake: FakeRealtimeServer,
+) -> None:
+    media = FileMediaManager(realtime=False)
+    t = transport(openai_fake, media)
+    log = EventLog(t)
+    await t.connect()
+    try:
+        for event in _preamble_then_answer():
+            check_server_event(event)
+            await openai_fake.send_event(event)
+        await log.wait("bot-llm-stopped")
+        await media.wait_output_idle(idle_ms=50, timeout=3.0)
+        played = media.output_audio()
+    finally:
+        await t.disconnect()
+    assert [d["text"] for d in log.data("bot-output")] == ["Let me check.", "It is sunny."]
+    assert [e for e in log.types() if e.startswith("bot-llm")] == [
+        "bot-llm-started",
+        "bot-llm-stopped",
+    ]
+    assert np.count_nonzero(played == 3000) == 2400 and np.count_nonzero(played == 5000) == 2400
