@@ -30,9 +30,9 @@ class FakeSession:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSession]:
+async def fake(wild: int | None) -> AsyncIterator[FakeSession]:
     """A fake that replies as fast as it can (no real-time playback wait) + options for it."""
-    async with running_fake(playback_wait=0.0) as (server, options):
+    async with running_fake(playback_wait=0.0, wild=wild) as (server, options):
         yield FakeSession(server, options)
 
 

@@ -197,9 +197,16 @@ async def test_google_genai_sdk_holds_a_voice_session_with_the_fake(tmp_path: Pa
         check_server_frame(json.dumps(message))
 
 
-async def test_every_server_message_parses_as_genai_types_with_no_unknown_fields() -> None:
-    async with FakeGeminiServer(KEY, playback_wait=0.0, voice_activity=True) as server:
-        server.script(Reply(text="one two three", parts_per_message=3, tool_calls=[ToolCall("f")]))
+@pytest.mark.parametrize("wild", [None, 1, 2, 3], ids=["tidy", "wild-1", "wild-2", "wild-3"])
+async def test_every_server_message_parses_as_genai_types_with_no_unknown_fields(
+    wild: int | None,
+) -> None:
+    """Tidy and wild (late transcripts, no ``finished``, thoughts, interactionStatus) alike."""
+    async with FakeGeminiServer(KEY, playback_wait=0.0, voice_activity=True, wild=wild) as server:
+        server.script(
+            Reply(text="one two three", parts_per_message=3, tool_calls=[ToolCall("f")]),
+            Reply(blocked="GENERATED_AUDIO_SAFETY"),
+        )
         ws = await open_raw(server)
         await ws.send(
             json.dumps(
@@ -241,6 +248,8 @@ async def test_every_server_message_parses_as_genai_types_with_no_unknown_fields
                 }
             )
         )
+        await until_turn_complete(ws)
+        await ws.send(json.dumps({"realtimeInput": {"text": "say something unsafe"}}))
         await until_turn_complete(ws)
         await server.go_away(30.0)
         await ws.close()

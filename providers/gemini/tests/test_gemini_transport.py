@@ -57,6 +57,9 @@ def silent_media(realtime: bool = False) -> FileMediaManager:
 
 
 # ---------------------------------------------------------------- a whole voice turn
+@pytest.mark.tidy_until_fixed(
+    reason="issue 17 items 1-2: late inputTranscription splits the user's final transcript"
+)
 async def test_spoken_wav_gives_a_transcript_and_an_audible_reply(
     fake: FakeSession, tmp_path: Path
 ) -> None:
@@ -248,6 +251,9 @@ async def test_a_late_transcript_tail_joins_its_reply_and_turn_complete_is_not_a
 
 
 # ---------------------------------------------------------------- tools
+@pytest.mark.tidy_until_fixed(
+    reason="issue 17 item 2: the late outputTranscription tail belongs in this bot-output"
+)
 async def test_tool_call_round_trip(fake: FakeSession) -> None:
     fake.server.script(
         Reply(
@@ -297,6 +303,9 @@ async def test_tool_call_round_trip(fake: FakeSession) -> None:
         check_client_frame(frame)
 
 
+@pytest.mark.tidy_until_fixed(
+    reason="issue 17 items 2-3: late outputTranscription / interrupted without turnComplete"
+)
 async def test_non_object_results_are_wrapped_and_barge_in_cancels_a_pending_call(
     fake: FakeSession,
 ) -> None:
@@ -334,6 +343,9 @@ async def test_non_object_results_are_wrapped_and_barge_in_cancels_a_pending_cal
 
 
 # ---------------------------------------------------------------- staying connected
+@pytest.mark.tidy_until_fixed(
+    reason="issue 17 item 2: a late outputTranscription opens a phantom turn"
+)
 async def test_go_away_reconnects_at_once_and_resumes_the_same_conversation(
     fake: FakeSession,
 ) -> None:
@@ -388,6 +400,9 @@ async def test_go_away_mid_reply_waits_for_the_turn_then_moves_before_the_deadli
         assert server.forced_closes == 0 and not events.of("error")
 
 
+@pytest.mark.tidy_until_fixed(
+    reason="issue 17 item 2: the late outputTranscription tail belongs in this bot-output"
+)
 async def test_a_dropped_socket_resumes_the_same_conversation(fake: FakeSession) -> None:
     transport = GeminiLiveTransport(fake.options, silent_media())
     events = Events(transport)
@@ -511,6 +526,9 @@ async def test_go_away_waits_for_the_user_to_finish_and_the_reply() -> None:
         assert server.forced_closes == 0 and not events.of("error")
 
 
+@pytest.mark.tidy_until_fixed(
+    reason="issue 17 item 2: a late outputTranscription opens a phantom turn"
+)
 async def test_an_expired_handle_starts_a_new_conversation_instead_of_failing(
     fake: FakeSession,
 ) -> None:

@@ -10,6 +10,7 @@ other code: :meth:`OpenAIRealtimeOptions.azure` (or ``base_url`` plus
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlencode, urlsplit
 
@@ -40,6 +41,17 @@ BUILTIN_VOICES = (
     "cedar",
 )
 ReasoningEffort = Literal["minimal", "low", "medium", "high", "xhigh"]
+#: Reasoning models: the gpt-realtime-2 family (the SDK: ``reasoning`` and
+#: ``parallel_tool_calls`` are "only supported by reasoning Realtime models such as
+#: gpt-realtime-2"). ``gpt-realtime-2025-08-28`` is an older, non-reasoning snapshot.
+REASONING_MODELS = re.compile(r"gpt-realtime-2(?:\.\d+)?(?:-mini)?(?:-\d{4}-\d{2}-\d{2})?")
+#: Models known NOT to reason: the service refuses the whole ``session.update`` when it
+#: carries ``reasoning`` or ``parallel_tool_calls`` for them (``unsupported_parameter``).
+#: Names outside both lists (an Azure deployment, a newer model) are sent as configured.
+NON_REASONING_MODELS = re.compile(
+    r"(?:gpt-realtime(?:-1\.5|-mini)?|gpt-4o(?:-mini)?-realtime-preview|gpt-audio(?:-1\.5|-mini)?)"
+    r"(?:-\d{4}-\d{2}-\d{2})?"
+)
 
 
 class _Model(BaseModel):
@@ -266,6 +278,17 @@ class OpenAIRealtimeOptions(TransportOptions):
         return value
 
     @model_validator(mode="after")
+    def _reasoning_needs_a_reasoning_model(self) -> Self:
+        if self.supports_reasoning is False:
+            for name in ("reasoning_effort", "parallel_tool_calls"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"{name}: {self.model} is not a reasoning model and the service would "
+                        "refuse the whole session; use a gpt-realtime-2 model or leave it unset"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _tools_consistent(self) -> Self:
         names = [tool.name for tool in self.tools]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -277,6 +300,15 @@ class OpenAIRealtimeOptions(TransportOptions):
         return self
 
     # ---- derived, so every URL is built in one place
+    @property
+    def supports_reasoning(self) -> bool | None:
+        """Whether ``model`` takes ``reasoning``/``parallel_tool_calls``; None when unknown."""
+        if REASONING_MODELS.fullmatch(self.model):
+            return True
+        if NON_REASONING_MODELS.fullmatch(self.model):
+            return False
+        return None
+
     @property
     def audio_out(self) -> bool:
         return self.output_modalities == ["audio"]

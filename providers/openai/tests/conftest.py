@@ -1,6 +1,7 @@
 """Fixtures of the OpenAI provider's tests.
 
-``openai_fake`` is the fake GA server every end-to-end test runs against.
+``openai_fake`` is the fake GA server every end-to-end test runs against, in
+wild mode unless the switch in the root ``conftest.py`` says otherwise.
 When the test is over it checks every client event the provider sent during
 the test against the ``openai`` SDK's client-event models, with no field the
 SDK does not declare at any depth — so all scenarios together prove every
@@ -24,8 +25,10 @@ def allowed_server_errors() -> set[str]:
 
 
 @pytest.fixture
-async def openai_fake(allowed_server_errors: set[str]) -> AsyncIterator[FakeRealtimeServer]:
-    async with FakeRealtimeServer(bot=ScriptedBot()) as server:
+async def openai_fake(
+    allowed_server_errors: set[str], wild: int | None
+) -> AsyncIterator[FakeRealtimeServer]:
+    async with FakeRealtimeServer(bot=ScriptedBot(), wild=wild) as server:
         yield server
     problems: list[str] = []
     for event in server.received:

@@ -40,6 +40,7 @@ VARIANTS = [
     pytest.param({}, id="defaults"),
     pytest.param(
         {
+            "model": "gpt-realtime-2",  # reasoning and parallel_tool_calls need a reasoning model
             "instructions": "Be brief.",
             "voice": "cedar",
             "speed": 1.2,

@@ -147,6 +147,7 @@ SETUP: dict[str, Spec] = {
     "inputAudioTranscription": TRANSCRIPTION_CONFIG,
     "outputAudioTranscription": TRANSCRIPTION_CONFIG,
     "proactivity": {"proactiveAudio": "bool"},
+    "historyConfig": {"initialHistoryInClientContent": "bool"},
 }
 CLIENT_MESSAGE: dict[str, Spec] = {
     "setup": SETUP,

@@ -47,6 +47,7 @@ from ..wire import b64encode, format_duration, pcm_rate
 from .schema import InvalidMessage, parse_client_message
 from .turns import OUTPUT_RATE, Conversation, Reply, ToolCall, audio_for, default_reply
 from .vad import EnergyVAD, VadEvent
+from .wild import Wild, words_in_pieces
 
 PATH = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(?P<version>v1|v1alpha|v1beta)\."
@@ -65,6 +66,10 @@ VOICES = frozenset(
     pulcherrima achird zubenelgenubi vindemiatrix sadachbia sadaltager sulafat""".split()  # noqa: SIM905
 )
 INVALID_ARGUMENT = "Request contains an invalid argument."
+#: Gemini 3.x Live models take typed text as ``realtimeInput.text``; ``clientContent`` only
+#: seeds the initial history (``historyConfig.initialHistoryInClientContent``), before the
+#: first model turn (livekit-agents PRs 5238/5251, the 3.1 Flash Live migration guide).
+REALTIME_TEXT_ONLY = re.compile(r"^models/gemini-3")
 #: Audio tokens per second, the rate Gemini bills audio at.
 AUDIO_TOKENS_PER_S = 25
 _conversation_ids = itertools.count(1)
@@ -109,6 +114,9 @@ class FakeGeminiServer:
         max_connection_s: the server's connection limit: ``goAway`` is sent
             ``go_away_time_left`` seconds before it, then the socket is closed.
         known_models: model names (``models/...``) accepted; ``None`` = any.
+        wild: behave as the live service does (:class:`.wild.Wild`): ``True`` takes
+            the seed from ``RTWS_WILD_SEED`` (or a random one), an int is the seed,
+            ``None`` keeps the tidy order demos use.
     """
 
     def __init__(
@@ -121,6 +129,7 @@ class FakeGeminiServer:
         max_connection_s: float | None = None,
         go_away_time_left: float = 10.0,
         known_models: Iterable[str] | None = None,
+        wild: Wild | int | bool | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         ssl: SSLContext | None = None,
@@ -132,6 +141,7 @@ class FakeGeminiServer:
         self.max_connection_s = max_connection_s
         self.go_away_time_left = go_away_time_left
         self.known_models = set(known_models) if known_models is not None else None
+        self.wild = Wild.coerce(wild)
         self.tokens: dict[str, int] = {}
         self.replies: collections.deque[Reply] = collections.deque()
         self.reply_for: Callable[[Conversation, str], Reply] = default_reply
@@ -309,6 +319,9 @@ class _Session:
         self.tasks: set[asyncio.Task[None]] = set()
         self.deadline: asyncio.TimerHandle | None = None
         self.limit_timer: asyncio.TimerHandle | None = None
+        self.wild = server.wild
+        self.late_input: list[str] = []  # wild: user transcript still to come mid-reply
+        self.model_turns = 0
 
     # ------------------------------------------------------------------ sending
     async def send(self, message: dict[str, Any]) -> None:
@@ -349,6 +362,8 @@ class _Session:
         task = asyncio.ensure_future(self._guard(coro))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        # A task cancelled before it ran never awaited ``coro``: close it (no warning).
+        task.add_done_callback(lambda _: coro.close())
 
     @staticmethod
     async def _guard(coro: Coroutine[Any, Any, None]) -> None:
@@ -566,6 +581,11 @@ class _Session:
 
     async def on_client_content(self, body: dict[str, Any]) -> None:
         assert self.conversation is not None
+        if REALTIME_TEXT_ONLY.match(str(self.setup.get("model") or "")):
+            seeding = self.setup.get("historyConfig", {}).get("initialHistoryInClientContent")
+            if not seeding or self.model_turns or body.get("turnComplete"):
+                await self.close(1007, INVALID_ARGUMENT)
+                return
         await self.interrupt_reply()  # client content interrupts any generation
         last_user = ""
         for content in body.get("turns", []):
@@ -606,23 +626,29 @@ class _Session:
             conversation.turns.append({"role": "user", "text": said})
             self.turn_open = True
             if from_audio and "inputAudioTranscription" in self.setup:
-                await self.send_transcription("inputTranscription", said)
+                await self.send_input_transcription(said)
             if "sessionResumption" in self.setup:
                 await self.send({"sessionResumptionUpdate": {}})  # not resumable mid-turn
             text = reply.text
+            if reply.blocked is not None:
+                await self.end_blocked(conversation, reply.blocked)
+                return
             if reply.tool_calls and not await self.call_tools(reply.tool_calls):
                 await self.end_interrupted(conversation, "")
                 return
             if "{results}" in text:
                 results = [r.get("response", {}) for r in self.tool_results.values()]
                 text = text.replace("{results}", json.dumps(results, separators=(",", ":")))
-            spoken = await self.speak(reply, text)
+            late_output: list[str] = []
+            spoken = await self.speak(reply, text, late_output)
             if spoken is None:
                 await self.end_interrupted(conversation, text)
                 return
             await self.send(
-                {"serverContent": {"turnComplete": True}, "usageMetadata": self.usage(spoken)}
+                {"serverContent": self.turn_complete(), "usageMetadata": self.usage(spoken)}
             )
+            for piece in late_output:  # wild: the transcript's tail after the turn ended
+                await self.send({"serverContent": {"outputTranscription": {"text": piece}}})
             conversation.turns.append({"role": "model", "text": text})
             conversation.replies += 1
             self.turn_open = False
@@ -656,8 +682,11 @@ class _Session:
         self.pending_calls = {}
         return True
 
-    async def speak(self, reply: Reply, text: str) -> float | None:
-        """Send the reply's parts; the seconds of audio sent, or None when interrupted."""
+    async def speak(self, reply: Reply, text: str, late_output: list[str]) -> float | None:
+        """Send the reply's parts; the seconds of audio sent, or None when interrupted.
+
+        Wild: the transcript's tail goes to ``late_output`` (sent after ``turnComplete``).
+        """
         audio = audio_for(reply) if self.audio_mode else np.zeros(0, np.int16)
         step = max(1, int(OUTPUT_RATE * reply.chunk_ms / 1000))
         chunks = [audio[i : i + step] for i in range(0, len(audio), step)]
@@ -666,11 +695,20 @@ class _Session:
             chunks[i : i + per] for i in range(0, len(chunks), per)
         ] or [[]]
         pieces = spread_words(text, len(messages))
+        wild = self.wild
+        if wild is not None and wild.chance(wild.late_output) and self.audio_mode:
+            keep, late = wild.split([p for p in pieces if p])
+            late_output += late
+            pieces = keep + [""] * (len(messages) - len(keep))
         loop = asyncio.get_running_loop()
         started = loop.time()
         for group, piece in zip(messages, pieces, strict=True):
             if self.interrupt.is_set():
                 return None
+            transcript = bool(piece) and "outputAudioTranscription" in self.setup
+            first = wild is not None and transcript and wild.chance(wild.transcript_first)
+            if first:
+                await self.send({"serverContent": {"outputTranscription": {"text": piece}}})
             if self.audio_mode:
                 mime = f"audio/pcm;rate={OUTPUT_RATE}"
                 parts = [
@@ -678,10 +716,16 @@ class _Session:
                     for c in group
                 ]
                 await self.send({"serverContent": {"modelTurn": {"parts": parts}}})
-                if piece and "outputAudioTranscription" in self.setup:
+                self.model_turns += 1
+                await self.send_late_input()
+                if transcript and not first:
                     await self.send({"serverContent": {"outputTranscription": {"text": piece}}})
             elif piece:
                 await self.send({"serverContent": {"modelTurn": {"parts": [{"text": piece}]}}})
+                self.model_turns += 1
+                await self.send_late_input()
+            if wild is not None:
+                await wild.pause()
             await asyncio.sleep(0)
         if self.interrupt.is_set():
             return None
@@ -693,8 +737,11 @@ class _Session:
         return seconds
 
     async def end_interrupted(self, conversation: Conversation, text: str) -> None:
+        await self.send_late_input()
         await self.send({"serverContent": {"interrupted": True}})
-        await self.send({"serverContent": {"turnComplete": True}})
+        wild = self.wild
+        if wild is None or not wild.chance(wild.bare_interrupt):
+            await self.send({"serverContent": self.turn_complete()})
         conversation.turns.append({"role": "model", "text": f"{text} [interrupted]".strip()})
         conversation.replies += 1
         self.turn_open = False
@@ -713,6 +760,45 @@ class _Session:
         if event is self.interrupt:
             return event.is_set()
         return event.is_set() and not self.interrupt.is_set()
+
+    async def send_input_transcription(self, text: str) -> None:
+        """The user's words; wild: no ``finished``, and part of it after the reply starts."""
+        wild = self.wild
+        if wild is None:
+            await self.send_transcription("inputTranscription", text)
+            return
+        now, later = wild.split(words_in_pieces(text, wild.rng.randint(1, 4)))
+        if not wild.chance(wild.late_input):
+            now, later = now + later, []
+        for piece in now:
+            await self.send({"serverContent": {"inputTranscription": {"text": piece}}})
+            await wild.pause()
+        self.late_input = later
+
+    async def send_late_input(self) -> None:
+        pieces, self.late_input = self.late_input, []
+        for piece in pieces:
+            await self.send({"serverContent": {"inputTranscription": {"text": piece}}})
+
+    def turn_complete(self, reason: str | None = None) -> dict[str, Any]:
+        """A ``turnComplete`` body; newer servers add ``interactionStatus`` (wild mode)."""
+        body: dict[str, Any] = {"turnComplete": True}
+        if reason is not None:
+            body["turnCompleteReason"] = reason
+        if self.wild is not None:
+            body["interactionStatus"] = "IDLE"
+        return body
+
+    async def end_blocked(self, conversation: Conversation, reason: str) -> None:
+        """A reply a safety filter stopped: no content, a ``turnCompleteReason`` says why."""
+        await self.send_late_input()
+        await self.send(
+            {"serverContent": self.turn_complete(reason), "usageMetadata": self.usage(0)}
+        )
+        conversation.turns.append({"role": "model", "text": f"[blocked: {reason}]"})
+        conversation.replies += 1
+        self.turn_open = False
+        await self.send_handle()
 
     async def send_transcription(self, key: str, text: str) -> None:
         words = text.split(" ")
@@ -735,13 +821,17 @@ class _Session:
         prompt = int(self.user_samples / max(1, self.record.audio_rate) * AUDIO_TOKENS_PER_S) + 1
         response = max(1, int(reply_seconds * AUDIO_TOKENS_PER_S))
         modality = "AUDIO" if self.audio_mode else "TEXT"
-        return {
+        thoughts = self.wild.thoughts_tokens() if self.wild is not None else 0
+        usage: dict[str, Any] = {
             "promptTokenCount": prompt,
             "responseTokenCount": response,
-            "totalTokenCount": prompt + response,
+            "totalTokenCount": prompt + response + thoughts,
             "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": prompt}],
             "responseTokensDetails": [{"modality": modality, "tokenCount": response}],
         }
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts  # counted in the total, not in the response
+        return usage
 
 
 def spread_words(text: str, count: int) -> list[str]:

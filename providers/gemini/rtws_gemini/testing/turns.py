@@ -41,6 +41,8 @@ class Reply:
         chunk_ms: audio per ``inlineData`` part.
         parts_per_message: ``inlineData`` parts in one ``serverContent.modelTurn``.
         tool_calls: calls made first; the reply is spoken once all are answered.
+        blocked: a ``turnCompleteReason`` (e.g. ``"GENERATED_AUDIO_SAFETY"``): a
+            safety filter stops the reply, which ends with no content.
     """
 
     text: str = ""
@@ -49,6 +51,7 @@ class Reply:
     chunk_ms: float = 40.0
     parts_per_message: int = 1
     tool_calls: list[ToolCall] = field(default_factory=list[ToolCall])
+    blocked: str | None = None
 
 
 @dataclass(slots=True)

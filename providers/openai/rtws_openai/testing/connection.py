@@ -42,6 +42,8 @@ from .vad import EnergyVAD, SpeechStarted, SpeechStopped, VADEvent
 Json = dict[str, Any]
 log = logging.getLogger("rtws_openai.testing")
 MIN_COMMIT_MS = 100
+#: What the service says when a session reaches its 60-minute limit (then it closes 1001).
+SESSION_EXPIRED = "Your session hit the maximum duration of 60 minutes."
 #: Which content parts each role's messages may carry.
 CONTENT_TYPES = {
     "user": ("input_text", "input_audio"),
@@ -61,6 +63,7 @@ class FakeConnection:
         streaming: Streaming,
         notify: Callable[[], None],
         silent: bool = False,
+        lifetime_s: float = 3600.0,
     ) -> None:
         self.ws = ws
         self.record = record
@@ -69,7 +72,8 @@ class FakeConnection:
         self.silent = silent
         self.conversation = Conversation()
         self.conversation_id = events.new_id("conv")
-        self.session = new_session(events.new_id("sess"), record.model)
+        self.session = new_session(events.new_id("sess"), record.model, round(lifetime_s))
+        self.lifetime_s = lifetime_s
         record.session = self.session
         self._notify = notify
         self._send_lock = asyncio.Lock()
@@ -82,10 +86,14 @@ class FakeConnection:
         self._buffer_offset = 0
         self._vad: EnergyVAD | None = None
         self._speech: tuple[str, int] | None = None  # (item_id, start byte) of current speech
+        self._response_started = asyncio.Event()  # set (then replaced) by each new response
         self._configure_vad()
 
     # ================================================================ lifecycle
     async def serve(self) -> None:
+        expiry = asyncio.get_running_loop().call_later(
+            self.lifetime_s, lambda: self._spawn(self.expire())
+        )
         try:
             if not self.silent:
                 await self.send(events.session_created(self.session))
@@ -95,6 +103,7 @@ class FakeConnection:
         except ConnectionClosed:
             pass
         finally:
+            expiry.cancel()
             tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()
@@ -120,6 +129,12 @@ class FakeConnection:
                 await self.ws.send(text)
         self.record.sent.append(event)
         self._notify()
+
+    async def expire(self) -> None:
+        """The session's time is up: ``session_expired`` (no client event caused it), close 1001."""
+        with contextlib.suppress(ConnectionClosed):
+            await self.send(events.error(SESSION_EXPIRED, code="session_expired"))
+            await self.close_socket(1001, "session expired")
 
     async def drop(self) -> None:
         """Abrupt end: the TCP connection goes away without a close frame."""
@@ -295,12 +310,26 @@ class FakeConnection:
                 entry.transcript.set_result(text)
         if not announce:
             return
+        wild = self.streaming.wild
+        if wild is not None and wild.chance(wild.late_transcript):
+            await self._after_next_response()  # a separate ASR model: it may finish last
         transcript = text or ""
         entry.item["content"][0]["transcript"] = transcript
         words: list[str] = re.findall(r"\S+\s*", transcript)
         for i in range(0, len(words), 3):
             await self.send(events.transcription_delta(entry.id, "".join(words[i : i + 3])))
         await self.send(events.transcription_completed(entry.id, transcript, entry.audio_ms))
+
+    async def _after_next_response(self, within: float = 5.0) -> None:
+        """Wait until the response that answers the newest turn has finished (or ``within`` s)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                run = self._response
+                if run is None or run.finished.is_set():
+                    await self._response_started.wait()
+                    run = self._response
+                assert run is not None
+                await run.finished.wait()
 
     async def _commit_buffer(self, event: Json) -> None:
         ms = len(self._buffer) / BYTES_PER_MS
@@ -385,6 +414,7 @@ class FakeConnection:
     async def _item_truncate(self, event: Json) -> None:
         entry = self._existing(event["item_id"])
         item = entry.item
+        # An item still streaming is truncatable as soon as its audio part exists.
         content: list[Json] = item.get("content") or [{}]
         if item.get("role") != "assistant" or content[0].get("type") != "output_audio":
             raise InvalidRequest(
@@ -409,6 +439,7 @@ class FakeConnection:
             Truncation(self.record.index, entry.id, 0, end_ms, entry.audio_ms)
         )
         del entry.audio[end_ms * BYTES_PER_MS :]
+        entry.truncated_ms = end_ms  # audio still streaming is not added to it any more
         content[0]["transcript"] = ""  # the service drops text the user never heard
         await self.send(events.item_truncated(entry.id, 0, end_ms))
 
@@ -483,6 +514,8 @@ class FakeConnection:
         self._responses += 1
         run = ResponseRun(self, self.bot, options, lambda: self._turn(index, entries, options))
         self._response = run
+        self._response_started.set()
+        self._response_started = asyncio.Event()
         self._spawn(run.run())
 
     async def _turn(self, index: int, entries: list[Entry], options: ResponseOptions) -> Turn:

@@ -24,6 +24,7 @@ class Entry:
     audio: bytearray = field(default_factory=bytearray)
     seq: int = 0  # order of arrival; responses consume entries by seq
     transcript: asyncio.Future[str | None] | None = None  # user audio being transcribed
+    truncated_ms: int | None = None  # where a truncate cut this (assistant) audio item
 
     @property
     def id(self) -> str:

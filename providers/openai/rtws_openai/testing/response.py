@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from . import events
 from .bots import Bot, FunctionCall, Reply, Turn, stand_in_speech
 from .conversation import BYTES_PER_MS, Conversation, Entry
+from .wild import Wild
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class Streaming:
     pace: float = 0.0
     piece_ms: int = 40
     latency: float = 0.0  # seconds between response.created and the first output
+    wild: Wild | None = None  # the service's disorder (see .wild); None = the tidy order
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,15 @@ class ResponseRun:
         self._in_tokens = (0, 0)
         self._out_text_chars = 0
         self._out_audio_ms = 0.0
+        self._in_flight = 0  # wild: deltas still sent after a cancel (already produced)
 
     # ------------------------------------------------------------- control
     def cancel(self, reason: CancelReason) -> None:
         if self.cancel_reason is None:
             self.cancel_reason = reason
+            wild = self.host.streaming.wild
+            if wild is not None and reason == "turn_detected":
+                self._in_flight = wild.deltas_in_flight()
             self._cancel.set()
             if self._sleeper is not None:
                 _wake(self._sleeper)
@@ -130,7 +136,9 @@ class ResponseRun:
     # ------------------------------------------------------------- the stream
     async def _run(self) -> None:
         await self._send(events.response_created(self._response("in_progress")))
-        await self._send(events.rate_limits_updated(remaining_tokens=398_000))
+        wild = self.host.streaming.wild
+        if wild is None or wild.chance(0.5):  # optional: the service does not always send it
+            await self._send(events.rate_limits_updated(remaining_tokens=398_000))
         turn = await self._until_cancelled(self._turn())
         if turn is None:
             return await self._finish()
@@ -233,6 +241,8 @@ class ResponseRun:
         else:
             content = await self._stream_text(where, reply.text)
         status = "incomplete" if self.cancelled else "completed"
+        if entry.truncated_ms is not None and "transcript" in content:
+            content = {**content, "transcript": ""}  # the service drops text never heard
         entry.item = events.assistant_item(item_id, status, [content])
         await self._close_item(index, entry, previous)
 
@@ -241,13 +251,23 @@ class ResponseRun:
         deltas = events.AudioDeltas(where)
         words = _words(reply.text)
         await self._send(events.content_part_added(where, {"type": "audio", "transcript": ""}))
+        # From here the item is an audio message being streamed: it can be truncated.
+        entry.item = events.assistant_item(
+            where["item_id"], "in_progress", [{"type": "output_audio", "transcript": ""}]
+        )
+        wild = self.host.streaming.wild
         spoken = 0
         for i, piece in enumerate(pieces):
+            upto = math.ceil((i + 1) * len(words) / len(pieces))
+            early = wild is not None and upto > spoken and wild.chance(wild.transcript_first)
+            if early and not self.cancelled:
+                await self._send(events.transcript_delta(where, "".join(words[spoken:upto])))
+                spoken = upto
             if not await self._delta(*deltas.build(encoded[i])):
                 break
-            entry.audio += piece
+            if entry.truncated_ms is None:
+                entry.audio += piece
             self._out_audio_ms += len(piece) / BYTES_PER_MS
-            upto = math.ceil((i + 1) * len(words) / len(pieces))
             if upto > spoken:
                 await self._send(events.transcript_delta(where, "".join(words[spoken:upto])))
                 spoken = upto
@@ -308,9 +328,14 @@ class ResponseRun:
         await self.host.send(event)
 
     async def _delta(self, event: Json, text: str | None = None) -> bool:
-        """Send one delta unless cancelled; a scripted drop/close may end everything here."""
+        """Send one delta unless cancelled; a scripted drop/close may end everything here.
+
+        Wild: a few deltas already produced still go out after a cancel by speech.
+        """
         if self.cancelled:
-            return False
+            if self._in_flight <= 0:
+                return False
+            self._in_flight -= 1
         reply = self._reply
         if reply is not None and (reply.drop_after is not None or reply.close_after is not None):
             await self._checkpoint()
@@ -334,6 +359,9 @@ class ResponseRun:
         """Wait until ``seconds`` more of output is due; False if cancelled meanwhile."""
         loop = asyncio.get_running_loop()
         pace = self.host.streaming.pace
+        wild = self.host.streaming.wild
+        if wild is not None and self._in_flight <= 0:
+            await wild.pause()
         if self._clock is None:
             self._clock = loop.time()
         self._clock += seconds * pace
@@ -348,7 +376,7 @@ class ResponseRun:
         """
         if seconds <= 0 or self.cancelled:
             await asyncio.sleep(0)
-            return not self.cancelled
+            return not self.cancelled or self._in_flight > 0
         loop = asyncio.get_running_loop()
         self._sleeper = waiter = loop.create_future()
         timer = loop.call_later(seconds, _wake, waiter)

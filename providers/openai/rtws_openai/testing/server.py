@@ -31,6 +31,7 @@ from .bots import Bot, ScriptedBot
 from .connection import FakeConnection
 from .records import ConnectionRecord, Truncation
 from .response import Streaming
+from .wild import Wild
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -124,7 +125,12 @@ class _Signal:
 
 
 class FakeRealtimeServer:
-    """A local OpenAI Realtime (GA) server. ``api_key=None`` accepts any (or no) key."""
+    """A local OpenAI Realtime (GA) server. ``api_key=None`` accepts any (or no) key.
+
+    ``wild`` makes it behave as the service does in the wild (:mod:`.wild`):
+    ``True`` takes the seed from ``RTWS_WILD_SEED`` (or a random one), an int is
+    the seed, ``None`` keeps the tidy order demos use.
+    """
 
     def __init__(
         self,
@@ -136,11 +142,17 @@ class FakeRealtimeServer:
         pace: float = 0.0,
         piece_ms: int = 40,
         latency: float = 0.0,
+        wild: Wild | int | bool | None = None,
+        session_lifetime_s: float = 3600.0,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.bot: Bot = bot if bot is not None else ScriptedBot()
-        self.streaming = Streaming(pace=pace, piece_ms=piece_ms, latency=latency)
+        self.streaming = Streaming(
+            pace=pace, piece_ms=piece_ms, latency=latency, wild=Wild.coerce(wild)
+        )
+        #: A session's limit (the service's is 60 minutes): then ``session_expired``, close 1001.
+        self.session_lifetime_s = session_lifetime_s
         self._keys: set[str] = set() if api_key is None else {api_key}
         self._check_keys = api_key is not None
         # Knobs for failure tests.
@@ -227,6 +239,10 @@ class FakeRealtimeServer:
         self._keys.add(key)
 
     @property
+    def wild(self) -> Wild | None:
+        return self.streaming.wild
+
+    @property
     def pace(self) -> float:
         return self.streaming.pace
 
@@ -248,6 +264,18 @@ class FakeRealtimeServer:
         event.setdefault("event_id", events.new_id("event"))
         await self._target(connection).send(event)
         return event
+
+    async def rate_limit_error(self, connection: int | None = None) -> Json:
+        """``rate_limit_exceeded`` as the service sends it: no client ``event_id`` in it."""
+        return await self.send_event(
+            events.error(
+                "Rate limit reached for gpt-realtime in organization org-fake on tokens per min "
+                "(TPM): Limit 40000, Used 40000, Requested 900. Please try again in 1.35s.",
+                type="tokens",
+                code="rate_limit_exceeded",
+            ),
+            connection,
+        )
 
     async def drop(self, connection: int | None = None) -> None:
         """Abort the TCP connection: the client sees no close frame (code 1006)."""
@@ -398,6 +426,7 @@ class FakeRealtimeServer:
             self.streaming,
             self._signal.fire,
             silent=self.silent,
+            lifetime_s=self.session_lifetime_s,
         )
         self._live[record.index] = connection
         self._signal.fire()

@@ -10,6 +10,7 @@ in ``session.updated``. Turn detection is normalised the way the service does:
 from __future__ import annotations
 
 import copy
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,6 +39,12 @@ DEFAULT_INSTRUCTIONS = (
     "(This session is served by the rtws fake OpenAI Realtime server.)"
 )
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+#: Models that take ``reasoning`` and ``parallel_tool_calls``: the gpt-realtime-2 family
+#: (the SDK's field docs: "Only supported by reasoning Realtime models such as
+#: gpt-realtime-2"). Note ``gpt-realtime-2025-08-28`` is not one of them.
+REASONING_MODELS = re.compile(r"gpt-realtime-2(?:\.\d+)?(?:-mini)?(?:-\d{4}-\d{2}-\d{2})?")
+#: Session fields the service refuses, for the whole ``session.update``, on other models.
+REASONING_ONLY = ("reasoning", "parallel_tool_calls")
 #: Silence (ms) that ends a turn in semantic_vad mode, by eagerness.
 EAGERNESS_SILENCE_MS = {"high": 300, "medium": 600, "auto": 600, "low": 1200}
 
@@ -159,6 +166,8 @@ SESSION: Validator = obj(
         "tools": array(FUNCTION_TOOL),
         "tool_choice": TOOL_CHOICE,
         "max_output_tokens": MAX_OUTPUT_TOKENS,
+        "reasoning": obj({"effort": enum("minimal", "low", "medium", "high", "xhigh")}),
+        "parallel_tool_calls": boolean(),
         "tracing": nullable(
             either(
                 enum("auto"),
@@ -214,6 +223,8 @@ def new_session(session_id: str, model: str, lifetime_s: int = 3600) -> Json:
             "output": {"format": dict(PCM_24K), "voice": "marin", "speed": 1.0},
         },
         "include": None,
+        # Reasoning models announce their default effort; others have no such field.
+        **({"reasoning": {"effort": "low"}} if REASONING_MODELS.fullmatch(model) else {}),
     }
 
 
@@ -227,6 +238,14 @@ def _normalise_turn_detection(value: Json | None) -> Json | None:
 def apply_update(session: Json, update: Any) -> Json:
     """The session after ``update``; raises :class:`InvalidRequest` and changes nothing if bad."""
     checked: Json = SESSION(update, "session")
+    if not REASONING_MODELS.fullmatch(str(session.get("model") or "")):
+        for name in REASONING_ONLY:
+            if name in checked:
+                raise InvalidRequest(
+                    f"Unsupported parameter: 'session.{name}' is not supported with this model.",
+                    code="unsupported_parameter",
+                    param=f"session.{name}",
+                )
     modalities = checked.get("output_modalities")
     if modalities is not None and len(set(modalities)) != 1:
         raise InvalidRequest(
@@ -235,6 +254,9 @@ def apply_update(session: Json, update: Any) -> Json:
             code="invalid_value",
             param="session.output_modalities",
         )
+    # Accepted, but the session object the service returns has no such field (the SDK's
+    # RealtimeSessionCreateResponse): it is not echoed in session.updated.
+    checked.pop("parallel_tool_calls", None)
     result = copy.deepcopy(session)
     audio: Json = checked.pop("audio", {})
     for key, value in checked.items():
