@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from .redact import redact, register_secret
+from .tools.declare import Tool
 
 
 class ReconnectPolicy(BaseModel):
@@ -104,6 +105,10 @@ class TransportOptions(BaseModel):
     )
     level_interval: float = Field(
         default=0.1, gt=0.0, le=5.0, description="audio level events period"
+    )
+    tools: list[Tool] = Field(
+        default_factory=list[Tool],
+        description="functions the model may call: plain functions or rtws.tools.Tool",
     )
 
     def __repr__(self) -> str:

@@ -21,7 +21,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar, overload
 
 from . import rtvi
 from .audio import PlaybackMark, level
@@ -43,6 +43,7 @@ from .monitor import SessionMonitor
 from .options import TransportOptions
 from .redact import get_logger, redact
 from .state import StateMachine, TransportState
+from .tools import Tool, ToolRunner
 
 S = TransportState
 log = get_logger("rtws.transport")
@@ -136,6 +137,8 @@ class RealTimeWebsocketTransport(ABC):
             kinds=self.message_types,
             report=lambda text: self.emit_error(text, fatal=False),
         )
+        #: Answers the model's calls to ``options.tools`` / ``@transport.tool`` (rtws.tools).
+        self.tool_runner = ToolRunner(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} provider={self.provider_name} state={self.state}>"
@@ -339,6 +342,18 @@ class RealTimeWebsocketTransport(ABC):
     ) -> AsyncIterator[rtvi.RTVIMessage]:
         """``async for msg in transport.events():`` until the transport disconnects."""
         return self._bus.events(types, maxsize)
+
+    @overload
+    def tool(self, fn: Callable[..., Any], /) -> Tool: ...
+    @overload
+    def tool(self, /, **settings: Any) -> Callable[[Callable[..., Any]], Tool]: ...
+    def tool(self, fn: Callable[..., Any] | None = None, /, **settings: Any) -> Any:
+        """Declare a function tool: ``@transport.tool`` or ``@transport.tool(timeout=5)``.
+
+        ``settings`` are :class:`rtws.tools.Tool`'s (name, description, timeout,
+        cancel_on_interruption). Add tools before ``connect()``. See docs/tools.md.
+        """
+        return self.tool_runner.register(fn, **settings)
 
     # ---- devices
     async def get_all_mics(self) -> list[AudioDevice]:
