@@ -1,0 +1,55 @@
+"""Make the fake call the session's declared tools, with arguments drawn from their schemas.
+
+The Gemini fake answers unscripted turns through ``server.reply_for``; this
+installs one that, for each new user turn, calls the named functions (all in
+one ``toolCall``, so several names are parallel calls) with arguments drawn
+from the ``functionDeclarations`` the client sent in its ``setup`` — the
+declaration the provider really sent — and then says ``text`` with
+``{results}`` replaced by the tool results.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from rtws.tools import sample_arguments
+
+from .server import FakeGeminiServer
+from .turns import Conversation, Reply, ToolCall
+
+
+def declared_functions(setup: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``name -> functionDeclaration`` of a setup message body (camelCase or snake_case)."""
+    found: dict[str, dict[str, Any]] = {}
+    for tool in setup.get("tools") or []:
+        for decl in tool.get("functionDeclarations") or tool.get("function_declarations") or []:
+            found[str(decl.get("name"))] = decl
+    return found
+
+
+def call_declared_tools(
+    server: FakeGeminiServer,
+    names: Sequence[str],
+    *,
+    text: str = "Results: {results}",
+    seed: int = 0,
+) -> list[ToolCall]:
+    """From now on every user turn calls ``names``; returns the list the calls are logged to."""
+    rng = random.Random(seed)
+    made: list[ToolCall] = []
+
+    def reply(conversation: Conversation, heard: str) -> Reply:
+        declared = declared_functions(server.latest.setup or {})
+        calls: list[ToolCall] = []
+        for name in names:
+            if name not in declared:
+                raise LookupError(f"the client declared no function {name!r}: {sorted(declared)}")
+            schema = dict(declared[name].get("parameters") or {"type": "object"})
+            calls.append(ToolCall(name, sample_arguments(schema, rng)))
+        made.extend(calls)
+        return Reply(text=text, heard=heard, tool_calls=calls)
+
+    server.reply_for = reply
+    return made
