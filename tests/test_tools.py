@@ -79,14 +79,17 @@ def test_every_schema_is_valid_json_schema_and_samples_validate(declared: Tool) 
 def test_arguments_keep_their_python_types() -> None:
     place = next(t for t in TOOLS if t.name == "place_order")
     kwargs = place.validate(
-        {"order": {"items": ["tea"], "ship_to": {"street": "1 Rue", "city": "Paris"}}, "priority": 2}
+        {
+            "order": {"items": ["tea"], "ship_to": {"street": "1 Rue", "city": "Paris"}},
+            "priority": 2,
+        }
     )
     assert isinstance(kwargs["order"], Order) and isinstance(kwargs["order"].ship_to, Address)
     assert kwargs["priority"] is Priority.HIGH and kwargs["tags"] is None
     assert Tool(get_weather).validate({"city": "Oslo"})["unit"] is Unit.CELSIUS
-    assert Tool(book_table).validate(
-        {"restaurant": "Chez", "people": 2, "when": "2026-12-24"}
-    )["when"] == datetime.date(2026, 12, 24)
+    assert Tool(book_table).validate({"restaurant": "Chez", "people": 2, "when": "2026-12-24"})[
+        "when"
+    ] == datetime.date(2026, 12, 24)
 
 
 def test_invalid_arguments_say_what_is_wrong() -> None:
@@ -100,7 +103,7 @@ def test_invalid_arguments_say_what_is_wrong() -> None:
 
 
 def test_functions_that_cannot_be_declared_are_refused() -> None:
-    def untyped(city):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+    def untyped(city):  # type: ignore[no-untyped-def]
         return city  # pyright: ignore[reportUnknownVariableType]
 
     def variadic(*cities: str) -> None: ...
@@ -140,7 +143,7 @@ def test_options_accept_plain_functions_and_dump_declarations() -> None:
     assert options.tools[1].timeout == 5
     dumped: dict[str, Any] = options.model_dump()
     assert dumped["tools"][0] == Tool(get_weather).declaration()
-    with pytest.raises(ValueError, match="expected a function or rtws.tools.Tool"):
+    with pytest.raises(ValueError, match=r"expected a function or rtws\.tools\.Tool"):
         TransportOptions(tools=[{"name": "x"}])  # pyright: ignore[reportArgumentType]
 
 

@@ -74,7 +74,9 @@ def book_table(
     return f"{restaurant} {people} {when} {seating} {notes}"
 
 
-def place_order(order: Order, priority: Priority = Priority.LOW, tags: list[str] | None = None) -> dict[str, Any]:
+def place_order(
+    order: Order, priority: Priority = Priority.LOW, tags: list[str] | None = None
+) -> dict[str, Any]:
     """Place an order.
 
     :param order: what to send where.

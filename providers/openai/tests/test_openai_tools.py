@@ -188,7 +188,10 @@ async def test_parallel_calls_run_concurrently_then_one_response(
         if e["type"] in ("conversation.item.create", "response.create")
     ]
     # the user's text, its response; both outputs, then a single response.create
-    assert kinds == ["message", "response.create", "function_call_output", "function_call_output", "response.create"]  # fmt: skip
+    assert kinds == [
+        "message", "response.create", "function_call_output", "function_call_output",
+        "response.create",
+    ]  # fmt: skip
 
 
 async def test_a_blocking_sync_tool_does_not_stall_the_microphone(
@@ -214,8 +217,10 @@ async def test_a_blocking_sync_tool_does_not_stall_the_microphone(
     assert sent_while_sleeping >= 25, window
 
 
-async def test_a_result_from_before_a_reconnect_is_not_sent(openai_fake: FakeRealtimeServer) -> None:
-    """A new connection is a new session: it does not know the call, so the late result is dropped."""
+async def test_a_result_from_before_a_reconnect_is_not_sent(
+    openai_fake: FakeRealtimeServer,
+) -> None:
+    """A new connection is a new session that does not know the call: the late result is dropped."""
     openai_fake.bot = ScriptedBot([Reply.call("stuck", {}, call_id="old")])
     t = transport(openai_fake)
     release, entered = threading.Event(), threading.Event()

@@ -23,8 +23,12 @@ from .turns import Conversation, Reply, ToolCall
 def declared_functions(setup: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``name -> functionDeclaration`` of a setup message body (camelCase or snake_case)."""
     found: dict[str, dict[str, Any]] = {}
-    for tool in setup.get("tools") or []:
-        for decl in tool.get("functionDeclarations") or tool.get("function_declarations") or []:
+    tools: list[dict[str, Any]] = setup.get("tools") or []
+    for tool in tools:
+        decls: list[dict[str, Any]] = (
+            tool.get("functionDeclarations") or tool.get("function_declarations") or []
+        )
+        for decl in decls:
             found[str(decl.get("name"))] = decl
     return found
 
