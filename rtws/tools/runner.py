@@ -70,12 +70,15 @@ class ToolRunner:
     def __init__(self, transport: RealTimeWebsocketTransport) -> None:
         self._transport = transport
         self._calls: dict[str, _Call] = {}
+        #: Calls a barge-in cancelled whose stopped event the provider may still send.
+        self._unreported: dict[str, _Call] = {}
         self._epoch = 0  # +1 whenever the session ends or reconnects
         on = transport.on
         self._unsubscribe: list[Callable[[], None]] = [
             on("llm-function-call-in-progress", self._on_call),
             on("llm-function-call-stopped", self._on_stopped),
             on("user-started-speaking", self._on_user_speaking),
+            on("user-stopped-speaking", self._on_user_done),
             on("transport-state-changed", self._on_state),
         ]
         #: Calls answered, failed (error result sent) and dropped; for tests and the CLI.
@@ -102,6 +105,12 @@ class ToolRunner:
         if any(getattr(t, "name", None) == tool.name for t in declared):
             raise ConfigurationError(f"a tool named {tool.name!r} is already declared")
         declared.append(tool)
+        if self._transport.state not in ("disconnected", "initializing", "initialized", "error"):
+            log.warning(
+                "tool %s was added to a %s session: the model learns of it at the next connect",
+                tool.name,
+                self._transport.state,
+            )
         return tool
 
     def register(
@@ -139,6 +148,7 @@ class ToolRunner:
         )
 
     def _on_stopped(self, msg: rtvi.LLMFunctionCallStopped) -> None:
+        self._unreported.pop(msg.data.tool_call_id, None)  # the provider reported it
         call = self._calls.get(msg.data.tool_call_id)
         if call is not None and msg.data.cancelled:
             self._drop(call, "cancelled by the server")
@@ -155,12 +165,27 @@ class ToolRunner:
         """
         for call in list(self._calls.values()):
             if call.tool.cancel_on_interruption:
-                self._drop(call, "the user interrupted", tell=True)
+                self._drop(call, "the user interrupted")
+                self._report_cancelled(call)
+
+    def _on_user_done(self, msg: rtvi.UserStoppedSpeaking) -> None:
+        """The barge-in is over: calls the server did not cancel meanwhile are reported here."""
+        unreported, self._unreported = self._unreported, {}
+        for call in unreported.values():
+            self._transport.emit(
+                rtvi.LLMFunctionCallStopped(
+                    data=rtvi.LLMFunctionCallStoppedData(
+                        tool_call_id=call.call_id, cancelled=True, function_name=call.tool.name
+                    )
+                )
+            )
 
     def _on_state(self, msg: rtvi.TransportStateChanged) -> None:
         if msg.data.state in _SESSION_OVER:
             self._epoch += 1
             self._drop_all(f"the session is {msg.data.state}")
+            # Providers stop every call a closed connection left open themselves.
+            self._unreported.clear()
 
     # ---- running one call
     async def _run(self, call: _Call) -> None:
@@ -225,7 +250,7 @@ class ToolRunner:
         return True
 
     # ---- cancelling
-    def _drop(self, call: _Call, reason: str, *, tell: bool = False) -> None:
+    def _drop(self, call: _Call, reason: str) -> None:
         """Cancel a running call; its result, if it comes, is never sent."""
         if call.dropped:
             return
@@ -234,8 +259,6 @@ class ToolRunner:
         self._count_drop(call, reason)
         if call.task is not None:
             call.task.cancel()  # a sync tool's thread finishes on its own; its result is ignored
-        if tell:
-            self._stopped_as_cancelled(call)
 
     def _drop_all(self, reason: str) -> None:
         for call in list(self._calls.values()):
@@ -245,19 +268,21 @@ class ToolRunner:
         self.dropped += 1
         log.info("tool call %s (%s) dropped: %s", call.call_id, call.tool.name, reason)
 
-    def _stopped_as_cancelled(self, call: _Call) -> None:
-        """Tell the user (and the provider's call ledger, when it has one) the call is over."""
+    def _report_cancelled(self, call: _Call) -> None:
+        """``llm-function-call-stopped`` (cancelled) for a call a barge-in ended, exactly once.
+
+        A provider with a call ledger (``function_call_cancelled``) is told at
+        once and emits it. Otherwise the server may still cancel the call
+        itself (Gemini's ``toolCallCancellation`` comes with the barge-in) and
+        the provider then emits the event; so the runner waits for the end of
+        the user's speech and emits it only for calls nobody reported by then
+        (OpenAI, which never cancels calls).
+        """
         ledger = getattr(self._transport, "function_call_cancelled", None)
         if callable(ledger):
             ledger(call.call_id)
-            return
-        self._transport.emit(
-            rtvi.LLMFunctionCallStopped(
-                data=rtvi.LLMFunctionCallStoppedData(
-                    tool_call_id=call.call_id, cancelled=True, function_name=call.tool.name
-                )
-            )
-        )
+        else:
+            self._unreported[call.call_id] = call
 
     async def wait_idle(self) -> None:
         """Until no call runs (for tests and orderly shutdowns)."""

@@ -15,9 +15,9 @@ import time
 
 import pytest
 from google.genai import types
-from rtws_gemini import FunctionDeclaration, GeminiLiveTransport
+from rtws_gemini import FunctionDeclaration, GeminiLiveOptions, GeminiLiveTransport
 from rtws_gemini.setup import function_declaration, setup_message
-from rtws_gemini.testing import Reply, ToolCall
+from rtws_gemini.testing import FakeGeminiServer, Reply, ToolCall, running_fake
 from rtws_gemini.testing.tool_calls import call_declared_tools
 
 from providers.gemini.tests.conftest import Events, FakeSession
@@ -98,13 +98,23 @@ async def test_invalid_arguments_are_an_error_response(fake: FakeSession) -> Non
     assert len(events.of("error")) == 1 and transport.state == "disconnected"
 
 
-async def test_tool_call_cancellation_cancels_the_running_tool(fake: FakeSession) -> None:
-    call_declared_tools(fake.server, ["search"])
+@pytest.mark.parametrize("on_interruption", [False, True], ids=["server-only", "barge-in-too"])
+async def test_tool_call_cancellation_cancels_the_running_tool(on_interruption: bool) -> None:
+    """The fake cancels the call when the user talks over it; with the runner's own
+    barge-in cancellation on as well, the call still ends once, with one event."""
+    async with running_fake(playback_wait=0.0, voice_activity=True) as (server, options):
+        await _cancelled_by_the_server(server, options, on_interruption)
+
+
+async def _cancelled_by_the_server(
+    server: FakeGeminiServer, options: GeminiLiveOptions, on_interruption: bool
+) -> None:
+    call_declared_tools(server, ["search"], turns=1)
     media = silent_media(realtime=True)
-    transport = GeminiLiveTransport(fake.options, media)
+    transport = GeminiLiveTransport(options, media)
     started, cancelled = asyncio.Event(), asyncio.Event()
 
-    @transport.tool(cancel_on_interruption=False)  # only the server's cancellation may end it
+    @transport.tool(cancel_on_interruption=on_interruption)
     async def search(query: str) -> str:
         started.set()
         try:
@@ -121,8 +131,11 @@ async def test_tool_call_cancellation_cancels_the_running_tool(fake: FakeSession
         media.feed(speech())  # the user talks over the pending call: the fake cancels it
         await asyncio.wait_for(cancelled.wait(), 10)
         [stopped] = await events.wait_for("llm-function-call-stopped")
-    assert any("toolCallCancellation" in m for m in fake.server.latest.sent)
-    assert stopped.data.cancelled is True and responses(fake) == []
+        await events.wait_for("user-stopped-speaking", timeout=10)
+        await events.wait_for("bot-output", timeout=10)  # the fake answers the new turn
+    assert len(events.of("llm-function-call-stopped")) == 1
+    assert any("toolCallCancellation" in m for m in server.latest.sent)
+    assert stopped.data.cancelled is True and not server.latest.of_kind("toolResponse")
     assert transport.tool_runner.dropped == 1
 
 

@@ -153,7 +153,12 @@ async def test_barge_in_cancels_a_running_tool_and_drops_its_result(
             {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "u2"}
         )
         await asyncio.wait_for(cancelled.wait(), 5)
+        assert not log.of("llm-function-call-stopped")  # reported when the user is done
+        await openai_fake.send_event(
+            {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 900, "item_id": "u2"}
+        )
         stopped = await log.wait("llm-function-call-stopped")
+    assert len(log.of("llm-function-call-stopped")) == 1
     assert stopped.to_dict()["data"] == {
         "tool_call_id": "c1", "cancelled": True, "function_name": "slow_search",
     }  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 from rtws.tools import sample_arguments
 
 from .server import FakeGeminiServer
-from .turns import Conversation, Reply, ToolCall
+from .turns import Conversation, Reply, ToolCall, default_reply
 
 
 def declared_functions(setup: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -39,12 +39,21 @@ def call_declared_tools(
     *,
     text: str = "Results: {results}",
     seed: int = 0,
+    turns: int | None = None,
 ) -> list[ToolCall]:
-    """From now on every user turn calls ``names``; returns the list the calls are logged to."""
+    """The next ``turns`` user turns (all: ``None``) call ``names``; returns the calls' log.
+
+    Later turns get the fake's default reply.
+    """
     rng = random.Random(seed)
     made: list[ToolCall] = []
+    left = [turns]
 
     def reply(conversation: Conversation, heard: str) -> Reply:
+        if left[0] is not None:
+            if left[0] <= 0:
+                return default_reply(conversation, heard)
+            left[0] -= 1
         declared = declared_functions(server.latest.setup or {})
         calls: list[ToolCall] = []
         for name in names:
