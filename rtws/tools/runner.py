@@ -73,14 +73,11 @@ class ToolRunner:
         #: Calls a barge-in cancelled whose stopped event the provider may still send.
         self._unreported: dict[str, _Call] = {}
         self._epoch = 0  # +1 whenever the session ends or reconnects
-        on = transport.on
-        self._unsubscribe: list[Callable[[], None]] = [
-            on("llm-function-call-in-progress", self._on_call),
-            on("llm-function-call-stopped", self._on_stopped),
-            on("user-started-speaking", self._on_user_speaking),
-            on("user-stopped-speaking", self._on_user_done),
-            on("transport-state-changed", self._on_state),
-        ]
+        transport.on("llm-function-call-in-progress", self._on_call)
+        transport.on("llm-function-call-stopped", self._on_stopped)
+        transport.on("user-started-speaking", self._on_user_speaking)
+        transport.on("user-stopped-speaking", self._on_user_done)
+        transport.on("transport-state-changed", self._on_state)
         #: Calls answered, failed (error result sent) and dropped; for tests and the CLI.
         self.answered = 0
         self.failed = 0
@@ -120,20 +117,13 @@ class ToolRunner:
         **settings: Any,
     ) -> Any:
         """``transport.tool``: ``@transport.tool`` or ``@transport.tool(timeout=5)``."""
-        if fn is not None:
-            return self.add(fn if isinstance(fn, Tool) and not settings else Tool(fn, **settings))
 
         def decorate(f: Callable[..., Any]) -> Tool:
+            if isinstance(f, Tool):  # already declared (``@tool``): keep it, or re-declare
+                return self.add(Tool(f.fn, **settings) if settings else f)
             return self.add(Tool(f, **settings))
 
-        return decorate
-
-    def close(self) -> None:
-        """Stop listening and drop every running call (the transport is being discarded)."""
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe = []
-        self._drop_all("the runner was closed")
+        return decorate(fn) if fn is not None else decorate
 
     # ---- events
     def _on_call(self, msg: rtvi.LLMFunctionCallInProgress) -> None:

@@ -247,3 +247,16 @@ async def test_a_result_from_before_a_reconnect_is_not_sent(
         await asyncio.sleep(0.1)  # a wrongly sent result would reach the fake by now
     assert outputs(openai_fake) == [] and t.tool_runner.dropped == 1
     assert [s["cancelled"] for s in log.data("llm-function-call-stopped")] == [True]
+
+
+def test_transport_tool_forms_declare_into_the_options(openai_fake: FakeRealtimeServer) -> None:
+    t = transport(openai_fake, tools=[TOOLS[1].fn])
+    declared = t.tool(TOOLS[0])  # an existing Tool is kept as is
+    slow = t.tool(timeout=None)(TOOLS[4])  # ...or re-declared with other settings
+    assert declared is TOOLS[0] and slow is not TOOLS[4] and slow.timeout is None
+    assert [tool.name for tool in t.tool_runner.tools] == ["get_weather", "no_arguments", "lookup"]
+    assert [tool["name"] for tool in session_config(t.options)["tools"]] == [
+        "get_weather", "no_arguments", "lookup",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="'get_weather' is already declared"):
+        t.tool(TOOLS[1].fn)
