@@ -34,7 +34,7 @@ import contextlib
 import contextvars
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
@@ -61,7 +61,6 @@ class _Call:
     epoch: int
     task: asyncio.Task[None] | None = None
     dropped: bool = False
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class ToolRunner:
@@ -203,7 +202,6 @@ class ToolRunner:
                 self.answered += 1
         finally:
             self._calls.pop(call.call_id, None)
-            call.done.set()
 
     @staticmethod
     async def _invoke(tool: Tool, kwargs: dict[str, Any]) -> Any:
@@ -273,11 +271,6 @@ class ToolRunner:
             ledger(call.call_id)
         else:
             self._unreported[call.call_id] = call
-
-    async def wait_idle(self) -> None:
-        """Until no call runs (for tests and orderly shutdowns)."""
-        while self._calls:
-            await next(iter(self._calls.values())).done.wait()
 
 
 def _in_thread(tool: Tool, kwargs: dict[str, Any]) -> asyncio.Future[Any]:

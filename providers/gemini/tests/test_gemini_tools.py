@@ -160,3 +160,32 @@ async def test_a_blocking_sync_tool_does_not_stall_the_microphone(fake: FakeSess
     assert done.is_set()
     # 1 s is 50 chunks of 20 ms; a stalled loop would send none until the tool returned.
     assert window[1] - window[0] >= 25, window
+
+
+async def test_a_result_from_before_a_reconnect_is_not_sent(fake: FakeSession) -> None:
+    """Even a resumed session does not take a result for a call of the closed connection."""
+    call_declared_tools(fake.server, ["stuck"], turns=1)
+    transport = GeminiLiveTransport(fake.options, silent_media())
+    release, entered, finished = threading.Event(), threading.Event(), threading.Event()
+
+    @transport.tool
+    def stuck() -> str:
+        entered.set()
+        release.wait(10)
+        finished.set()
+        return "from the old connection"
+
+    events = Events(transport)
+    async with transport:
+        await transport.send_message(say("go"))
+        await asyncio.to_thread(entered.wait, 5)
+        await fake.server.drop()
+        [reconnected] = await events.wait_for("reconnected")
+        release.set()
+        await asyncio.to_thread(finished.wait, 5)
+        await transport.send_message(say("still there?"))  # a stray result would come first
+        await events.wait_for("bot-output")
+    assert reconnected.data.resumed is True
+    assert [c.of_kind("toolResponse") for c in fake.server.connections] == [[], []]
+    assert [s.data.cancelled for s in events.of("llm-function-call-stopped")] == [True]
+    assert transport.tool_runner.dropped == 1

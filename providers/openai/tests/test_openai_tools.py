@@ -228,12 +228,13 @@ async def test_a_result_from_before_a_reconnect_is_not_sent(
     """A new connection is a new session that does not know the call: the late result is dropped."""
     openai_fake.bot = ScriptedBot([Reply.call("stuck", {}, call_id="old")])
     t = transport(openai_fake)
-    release, entered = threading.Event(), threading.Event()
+    release, entered, finished = threading.Event(), threading.Event(), threading.Event()
 
     @t.tool
     def stuck() -> str:
         entered.set()
         release.wait(10)
+        finished.set()
         return "from the old session"
 
     log = EventLog(t)
@@ -243,8 +244,9 @@ async def test_a_result_from_before_a_reconnect_is_not_sent(
         await openai_fake.drop()
         await log.wait("reconnected")
         release.set()
-        await t.tool_runner.wait_idle()
-        await asyncio.sleep(0.1)  # a wrongly sent result would reach the fake by now
+        await asyncio.to_thread(finished.wait, 5)
+        await ask(t, "Still there?")  # a wrongly sent result would reach the fake before this
+        await log.wait("bot-output")
     assert outputs(openai_fake) == [] and t.tool_runner.dropped == 1
     assert [s["cancelled"] for s in log.data("llm-function-call-stopped")] == [True]
 
