@@ -155,3 +155,22 @@ def test_deepgram_function_entry() -> None:
         "parameters": Tool(get_weather).parameters,
     }
     assert "endpoint" not in entry  # client-side: Deepgram sends FunctionCallRequest to us
+
+
+def test_parameters_named_like_pydantic_attributes() -> None:
+    def render(json: str, copy: bool = False, model_config: int = 1, _raw: int = 0) -> str:
+        """Render.
+
+        Args:
+            json: the text.
+        """
+        return json
+
+    declared = Tool(render)
+    assert list(declared.parameters["properties"]) == ["json", "copy", "model_config", "_raw"]
+    assert declared.parameters["properties"]["json"]["description"] == "the text."
+    kwargs = declared.validate({"json": "x", "copy": True, "_raw": 3})
+    assert kwargs == {"json": "x", "copy": True, "model_config": 1, "_raw": 3}
+    assert declared(**kwargs) == "x"
+    with pytest.raises(InvalidArguments, match="p0: Extra inputs are not permitted"):
+        declared.validate({"json": "x", "p0": "internal names are not arguments"})

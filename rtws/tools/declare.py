@@ -18,7 +18,7 @@ from pydantic import BaseModel, GetCoreSchemaHandler, ValidationError
 from pydantic_core import core_schema
 
 from ..errors import ConfigurationError
-from .schema import arguments_model, describe, json_schema
+from .schema import arguments_model, describe, json_schema, keyword_arguments
 
 #: Names every provider accepts (OpenAI's rule is the strictest: letters, digits, _ and -).
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -97,7 +97,7 @@ class Tool:
                 for e in exc.errors()
             )
             raise InvalidArguments(f"invalid arguments for {self.name}: {problems}") from None
-        return {field: getattr(model, field) for field in type(model).model_fields}
+        return keyword_arguments(model)
 
     def declaration(self) -> dict[str, Any]:
         """Provider-neutral ``{name, description, parameters}`` (JSON schema)."""

@@ -38,6 +38,9 @@ def describe(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
 def arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
     """A pydantic model of the function's parameters (what the model's arguments must match).
 
+    Fields are ``p0, p1, ...`` aliased to the parameter names (see
+    :func:`keyword_arguments`).
+
     Every parameter must be annotated: a tool whose argument types are guessed
     would accept whatever the model invents. ``*args``/``**kwargs`` cannot be
     declared to a model, so they are refused too.
@@ -64,12 +67,12 @@ def arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
         hint = hints[param.name]
         doc = docs.get(param.name)
         # ``Annotated[..., Field(description=...)]`` is more specific than the docstring.
-        info = (
-            Field(default)
-            if doc is None or _annotated_description(hint)
-            else Field(default, description=doc)
-        )
-        fields[param.name] = (hint, info)
+        extra: dict[str, Any] = {}
+        if doc is not None and not _annotated_description(hint):
+            extra["description"] = doc
+        # Stored under a safe name, aliased to the parameter's: a parameter may be called
+        # ``json``, ``copy`` or ``model_config``, which a pydantic field may not.
+        fields[f"p{len(fields)}"] = (hint, Field(default, alias=param.name, **extra))
     try:
         return create_model(  # pyright: ignore[reportCallIssue, reportUnknownVariableType]
             f"{name}_arguments",
@@ -78,6 +81,12 @@ def arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
         )
     except Exception as exc:
         raise ConfigurationError(f"tool {name!r}: unsupported parameter type: {exc}") from exc
+
+
+def keyword_arguments(model: BaseModel) -> dict[str, Any]:
+    """A validated arguments model as the function's keyword arguments (Python values kept)."""
+    fields = type(model).model_fields
+    return {info.alias or name: getattr(model, name) for name, info in fields.items()}
 
 
 def json_schema(model: type[BaseModel], name: str) -> dict[str, Any]:
