@@ -9,15 +9,18 @@ trims its own history, so the kit skips that part.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rtws_gemini import GeminiLiveTransport, ManualActivity
-from rtws_gemini.testing import FakeGeminiServer, Reply, options_for
+from rtws_gemini.testing import FakeGeminiServer, Reply, ToolCall, options_for
 
 from rtws import MediaManager, rtvi
-from rtws.testing import ProviderConformance, ProviderHarness
+from rtws.testing import ProviderHarness
 from rtws.testing.signals import Int16Array
+from rtws.testing.tools import ToolCallingHarness, ToolConformance
 
 
-class GeminiHarness(ProviderHarness):
+class GeminiHarness(ProviderHarness, ToolCallingHarness):
     def __init__(self) -> None:
         self.server = FakeGeminiServer(playback_wait=0.0)
         self.transport: GeminiLiveTransport | None = None
@@ -56,7 +59,23 @@ class GeminiHarness(ProviderHarness):
     def received_audio(self) -> Int16Array:
         return self.server.received_audio()
 
+    async def server_call_function(self, name: str, arguments: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.server.script(Reply(text="Done.", tool_calls=[ToolCall(name, arguments)]))
+        await self.transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Call.")))
+        await self.server.wait_for(lambda: any("toolCall" in m for m in self.server.latest.sent))
 
-class TestGeminiConformance(ProviderConformance):
+    def function_results(self) -> list[Any]:
+        responses = [
+            r.get("response")
+            for m in self.server.latest.of_kind("toolResponse")
+            for r in m.get("functionResponses", [])
+        ]
+        return [
+            r["output"] if isinstance(r, dict) and set(r) == {"output"} else r for r in responses
+        ]
+
+
+class TestGeminiConformance(ToolConformance):
     def make_harness(self) -> ProviderHarness:
         return GeminiHarness()
