@@ -12,7 +12,7 @@ import asyncio
 import json
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from openai.types.realtime import RealtimeFunctionTool
@@ -22,7 +22,10 @@ from rtws_openai.testing import FakeRealtimeServer, FunctionCall, Reply, Scripte
 from rtws_openai.testing.tool_bot import ToolCallingBot
 
 from providers.openai.tests.support import EventLog, extras, options, transport
-from rtws import rtvi
+from providers.openai.tests.test_conformance import OpenAIHarness
+from rtws import MediaManager, rtvi
+from rtws.testing import ProviderHarness
+from rtws.testing.tools import ToolConformance
 from rtws.tools import Tool
 from tests.tool_signatures import TOOLS
 
@@ -297,3 +300,54 @@ async def test_an_instant_tool_does_not_get_a_response_before_its_slow_sibling(
         await log.wait("bot-output", where=lambda d: d["text"] == "Both.")
     # The response after the calls is made with both results, not with the fast one only.
     assert [o.output for o in bot.turns[1].function_outputs] == ["fast", "slow"]
+
+
+# ------------------------------------------------------------- the kit's tool checks can fail
+class DropsResults(OpenAIRealtimeTransport):
+    """Never sends a function result."""
+
+    async def send_message(self, message: rtvi.RTVIMessage) -> None:
+        if not isinstance(message, rtvi.LLMFunctionCallResult):
+            await super().send_message(message)
+
+
+class LosesArguments(OpenAIRealtimeTransport):
+    """Reports every call without its arguments."""
+
+    def emit(self, message: rtvi.RTVIMessage) -> None:
+        if isinstance(message, rtvi.LLMFunctionCallInProgress):
+            data = message.data.model_copy(update={"arguments": None})
+            message = message.model_copy(update={"data": data})
+        super().emit(message)
+
+
+class _BrokenHarness(OpenAIHarness):
+    def __init__(self, transport_class: type[OpenAIRealtimeTransport]) -> None:
+        super().__init__()
+        self.transport_class = transport_class
+
+    def make_transport(self, media: MediaManager) -> OpenAIRealtimeTransport:
+        options = super().make_transport(media).options
+        self.transport = self.transport_class(options, media)
+        return self.transport
+
+
+class _BrokenSuite(ToolConformance):
+    timeout: ClassVar[float] = 2.0
+
+    def __init__(self, transport_class: type[OpenAIRealtimeTransport]) -> None:
+        self.transport_class = transport_class
+
+    def make_harness(self) -> ProviderHarness:
+        return _BrokenHarness(self.transport_class)
+
+
+@pytest.mark.parametrize("broken", [DropsResults, LosesArguments], ids=lambda c: c.__name__)
+async def test_the_kits_tool_checks_fail_a_broken_provider(
+    broken: type[OpenAIRealtimeTransport],
+) -> None:
+    results = await _BrokenSuite(broken).run(
+        "test_tools_a_plain_function_answers_the_model",
+        "test_tools_bad_arguments_reach_the_model_as_an_error",
+    )
+    assert all(outcome != "ok" for outcome in results.values()), results
