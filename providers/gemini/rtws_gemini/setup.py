@@ -150,8 +150,9 @@ def gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     ``"type": ["string", "null"]`` and ``anyOf: [X, {"type": "null"}]`` (what
     pydantic makes of ``X | None``) become ``X`` with ``"nullable": true``;
-    enum values become strings (the Live API's enums are string-only); unknown
-    keywords are dropped (the server would close the session over them).
+    ``const`` and enum values become a string enum (the Live API's enums are
+    string-only, and it has no ``const``); unknown keywords are dropped (the
+    server would close the session over them).
     """
     schema = _collapse_optional(schema)
     out: dict[str, Any] = {}
@@ -171,6 +172,8 @@ def gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
         elif key == "anyOf":
             value = [gemini_schema(sub) for sub in wire.objects(value)]
         out[key] = value
+    if "const" in schema and "enum" not in out:  # Literal["x"]: Gemini has no const
+        out["enum"] = [schema["const"]]
     enum = out.get("enum")
     if isinstance(enum, list) and not all(isinstance(v, str) for v in cast(list[Any], enum)):
         out["enum"] = [v if isinstance(v, str) else json.dumps(v) for v in cast(list[Any], enum)]

@@ -12,6 +12,7 @@ import asyncio
 import json
 import threading
 import time
+from typing import Literal
 
 import pytest
 from google.genai import types
@@ -43,6 +44,15 @@ def test_optionals_become_nullable_and_int_enums_strings() -> None:
     }  # fmt: skip
     assert props["priority"]["enum"] == ["1", "2"] and props["priority"]["type"] == "string"
     assert next(t for t in TOOLS if t.name == "place_order").validate({**_order(), "priority": "2"})
+
+
+def test_a_single_value_literal_becomes_a_one_value_enum() -> None:
+    def switch(state: Literal["on"], room: str | None = None) -> str:
+        return state
+
+    props = function_declaration(Tool(switch))["parameters"]["properties"]
+    assert props["state"] == {"type": "string", "enum": ["on"]}
+    types.FunctionDeclaration.model_validate(function_declaration(Tool(switch)))
 
 
 def _order() -> dict[str, object]:
