@@ -1,8 +1,7 @@
 """Function calling: the model asks for the weather, your code answers, the model says it.
 
-The tool handler is the same for every provider: the model's call arrives as an RTVI
-``llm-function-call-in-progress`` event and the answer goes back as an
-``llm-function-call-result`` message.
+One plain function is the tool, for every provider: rtws declares it from its
+signature and docstring, runs it when the model calls it and sends the result.
 
     OPENAI_API_KEY=sk-... python examples/tools_weather.py
     GEMINI_API_KEY=...    python examples/tools_weather.py --provider gemini
@@ -25,39 +24,19 @@ import numpy as np
 
 from rtws import FileMediaManager, RealTimeWebsocketTransport, rtvi
 from rtws.audio import read_wav
+from rtws.tools import tool
+
 
 # --8<-- [start:tool]
-WEATHER_SCHEMA = {
-    "type": "object",
-    "properties": {"city": {"type": "string", "description": "city name, e.g. Paris"}},
-    "required": ["city"],
-}
-
-
+@tool
 def get_weather(city: str) -> dict[str, Any]:
-    """Stands in for a real weather service (deterministic, no network)."""
-    temperature = 12 + sum(map(ord, city.lower())) % 15
+    """Current weather in a city.
+
+    Args:
+        city: the city's name, e.g. Paris.
+    """
+    temperature = 12 + sum(map(ord, city.lower())) % 15  # deterministic: no network
     return {"city": city, "temperature_c": temperature, "sky": "sunny"}
-
-
-def add_weather_tool(transport: RealTimeWebsocketTransport) -> None:
-    """Answer the model's get_weather calls, whatever the provider."""
-
-    @transport.event_handler("llm-function-call-in-progress")
-    async def on_call(msg: rtvi.LLMFunctionCallInProgress) -> None:
-        arguments = msg.data.arguments or {}
-        result = get_weather(**arguments) if msg.data.function_name == "get_weather" else None
-        print(f"tool: {msg.data.function_name}({json.dumps(arguments)}) -> {json.dumps(result)}")
-        await transport.send_message(
-            rtvi.LLMFunctionCallResult(
-                data=rtvi.LLMFunctionCallResultData(
-                    function_name=msg.data.function_name or "",
-                    tool_call_id=msg.data.tool_call_id,
-                    arguments=arguments,
-                    result=result or {"error": "unknown function"},
-                )
-            )
-        )
 
 
 # --8<-- [end:tool]
@@ -69,35 +48,37 @@ def make_transport(
 ) -> RealTimeWebsocketTransport:
     instructions = "You can look up the weather with get_weather. Be brief."
     if provider == "openai":
-        from rtws_openai import FunctionTool, OpenAIRealtimeOptions, OpenAIRealtimeTransport
+        from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
 
-        openai = OpenAIRealtimeOptions(
-            instructions=instructions,
-            tools=[
-                FunctionTool(
-                    name="get_weather", description="Current weather", parameters=WEATHER_SCHEMA
-                )
-            ],
-        )
-        if url:
-            openai.base_url = url
+        openai = OpenAIRealtimeOptions(instructions=instructions, tools=[get_weather])
+        openai.base_url = url or openai.base_url
         return OpenAIRealtimeTransport(openai, media)
-    from rtws_gemini import FunctionDeclaration, GeminiLiveOptions, GeminiLiveTransport
+    from rtws_gemini import GeminiLiveOptions, GeminiLiveTransport
 
-    gemini = GeminiLiveOptions(
-        system_instruction=instructions,
-        tools=[
-            FunctionDeclaration(
-                name="get_weather", description="Current weather", parameters=WEATHER_SCHEMA
-            )
-        ],
-    )
-    if url:
-        gemini.host = url
+    gemini = GeminiLiveOptions(system_instruction=instructions, tools=[get_weather])
+    gemini.host = url or gemini.host
     return GeminiLiveTransport(gemini, media)
 
 
 # --8<-- [end:providers]
+
+
+# --8<-- [start:raw]
+def show_tool_calls(transport: RealTimeWebsocketTransport) -> None:
+    """The raw events every call goes through (what manual mode answers by hand)."""
+    arguments: dict[str, Any] = {}
+
+    @transport.event_handler("llm-function-call-in-progress")
+    def called(msg: rtvi.LLMFunctionCallInProgress) -> None:
+        arguments[msg.data.tool_call_id] = msg.data.arguments
+
+    @transport.event_handler("llm-function-call-stopped")
+    def answered(msg: rtvi.LLMFunctionCallStopped) -> None:
+        args = json.dumps(arguments.pop(msg.data.tool_call_id, None))
+        print(f"tool: {msg.data.function_name}({args}) -> {json.dumps(msg.data.result)}")
+
+
+# --8<-- [end:raw]
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -115,7 +96,7 @@ async def main(argv: list[str] | None = None) -> int:
         speech = np.concatenate([pcm, np.zeros(rate, np.int16)])  # + 1 s of silence: turn ends
         media = FileMediaManager(None, input_rate=rate, realtime=False)
     transport = make_transport(args.provider, args.url, media)
-    add_weather_tool(transport)
+    show_tool_calls(transport)
     answered = asyncio.Event()
     tool_answered = False
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from .redact import redact, register_secret
+from .tools.declare import Tool
 
 
 class ReconnectPolicy(BaseModel):
@@ -111,6 +112,10 @@ class TransportOptions(BaseModel):
             "bot-output events: one per reply, when it ends ('reply'), or one per "
             "sentence as the transcript streams ('sentence')"
         ),
+    )
+    tools: list[Tool] = Field(
+        default_factory=list[Tool],
+        description="functions the model may call: plain functions or rtws.tools.Tool",
     )
 
     def __repr__(self) -> str:

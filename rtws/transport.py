@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar, overload
 
 from . import rtvi
 from .connection import WebSocketConnection
@@ -46,6 +46,7 @@ from .provider import ProviderAPI, TransportOutput
 from .redact import get_logger
 from .session import Sessions
 from .state import StateMachine, TransportState
+from .tools import Tool, ToolRunner
 from .uplink import MicUplink
 
 S = TransportState
@@ -139,6 +140,8 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
             kinds=self.message_types,
             report=lambda text: self.emit_error(text, fatal=False),
         )
+        #: Answers the model's calls to ``options.tools`` / ``@transport.tool`` (rtws.tools).
+        self.tool_runner = ToolRunner(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} provider={self.provider_name} state={self.state}>"
@@ -320,6 +323,18 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
     ) -> AsyncIterator[rtvi.RTVIMessage]:
         """``async for msg in transport.events():`` until the transport disconnects."""
         return self._bus.events(types, maxsize)
+
+    @overload
+    def tool(self, fn: Callable[..., Any], /) -> Tool: ...
+    @overload
+    def tool(self, /, **settings: Any) -> Callable[[Callable[..., Any]], Tool]: ...
+    def tool(self, fn: Callable[..., Any] | None = None, /, **settings: Any) -> Any:
+        """Declare a function tool: ``@transport.tool`` or ``@transport.tool(timeout=5)``.
+
+        ``settings`` are :class:`rtws.tools.Tool`'s (name, description, timeout,
+        cancel_on_interruption). Add tools before ``connect()``. See docs/tools.md.
+        """
+        return self.tool_runner.register(fn, **settings)
 
     # ================================================================ internals
     def _on_state_change(self, new: TransportState, previous: TransportState) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_validator
 
 from rtws import TransportOptions
+from rtws.tools import Tool
 
 #: The Developer API's Live models speak audio natively; see Google's model list for others.
 DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
@@ -117,7 +118,10 @@ class GeminiLiveOptions(TransportOptions):
     voice: str | None = "Puck"
     language_code: str | None = None
     system_instruction: str | None = None
-    tools: list[FunctionDeclaration] = Field(default_factory=list[FunctionDeclaration])
+    #: Plain functions / ``rtws.tools.Tool`` (run by rtws) and ``FunctionDeclaration`` ones.
+    tools: list[FunctionDeclaration | Tool] = Field(  # pyright: ignore[reportIncompatibleVariableOverride]
+        default_factory=list[FunctionDeclaration | Tool]
+    )
     response_modalities: list[Literal["AUDIO", "TEXT"]] = Field(default_factory=lambda: ["AUDIO"])
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     max_output_tokens: int | None = Field(default=None, ge=1)

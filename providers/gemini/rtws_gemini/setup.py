@@ -7,7 +7,10 @@ apply to the rest.
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
+
+from rtws.tools import Tool
 
 from . import wire
 from .options import AutomaticActivityDetection, FunctionDeclaration, GeminiLiveOptions
@@ -121,7 +124,17 @@ def _realtime_input_config(options: GeminiLiveOptions) -> dict[str, Any]:
     return config
 
 
-def _function(decl: FunctionDeclaration) -> dict[str, Any]:
+def function_declaration(tool: Tool) -> dict[str, Any]:
+    """A provider-neutral :class:`~rtws.tools.Tool` as a Live API ``FunctionDeclaration``."""
+    out: dict[str, Any] = {"name": tool.name, "parameters": gemini_schema(tool.parameters)}
+    if tool.description:
+        out["description"] = tool.description
+    return out
+
+
+def _function(decl: FunctionDeclaration | Tool) -> dict[str, Any]:
+    if isinstance(decl, Tool):
+        return function_declaration(decl)
     out: dict[str, Any] = {"name": decl.name}
     if decl.description:
         out["description"] = decl.description
@@ -135,9 +148,13 @@ def _function(decl: FunctionDeclaration) -> dict[str, Any]:
 def gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A JSON schema reduced to the OpenAPI subset the Live API accepts.
 
-    ``"type": ["string", "null"]`` becomes ``"type": "string", "nullable": true``;
-    unknown keywords are dropped (the server would close the session over them).
+    ``"type": ["string", "null"]`` and ``anyOf: [X, {"type": "null"}]`` (what
+    pydantic makes of ``X | None``) become ``X`` with ``"nullable": true``;
+    ``const`` and enum values become a string enum (the Live API's enums are
+    string-only, and it has no ``const``); unknown keywords are dropped (the
+    server would close the session over them).
     """
+    schema = _collapse_optional(schema)
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key not in SCHEMA_KEYWORDS:
@@ -155,4 +172,22 @@ def gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
         elif key == "anyOf":
             value = [gemini_schema(sub) for sub in wire.objects(value)]
         out[key] = value
+    if "const" in schema and "enum" not in out:  # Literal["x"]: Gemini has no const
+        out["enum"] = [schema["const"]]
+    enum = out.get("enum")
+    if isinstance(enum, list) and not all(isinstance(v, str) for v in cast(list[Any], enum)):
+        out["enum"] = [v if isinstance(v, str) else json.dumps(v) for v in cast(list[Any], enum)]
+        out["type"] = "string"
     return out
+
+
+def _collapse_optional(schema: dict[str, Any]) -> dict[str, Any]:
+    variants = schema.get("anyOf")
+    if not isinstance(variants, list):
+        return schema
+    subs = wire.objects(variants)
+    named = [s for s in subs if s.get("type") != "null"]
+    if len(named) != 1 or len(subs) != 2:
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**named[0], **rest, "nullable": True}

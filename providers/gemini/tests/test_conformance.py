@@ -21,11 +21,12 @@ from rtws_gemini import GeminiLiveTransport, ManualActivity
 from rtws_gemini.testing import FakeGeminiServer, Reply, ToolCall, options_for
 
 from rtws import MediaManager, rtvi
-from rtws.testing import ProviderConformance, ProviderHarness
+from rtws.testing import ProviderHarness
 from rtws.testing.signals import Int16Array
+from rtws.testing.tools import ToolCallingHarness, ToolConformance
 
 
-class GeminiHarness(ProviderHarness):
+class GeminiHarness(ProviderHarness, ToolCallingHarness):
     def __init__(self) -> None:
         self.server = FakeGeminiServer(playback_wait=0.0)
         self.transport: GeminiLiveTransport | None = None
@@ -93,7 +94,23 @@ class GeminiHarness(ProviderHarness):
         options = options_for(self.server, api_key="wrong-gemini-key")
         return GeminiLiveTransport(options, media)
 
+    async def server_call_tool(self, name: str, arguments: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.server.script(Reply(text="Done.", tool_calls=[ToolCall(name, arguments)]))
+        await self.transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Call.")))
+        await self.server.wait_for(lambda: any("toolCall" in m for m in self.server.latest.sent))
 
-class TestGeminiConformance(ProviderConformance):
+    def tool_results(self) -> list[Any]:
+        responses = [
+            r.get("response")
+            for m in self.server.latest.of_kind("toolResponse")
+            for r in m.get("functionResponses", [])
+        ]
+        return [
+            r["output"] if isinstance(r, dict) and set(r) == {"output"} else r for r in responses
+        ]
+
+
+class TestGeminiConformance(ToolConformance):
     def make_harness(self) -> ProviderHarness:
         return GeminiHarness()

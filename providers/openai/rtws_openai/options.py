@@ -26,6 +26,7 @@ from pydantic import (
 
 from rtws import TransportOptions
 from rtws.errors import ConfigurationError
+from rtws.tools import Tool
 
 #: The built-in voices; any other string is passed through (new or custom voices).
 BUILTIN_VOICES = (
@@ -201,7 +202,8 @@ class OpenAIRealtimeOptions(TransportOptions):
     turn_detection: TurnDetection | None = Field(default_factory=ServerVAD)
     input_transcription: InputTranscription | None = Field(default_factory=InputTranscription)
     noise_reduction: NoiseReduction | None = None
-    tools: list[FunctionTool] = Field(default_factory=list[FunctionTool])
+    #: Plain functions / ``rtws.tools.Tool`` (run by rtws) and ``FunctionTool`` declarations.
+    tools: list[FunctionTool | Tool] = Field(default_factory=list[FunctionTool | Tool])  # pyright: ignore[reportIncompatibleVariableOverride]
     tool_choice: Literal["auto", "none", "required"] | ForcedFunction = "auto"
     parallel_tool_calls: bool | None = None
     max_output_tokens: int | Literal["inf"] | None = None

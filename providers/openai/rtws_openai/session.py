@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtws.tools import Tool
+
 from .options import OpenAIRealtimeOptions, RetentionRatio
 
 #: The provider's audio format: PCM16 mono at 24 kHz, both ways.
@@ -38,7 +40,9 @@ def session_config(options: OpenAIRealtimeOptions) -> dict[str, Any]:
         "type": "realtime",
         "output_modalities": list(options.output_modalities),
         "audio": {"input": audio_input, "output": audio_output},
-        "tools": [tool.model_dump() for tool in options.tools],
+        "tools": [
+            function_tool(t) if isinstance(t, Tool) else t.model_dump() for t in options.tools
+        ],
         "tool_choice": _dump(options.tool_choice),
     }
     if options.instructions is not None:
@@ -52,6 +56,15 @@ def session_config(options: OpenAIRealtimeOptions) -> dict[str, Any]:
     if options.truncation is not None:
         session["truncation"] = _truncation(options.truncation)
     return session
+
+
+def function_tool(tool: Tool) -> dict[str, Any]:
+    """A provider-neutral :class:`~rtws.tools.Tool` as a GA ``session.tools`` entry.
+
+    The Realtime API takes a plain JSON schema (no strict mode), so the
+    declaration goes as it is.
+    """
+    return {"type": "function", **tool.declaration()}
 
 
 def client_secret_request(options: OpenAIRealtimeOptions) -> dict[str, Any]:

@@ -9,6 +9,7 @@ in (``input_audio_buffer.speech_started``, as the service's VAD sends it).
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,12 @@ from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
 from rtws_openai.testing import DEFAULT_API_KEY, FakeRealtimeServer, Reply, ScriptedBot
 
 from rtws import MediaManager, rtvi
-from rtws.testing import ProviderConformance, ProviderHarness
+from rtws.testing import ProviderHarness
 from rtws.testing.signals import Int16Array
+from rtws.testing.tools import ToolCallingHarness, ToolConformance
 
 
-class OpenAIHarness(ProviderHarness):
+class OpenAIHarness(ProviderHarness, ToolCallingHarness):
     def __init__(self) -> None:
         self.bot = ScriptedBot()
         self.server = FakeRealtimeServer(bot=self.bot)
@@ -113,7 +115,23 @@ class OpenAIHarness(ProviderHarness):
         )
         return OpenAIRealtimeTransport(options, media)
 
+    async def server_call_tool(self, name: str, arguments: dict[str, Any]) -> None:
+        assert self.transport is not None
+        calls = len([e for e in self.server.sent if e["type"].endswith("arguments.done")])
+        self.bot.add(Reply.call(name, arguments), Reply.say("Done."))
+        await self.transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Call.")))
+        await self.server.wait_sent("response.function_call_arguments.done", count=calls + 1)
 
-class TestOpenAIConformance(ProviderConformance):
+    def tool_results(self) -> list[Any]:
+        outputs = [
+            e["item"]["output"]
+            for e in self.server.received
+            if e["type"] == "conversation.item.create"
+            and e["item"]["type"] == "function_call_output"
+        ]
+        return [json.loads(o) for o in outputs]
+
+
+class TestOpenAIConformance(ToolConformance):
     def make_harness(self) -> ProviderHarness:
         return OpenAIHarness()
