@@ -308,7 +308,8 @@ class WebSocketConnection:
         if ws is None:
             return
         try:
-            if ws.transport.get_write_buffer_size() < ws.write_limit_high:
+            # The transport's limit is websockets' write_limit (its attribute name varies).
+            if ws.transport.get_write_buffer_size() < ws.transport.get_write_buffer_limits()[1]:
                 async with asyncio.timeout(_CLOSE_TIMEOUT * 2):
                     await ws.close(code, reason)
         except Exception as exc:  # closing must never fail a disconnect

@@ -259,6 +259,27 @@ def test_unknown_provider_lists_the_installed_ones() -> None:
     assert len(lines) == 2 and lines[1].startswith("rtws: hint: ")
 
 
+def test_a_typo_of_a_provider_suggests_the_installed_name_never_a_package() -> None:
+    result = run_cli("talk", "opneai")
+    assert result.returncode == 2
+    lines = error_lines(result.stderr)
+    assert "did you mean 'openai'?" in lines[0]
+    assert lines[1] == "rtws: hint: rtws talk openai"
+    assert "rtws-opneai" not in result.stderr and "pip install" not in result.stderr
+
+
+def test_without_rich_the_command_names_its_extra() -> None:
+    """`pip install rtws` alone has no rich: the command says which extra brings it."""
+    code = "import sys; sys.modules['rich'] = None; from rtws.cli import main"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "rtws: error: the rtws command needs its extra: pip install 'rtws[cli]'"
+    )
+
+
 def test_bad_option_value_names_the_field() -> None:
     result = run_cli("talk", "openai", "--option", "speed=9")
     assert result.returncode == 2

@@ -15,7 +15,7 @@ from rich.table import Table
 from ..errors import ConfigurationError, DeviceError
 from ..media.base import AudioDevice, MediaManager
 from ..media.sounddevice import SoundDeviceMediaManager
-from ..providers import available_providers, load_provider
+from ..providers import available_providers, closest_provider, load_provider
 from ..transport import RealTimeWebsocketTransport
 from .errors import EXIT_USAGE, CLIError
 from .media import (
@@ -128,11 +128,15 @@ def _provider(name: str) -> type[RealTimeWebsocketTransport]:
         return load_provider(name)
     except ConfigurationError as exc:
         installed = available_providers()
-        hint = (
-            f"use one of: {', '.join(installed)}"
-            if installed
-            else "install a provider, e.g. pip install rtws-openai"
-        )
+        meant = closest_provider(name)
+        if meant in installed:
+            hint = f"rtws talk {meant}"
+        elif meant is not None:
+            hint = f"pip install 'rtws[{meant}]', then: rtws talk {meant}"
+        elif installed:
+            hint = f"use one of: {', '.join(installed)}"
+        else:
+            hint = "install a provider, e.g. pip install 'rtws[openai]'"
         raise CLIError(str(exc), hint=hint, code=EXIT_USAGE) from None
 
 
