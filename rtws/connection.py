@@ -78,7 +78,7 @@ def handshake_error(exc: BaseException, provider: str, url: str) -> RTWSError:
         suffix = f": {detail}" if detail else ""
         if status in (401, 403):
             return AuthenticationError(
-                f"{provider} rejected the credentials (HTTP {status}){suffix}. "
+                f"{provider} rejected the credentials (HTTP {status}){suffix.rstrip('.')}. "
                 "Check the API key (or token) in the options or environment."
             )
         if status == 429:

@@ -274,6 +274,10 @@ async def test_handshake_401_is_an_authentication_error_without_retries(
     assert len(openai_fake.handshakes) == 1 and openai_fake.handshakes[0].status == 401
     assert t.state is TransportState.ERROR
     assert wrong not in str(info.value) and "Incorrect API key" in str(info.value)
+    assert str(info.value).endswith(
+        "/account/api-keys. Check the API key (or token) in the options or environment."
+    )
+    assert ".." not in str(info.value)
     (error,) = log.data("error")
     assert error["fatal"] and wrong not in error["error"]
     assert not log.of("reconnecting")
@@ -298,6 +302,7 @@ async def test_invalid_key_error_event_ends_the_session_without_retries(
         await t.disconnect()
     fatal = [e for e in log.data("error") if e["fatal"]]
     assert len(fatal) == 1 and "Incorrect API key" in fatal[0]["error"]
+    assert ".." not in fatal[0]["error"]
     assert not log.of("reconnecting") and len(openai_fake.handshakes) == 1
 
 
