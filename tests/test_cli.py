@@ -390,6 +390,37 @@ async def test_talk_answers_function_calls_and_ends_when_the_input_is_answered(
     assert "not available in the rtws command line" in outputs[0]["output"]
 
 
+async def test_record_without_realtime_against_a_real_time_server_keeps_the_reply_whole(
+    tmp_path: Path,
+) -> None:
+    """Without --realtime the file device runs as fast as it can; a server that streams
+    in real time makes it wait between chunks. Those waits are no time at all: the bot
+    channel of --record must hold the reply once, unbroken, as the --output file does."""
+    tone = (np.sin(2 * np.pi * 300 * np.arange(48000) / 24000) * 8000).astype(np.int16)
+    bot = ScriptedBot([Reply.say("A two second tone.", tone)], transcripts=["hello there"])
+    output, record = tmp_path / "a.wav", tmp_path / "both.wav"
+    async with FakeRealtimeServer(bot=bot, pace=1.0) as server:
+        code, _, err = await run_cli_async(
+            "talk", "openai",
+            "--url", server.url,
+            "--input", str(SPEECH),
+            "--output", str(output),
+            "--record", str(record),
+            env=cli_env(OPENAI_API_KEY=DEFAULT_API_KEY),
+        )  # fmt: skip
+    assert code == 0, err
+    reply, _ = read_wav(output)
+    channels, rate, both = wav_info(record)
+    assert (channels, rate) == (2, 24000)
+    for name, audio in (("output", reply), ("bot channel", both[:, 1])):
+        loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > 100)
+        span = (loud[-1] - loud[0]) / 24000
+        # 300 Hz has a zero crossing every 40 samples: a longer quiet run is a gap (a click).
+        gaps = int(np.count_nonzero(np.diff(loud) > 60))
+        assert abs(span - 2.0) < 0.05 and gaps == 0, f"{name}: {span:.2f} s, {gaps} gaps"
+    assert peak(both[: len(both) // 3, 0]) > 1000  # the user's speech, on the left
+
+
 async def test_talk_with_a_wrong_key_is_one_line_and_a_hint(tmp_path: Path) -> None:
     async with FakeRealtimeServer() as server:
         code, _, err = await run_cli_async(

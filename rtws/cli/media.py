@@ -14,11 +14,28 @@ from ..errors import ConfigurationError, DeviceError
 from ..media.file import FileMediaManager
 from ..media.sounddevice import SoundDeviceMediaManager
 from .errors import EXIT_USAGE, CLIError
-from .record import RecordingTap, StereoRecorder
+from .record import Int16Array, RecordingTap, StereoRecorder
 
 
 class RecordingFileMedia(RecordingTap, FileMediaManager):
-    """WAV files in and out, with ``--record`` of both sides."""
+    """WAV files in and out, with ``--record`` of both sides.
+
+    Without ``--realtime`` the file device has no clock: it ticks as fast as it can,
+    and while it waits for a server that streams in real time it ticks with nothing
+    to capture or play. Such a tick is no time at all, so its silent block is not
+    recorded (the ``--output`` file skips it too); recorded, it would stretch the
+    reply and cut it into pieces.
+    """
+
+    _captured_this_tick = False
+
+    def _push_input(self, block: Int16Array | None, captured_at: float | None = None) -> None:
+        self._captured_this_tick = block is not None
+        super()._push_input(block, captured_at)
+
+    def _block_is_time(self, real: int) -> bool:
+        captured, self._captured_this_tick = self._captured_this_tick, False
+        return self.realtime or real > 0 or captured
 
 
 class RecordingSoundDeviceMedia(RecordingTap, SoundDeviceMediaManager):
