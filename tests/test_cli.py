@@ -545,7 +545,7 @@ def test_view_shows_state_levels_transcripts_calls_and_latency() -> None:
     )
     text = render(view)
     assert "It is sunny in Paris." in text
-    assert "And warm … [interrupted]" in text
+    assert "And warm [interrupted]" in text  # cut: finished as far as it got
     assert "avg 500 ms · 2 turns" in text
     assert "!! rate limited" in text
     # Plain output got every finished line once, in order, with the turn's latency.
@@ -554,10 +554,11 @@ def test_view_shows_state_levels_transcripts_calls_and_latency() -> None:
     you = plain.index("you: What's the weather?")
     said = plain.index("bot: It is sunny in Paris.  (400 ms)")
     assert you < said
-    assert plain[-1] == "rate limited"
+    assert plain[-2:] == ["bot: And warm [interrupted]  (600 ms)", "rate limited"]
     assert [line.text for line in view.transcript] == [
         "What's the weather?",
         "It is sunny in Paris.",
+        "And warm",
     ]
 
 
@@ -568,6 +569,38 @@ def test_view_keeps_fatal_errors_out_of_the_plain_output() -> None:
     assert view.fatal_error == "bad key"
     assert printed == []
     assert "bad key" in render(view)
+
+
+def test_view_shows_the_cut_sentence_as_interrupted_and_the_next_reply_whole() -> None:
+    """What the OpenAI transport emits around a barge-in: sentence one finished, sentence
+    two streaming when the user cuts in (no bot-output follows for it), then a new reply."""
+    printed: list[Line] = []
+    view = SessionView("openai", on_line=printed.append)
+    feed(
+        view,
+        rtvi.BotStartedSpeaking(),
+        rtvi.BotTTSText(data=rtvi.TextData(text="First sentence. ")),
+        rtvi.bot_output("First sentence.", spoken=True),
+        rtvi.BotTTSText(data=rtvi.TextData(text="Second one, cut")),
+        rtvi.UserStartedSpeaking(),
+        rtvi.BotInterrupted(),
+        rtvi.BotStoppedSpeaking(),
+        rtvi.UserStoppedSpeaking(),
+        rtvi.user_transcription("stop", final=True),
+        rtvi.BotStartedSpeaking(),
+        rtvi.BotTTSText(data=rtvi.TextData(text="Okay, ")),
+        rtvi.BotTTSText(data=rtvi.TextData(text="stopping.")),
+        rtvi.bot_output("Okay, stopping.", spoken=True),
+        rtvi.BotStoppedSpeaking(),
+    )
+    shown = [(line.who, line.text, line.interrupted) for line in printed]
+    assert shown == [
+        ("bot", "First sentence.", False),
+        ("bot", "Second one, cut", True),
+        ("you", "stop", False),
+        ("bot", "Okay, stopping.", False),
+    ]
+    assert "Second one, cut [interrupted]" in render(view)
 
 
 def test_view_mute_and_device_switches() -> None:

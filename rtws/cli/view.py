@@ -227,8 +227,15 @@ class SessionView:
             self.on_line(partial)
 
     def _interrupted(self) -> None:
-        if self._bot_partial is not None:
-            self._bot_partial.interrupted = True
+        partial, self._bot_partial = self._bot_partial, None
+        if partial is not None:
+            # The cut reply's last sentence will never be finished (its deltas and its
+            # bot-output stop here): show it now, as far as it got. Left open, the next
+            # reply's text would flow into it and take its [interrupted] label.
+            partial.interrupted = True
+            partial.final = True
+            if self.on_line is not None:
+                self.on_line(partial)
             return
         for line in reversed(self.lines):
             if line.who == "bot":
