@@ -36,13 +36,15 @@ from rtws_openai.testing import DEFAULT_API_KEY, FakeRealtimeServer, Reply, Scri
 from rtws import TransportOptions, rtvi
 from rtws.audio import read_wav
 from rtws.cli import main
+from rtws.cli.devices import device_note, next_switch
 from rtws.cli.errors import CLIError
 from rtws.cli.keys import next_device
 from rtws.cli.options import build_options, load_config, options_model, url_field
 from rtws.cli.record import StereoRecorder
 from rtws.cli.session import TurnTracker
 from rtws.cli.view import Line, SessionView
-from rtws.media.base import AudioDevice
+from rtws.media.base import AudioDevice, MediaFormat
+from rtws.media.sounddevice import SoundDeviceMediaManager
 from tests.conftest import DATA
 from tests.echo_provider import EchoOptions, EchoTransport
 
@@ -212,12 +214,91 @@ def test_devices_json_lists_the_virtual_devices() -> None:
     assert "virtual_speaker" in speakers
     for device in [*doc["mics"], *doc["speakers"]]:
         assert set(device) == {
-            "id", "name", "kind", "default_sample_rate", "max_channels", "is_default"
+            "id", "name", "kind", "default_sample_rate", "max_channels", "is_default",
+            "stream_sample_rate", "stream_channels", "note",
         }  # fmt: skip
         assert device["default_sample_rate"] > 0
         assert device["max_channels"] > 0
     assert {d["kind"] for d in doc["mics"]} == {"audioinput"}
     assert sum(d["is_default"] for d in doc["mics"]) <= 1
+
+
+@pytest.mark.devices
+async def test_devices_shows_the_format_a_session_really_opens(tmp_path: Path) -> None:
+    """Not PortAudio's listed defaults (44.1 kHz x32 for the ALSA plugin devices): the
+    rate and channels the streams of a session really open at, and why some are skipped."""
+    code, out, err = await run_cli_async("devices", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    mics = {d["name"]: d for d in doc["mics"]}
+    speakers = {d["name"]: d for d in doc["speakers"]}
+    assert mics["virtual_speaker_monitor"]["note"] == "monitor of virtual_speaker"
+    assert speakers["virtual_mic_src"]["note"] == "feeds mic virtual_mic"
+    assert mics["virtual_mic"]["note"] is None and speakers["virtual_speaker"]["note"] is None
+    assert speakers["pulse"]["note"] == "alias of default"
+    media = SoundDeviceMediaManager("virtual_mic", "virtual_speaker")
+    await media.start(MediaFormat(input_sample_rate=24000, output_sample_rate=24000))
+    try:
+        assert media._input is not None and media._output is not None
+        opened = (media._input.device_rate, media._output.device_rate)
+    finally:
+        await media.stop()
+    listed = (
+        mics["virtual_mic"]["stream_sample_rate"],
+        speakers["virtual_speaker"]["stream_sample_rate"],
+    )
+    assert listed == opened
+    assert mics["virtual_mic"]["stream_channels"] == 1  # mono, not the 32 PortAudio lists
+
+
+def test_switch_keys_skip_monitors_feeds_and_aliases() -> None:
+    def dev(name: str, kind: str) -> AudioDevice:
+        return AudioDevice(
+            id=f"{name}@ALSA",
+            name=name,
+            kind=kind,
+            default_sample_rate=48000,
+            max_channels=2,  # type: ignore[arg-type]
+        )
+
+    mics = [dev(n, "audioinput") for n in ("pulse", "desk_mic.monitor", "usb_mic", "virtual_mic")]
+    speakers = [dev(n, "audiooutput") for n in ("pulse", "virtual_mic_src", "headphones", "hdmi")]
+    everything = [*mics, *speakers]
+    notes = {d.name + "/" + d.kind: device_note(d, everything) for d in everything}
+    assert notes == {
+        "pulse/audioinput": None,  # no `default` listed: pulse is the only name for it
+        "desk_mic.monitor/audioinput": "monitor of desk_mic",
+        "usb_mic/audioinput": None,
+        "virtual_mic/audioinput": None,
+        "pulse/audiooutput": None,
+        "virtual_mic_src/audiooutput": "feeds mic virtual_mic",
+        "headphones/audiooutput": None,
+        "hdmi/audiooutput": None,
+    }
+    assert next_switch(speakers, speakers[2], everything) == speakers[3]
+    assert next_switch(speakers, speakers[3], everything) == speakers[0]  # wraps past the feed
+    assert next_switch(mics, mics[2], everything) == mics[3]
+    assert next_switch(mics, mics[3], everything) == mics[0]  # never into the monitor
+    with_default = [*mics, dev("default", "audioinput")]
+    assert device_note(mics[0], with_default) == "alias of default"
+    assert next_switch(with_default, mics[2], with_default) == mics[3]
+
+
+@pytest.mark.devices
+def test_switch_keys_on_the_sandbox_never_pick_the_same_device_again() -> None:
+    """The sandbox has one real mic and one real speaker, each also listed as `default`
+    and `pulse`, plus a monitor and the mic's feed sink: there is nothing to switch to."""
+    media = SoundDeviceMediaManager()
+    mics = asyncio.run(media.get_all_mics())
+    speakers = asyncio.run(media.get_all_speakers())
+    everything = [*mics, *speakers]
+    default_mic = next(d for d in mics if d.is_default)
+    default_speaker = next(d for d in speakers if d.is_default)
+    assert device_note(default_mic, everything) == "alias of virtual_mic"
+    assert next_switch(mics, default_mic, everything) is None
+    assert next_switch(speakers, default_speaker, everything) is None
+    virtual_mic = next(d for d in mics if d.name == "virtual_mic")
+    assert next_switch(mics, virtual_mic, everything) is None
 
 
 @pytest.mark.devices
@@ -843,10 +924,14 @@ def test_ctrl_c_leaves_the_terminal_and_session_clean(tmp_path: Path) -> None:
 
 @pytest.mark.devices
 def test_key_s_cycles_the_speaker_on_sound_devices(tmp_path: Path) -> None:
-    with pty_cli("demo", "--speaker", "virtual_speaker", "--duration", "60") as cli:
+    """From an alias (`pulse`) `s` moves to a real speaker; from the sandbox's only real
+    speaker there is nothing to move to: not its feed sink, not `default` or `pulse`."""
+    with pty_cli("demo", "--speaker", "pulse", "--duration", "60") as cli:
         cli.wait_for("connected: openai")
         cli.press("s")
-        cli.wait_for("speaker: ")  # the info line the speaker-updated event produced
+        cli.wait_for("speaker: virtual_speaker")  # the info line of the speaker-updated event
+        cli.press("s")
+        cli.wait_for("no other speaker to switch to")
         cli.press("q")
         assert cli.proc.wait(timeout=20) == 0, cli.text()[-2000:]
         assert termios.tcgetattr(cli.slave) == cli.initial
