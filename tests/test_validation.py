@@ -152,7 +152,7 @@ def test_file_media_refuses_a_wav_that_is_not_pcm(tmp_path: Path) -> None:
     not_wav.write_text("not audio")
     with pytest.raises(
         ConfigurationError,
-        match=r"notes\.wav is not a WAV file \(it starts with b.not audio.\); expected a WAV file of",
+        match=r"notes\.wav is not a WAV file \(it starts with b.not audio.\); expected a WAV",
     ):
         FileMediaManager(not_wav)
     with pytest.raises(ConfigurationError, match="no such WAV file"):
