@@ -102,6 +102,33 @@ async def test_spoken_turn_gives_user_transcript_and_a_heard_reply(
     assert not log.of("error")
 
 
+async def test_muting_mid_sentence_ends_the_turn_for_server_vad(
+    openai_fake: FakeRealtimeServer,
+) -> None:
+    """A muted mic sends silence (as a browser's muted track does), so the server's VAD
+    hears the end of a turn the user muted in the middle of, and answers it."""
+    openai_fake.bot = ScriptedBot([Reply.say("I heard you.")], transcripts=["hello"])
+    media = FileMediaManager(np.tile(speech(), 4), input_rate=RATE, realtime=True)
+    t = transport(openai_fake, media)
+    log = EventLog(t)
+    await t.connect()
+    try:
+        await log.wait("user-started-speaking", timeout=5)
+        await asyncio.sleep(0.3)
+        t.enable_mic(False)
+        muted_at = len(openai_fake.audio_in)
+        await log.wait("user-stopped-speaking", timeout=3)
+        await log.wait("bot-output", timeout=3)
+        assert not t.is_mic_enabled
+    finally:
+        await t.disconnect()
+    after = np.frombuffer(bytes(openai_fake.audio_in[muted_at:]), np.int16)
+    assert len(after) > RATE // 2  # the stream went on while muted ...
+    # ... with nothing of the speech in it (a chunk or two was already on its way).
+    assert not np.any(after[RATE // 20 :])
+    assert [d["text"] for d in log.data("bot-output")] == ["I heard you."]
+
+
 # ====================================================================== barge-in
 async def test_barge_in_silences_at_once_and_truncates_at_the_played_position(
     openai_fake: FakeRealtimeServer, capsys: pytest.CaptureFixture[str]
