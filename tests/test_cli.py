@@ -684,6 +684,30 @@ def test_view_shows_the_cut_sentence_as_interrupted_and_the_next_reply_whole() -
     assert "Second one, cut [interrupted]" in render(view)
 
 
+def test_view_shows_the_turn_latency_once_measured_instead_of_ttfb() -> None:
+    printed: list[Line] = []
+    view = SessionView("openai", on_line=printed.append)
+
+    def turn(ttfb: float, latency: float, text: str) -> None:
+        feed(
+            view,
+            rtvi.UserStoppedSpeaking(),
+            rtvi.Metrics.model_validate(
+                {"data": {"ttfb": [{"processor": "openai", "value": ttfb}]}}
+            ),
+            rtvi.BotTTSText(data=rtvi.TextData(text=text)),
+            rtvi.Metrics.model_validate(
+                {"data": {"turn_latency": [{"processor": "openai", "value": latency}]}}
+            ),
+            rtvi.bot_output(text, spoken=True),
+        )
+
+    turn(0.2, 0.8, "One.")
+    turn(0.3, 0.9, "Two.")
+    assert view.latencies_ms == [800.0, 900.0]  # ttfb, another metric, is not mixed in
+    assert [line.plain() for line in printed] == ["bot: One.  (800 ms)", "bot: Two.  (900 ms)"]
+
+
 def test_view_mute_and_device_switches() -> None:
     view = SessionView("gemini")
     view.set_devices("Mic A", "Speaker A")

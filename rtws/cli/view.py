@@ -96,6 +96,8 @@ class SessionView:
         self._user_partial: Line | None = None
         self._bot_partial: Line | None = None
         self._pending_latency: float | None = None
+        self._measured_turns = False  # the provider reports turn_latency: ttfb is not shown
+        self._turn_line: Line | None = None  # the current reply's first line
 
     # ------------------------------------------------------------------ input
     def handle(self, msg: rtvi.RTVIMessage) -> None:
@@ -114,6 +116,7 @@ class SessionView:
                 self.user_speaking = True
             case rtvi.UserStoppedSpeaking():
                 self.user_speaking = False
+                self._turn_line = None  # a new turn: its reply gets its own latency
             case rtvi.BotStartedSpeaking():
                 self.bot_speaking = True
             case rtvi.BotStoppedSpeaking():
@@ -127,10 +130,7 @@ class SessionView:
             case rtvi.BotInterrupted():
                 self._interrupted()
             case rtvi.Metrics(data=data):
-                for metric in data.ttfb or ():
-                    if isinstance(metric.value, int | float):
-                        self.latencies_ms.append(metric.value * 1000.0)
-                        self._pending_latency = metric.value * 1000.0
+                self._metrics(data)
             case rtvi.LLMFunctionCallInProgress(data=data):
                 self.add(Line("call", f"{data.function_name or '?'}({_compact(data.arguments)})"))
             case rtvi.LLMFunctionCallStopped(data=data):
@@ -212,6 +212,7 @@ class SessionView:
         if self._bot_partial is None:
             self._bot_partial = Line("bot", text, final=False, latency_ms=self._take_latency())
             self.lines.append(self._bot_partial)
+            self._turn_line = self._turn_line or self._bot_partial
         else:
             self._bot_partial.text += text
 
@@ -219,7 +220,9 @@ class SessionView:
         partial, self._bot_partial = self._bot_partial, None
         if partial is None:
             if text:
-                self.add(Line("bot", text, latency_ms=self._take_latency()))
+                line = Line("bot", text, latency_ms=self._take_latency())
+                self._turn_line = self._turn_line or line
+                self.add(line)
             return
         partial.text = text or partial.text
         partial.final = True
@@ -241,6 +244,30 @@ class SessionView:
             if line.who == "bot":
                 line.interrupted = True
                 return
+
+    def _metrics(self, data: rtvi.MetricsData) -> None:
+        """Per-turn latency: ``turn_latency`` (end of speech → first sample played, what a
+        user waits) when the provider measures it, else ``ttfb`` (see docs/concepts/latency.md)."""
+        extra = data.model_extra or {}
+        turn = [rtvi.MetricValue.model_validate(m) for m in extra.get("turn_latency") or ()]
+        values = [m.value * 1000.0 for m in turn if isinstance(m.value, int | float)]
+        if values:
+            if not self._measured_turns:
+                self._measured_turns = True
+                self.latencies_ms.clear()  # ttfb figures so far: another metric
+            self.latencies_ms.append(values[-1])
+            line = self._turn_line
+            if line is not None:
+                line.latency_ms = values[-1]  # arrives once playback started: after the text
+            else:
+                self._pending_latency = values[-1]
+            return
+        if self._measured_turns:
+            return
+        for metric in data.ttfb or ():
+            if isinstance(metric.value, int | float):
+                self.latencies_ms.append(metric.value * 1000.0)
+                self._pending_latency = metric.value * 1000.0
 
     def _take_latency(self) -> float | None:
         latency, self._pending_latency = self._pending_latency, None

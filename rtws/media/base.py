@@ -390,6 +390,10 @@ class MediaManager(ABC):
             return PlaybackMark(None, 0, 0, self._format.output_sample_rate if self._format else 0)
         return self._output.mark()
 
+    def playout_starts(self) -> list[tuple[float, str | None]]:
+        """When the speaker started playing, lately: ``(time.perf_counter(), item id)`` each."""
+        return list(self._output.buffer.starts) if self._output is not None else []
+
     def played_ms(self, item_id: str) -> int:
         return self._output.played_ms(item_id) if self._output is not None else 0
 

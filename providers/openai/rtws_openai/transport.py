@@ -15,11 +15,12 @@ from typing import Any
 
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
 from rtws.errors import ProtocolError, RTWSError
+from rtws.latency import TurnLatency
 from rtws.redact import get_logger, register_secret
 
 from . import messages, wire
 from .auth import ClientSecret, fetch_client_secret
-from .options import OpenAIRealtimeOptions
+from .options import OpenAIRealtimeOptions, ServerVAD
 from .session import session_config
 from .turns import Call, SessionBook
 
@@ -50,6 +51,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self._quiet_turn = False  # user speaking while barge-in is off
         self._restored = False
         self._outbox = wire.Outbox()
+        #: End of the user's speech → first reply sample played (docs/concepts/latency.md).
+        self.turn_latency = TurnLatency()
 
     # ================================================================ hooks
     async def initialize_llm(self) -> None:
@@ -108,6 +111,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
         await self.send_raw(wire.append_audio_json(chunk.pcm))
+        self.turn_latency.sent(chunk)
 
     async def send_ready_message(self) -> None:
         session_id = self.session.get("id")
@@ -218,6 +222,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
     # ================================================================ server → client
     def _on_session(self, event: dict[str, Any]) -> None:
         self.session = event.get("session") or self.session
+        if event["type"] == "session.created":
+            self.turn_latency.reset()  # a new session: its audio timeline starts at 0
         if event["type"] == "session.updated":
             self._configured.set()
 
@@ -252,6 +258,10 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             self.emit(rtvi.UserStartedSpeaking())
 
     def _on_speech_stopped(self, event: dict[str, Any]) -> None:
+        end_ms = event.get("audio_end_ms")
+        if isinstance(end_ms, int | float):
+            # audio_end_ms includes the silence the server's VAD waited for (API reference).
+            self.turn_latency.speech_ended(end_ms - self._vad_silence_ms())
         if self._quiet_turn:
             self._quiet_turn = False
             self.emit(rtvi.UserStoppedSpeaking())
@@ -300,6 +310,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             response.tts_started = True
             self.emit(rtvi.BotTTSStarted())
         self.play_bot_audio(pcm, item_id)
+        self._report_turn_latency(item_id)
 
     def _on_audio_done(self, event: dict[str, Any]) -> None:
         item = self.book.audio.get(event["item_id"])
@@ -307,6 +318,29 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             item.done = True
         if not self.book.is_interrupted(event.get("response_id")):
             self.bot_audio_done(event["item_id"])
+
+    def _vad_silence_ms(self) -> int:
+        """The silence after speech the server waits for (server_vad: 500 ms by default)."""
+        vad = self.options.turn_detection
+        if isinstance(vad, ServerVAD):
+            return vad.silence_duration_ms if vad.silence_duration_ms is not None else 500
+        return 0  # semantic_vad's wait is the model's: audio_end_ms is taken as the end
+
+    def _report_turn_latency(self, item_id: str | None) -> None:
+        """Emit ``turn_latency`` once the speaker has started playing the reply."""
+        seconds = self.turn_latency.measure(self.media, item_id)
+        if seconds is not None:
+            metric = {
+                "processor": "openai",
+                "model": self.options.model,
+                "value": round(seconds, 4),
+            }
+            self.emit(rtvi.Metrics.model_validate({"data": {"turn_latency": [metric]}}))
+
+    def bot_stopped_speaking(self) -> None:
+        # A reply that arrived whole before playback began is measured here at the latest.
+        self._report_turn_latency(next(reversed(self.book.audio), None))
+        super().bot_stopped_speaking()
 
     def _on_bot_text_delta(self, event: dict[str, Any]) -> None:
         if self.book.is_interrupted(event.get("response_id")):

@@ -129,6 +129,35 @@ async def test_muting_mid_sentence_ends_the_turn_for_server_vad(
     assert [d["text"] for d in log.data("bot-output")] == ["I heard you."]
 
 
+async def test_turn_latency_matches_the_recording() -> None:
+    """turn_latency is measured from the end of the user's speech in the mic audio to the
+    first reply sample handed to the speaker: on a real-time file device (one input and
+    one output block per 20 ms tick) the same figure can be read off the two recordings.
+    The tolerance is scheduling jitter of the shared test machine, not a speed limit."""
+    speech_s = 1.0
+    mic = np.concatenate([steady_tone(speech_s), np.zeros(RATE * 3, np.int16)])
+    bot = ScriptedBot([Reply.say("Heard.", audio=steady_tone(0.5))], transcripts=["hi"])
+    async with FakeRealtimeServer(bot=bot, pace=1.0, latency=0.25) as server:
+        media = FileMediaManager(mic, input_rate=RATE, realtime=True)
+        t = transport(server, media)
+        log = EventLog(t)
+        await t.connect()
+        try:
+            metric = await log.wait("metrics", where=lambda d: "turn_latency" in d, timeout=10)
+        finally:
+            await t.disconnect()
+    played = media.output_audio()
+    first_bot_s = int(np.flatnonzero(played)[0]) / media.output_rate
+    heard = first_bot_s - speech_s  # the recording: end of speech → first bot sample
+    [value] = metric.to_dict()["data"]["turn_latency"]
+    print(f"[turn latency] emitted {value['value'] * 1000:.0f} ms, recording {heard * 1000:.0f} ms")
+    assert value["processor"] == "openai"
+    assert abs(value["value"] - heard) < 0.06
+    # ttfb starts when speech_stopped arrives: it misses the 500 ms the server's VAD waited.
+    ttfb = [m["value"] for d in log.data("metrics") for m in d.get("ttfb", [])]
+    assert len(ttfb) == 1 and value["value"] > ttfb[0] + 0.4
+
+
 # ====================================================================== barge-in
 async def test_barge_in_silences_at_once_and_truncates_at_the_played_position(
     openai_fake: FakeRealtimeServer, capsys: pytest.CaptureFixture[str]
