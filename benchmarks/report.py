@@ -105,13 +105,24 @@ def _compare(results: Result) -> list[str]:
     if agents:
         row("x openai-agents", [_ratio(r, agents) for r in runs], "rtws ≤ 0.7x")
     row("RSS, MB per session", [_f(r["rss_mb_per_session"], 2) for r in runs])
+    unprobed = {"bare-floor"}  # no wire probe: no frame or byte counts
     row(
         "messages per s up / down",
-        [f"{r['msgs_up_per_s']:.0f} / {r['msgs_down_per_s']:.0f}" for r in runs],
+        [
+            "-"
+            if r["client"] in unprobed
+            else f"{r['msgs_up_per_s']:.0f} / {r['msgs_down_per_s']:.0f}"
+            for r in runs
+        ],
     )
     row(
         "kB per s up / down",
-        [f"{r['kbytes_up_per_s']:.0f} / {r['kbytes_down_per_s']:.0f}" for r in runs],
+        [
+            "-"
+            if r["client"] in unprobed
+            else f"{r['kbytes_up_per_s']:.0f} / {r['kbytes_down_per_s']:.0f}"
+            for r in runs
+        ],
     )
     row(
         "mic → wire, ms p50 / p95 / p99",

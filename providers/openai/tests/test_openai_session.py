@@ -123,7 +123,7 @@ async def test_muting_mid_sentence_ends_the_turn_for_server_vad(
     finally:
         await t.disconnect()
     after = np.frombuffer(bytes(openai_fake.audio_in[muted_at:]), np.int16)
-    assert len(after) > RATE // 2  # the stream went on while muted ...
+    assert len(after) >= RATE * 4 // 10  # the stream went on while muted (VAD: 500 ms) ...
     # ... with nothing of the speech in it (a chunk or two was already on its way).
     assert not np.any(after[RATE // 20 :])
     assert [d["text"] for d in log.data("bot-output")] == ["I heard you."]
