@@ -70,11 +70,6 @@ class TurnLatency:
         self._speech_end = self.capture_time(position_ms)
         self._reply_after = time.perf_counter()
 
-    def cancel(self) -> None:
-        """The turn was cut off or answered without audio: nothing to measure."""
-        self._speech_end = None
-        self._reply_after = None
-
     def measure(self, media: MediaManager, item_id: str | None) -> float | None:
         """Seconds from the end of speech to the first sample of ``item_id`` played.
 
