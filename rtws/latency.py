@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import time
 
+from . import rtvi
 from .media.base import AudioChunk, MediaManager
 
 #: Chunks remembered for mapping (20 ms each: 30 s of audio).
@@ -85,3 +86,13 @@ class TurnLatency:
                 self._speech_end = self._reply_after = None
                 return started_at - speech_end
         return None
+
+    def metrics(
+        self, media: MediaManager, item_id: str | None, processor: str, model: str | None
+    ) -> rtvi.Metrics | None:
+        """:meth:`measure` as the ``metrics`` event that reports it (``turn_latency``)."""
+        seconds = self.measure(media, item_id)
+        if seconds is None:
+            return None
+        value = {"processor": processor, "model": model, "value": round(seconds, 4)}
+        return rtvi.Metrics.model_validate({"data": {"turn_latency": [value]}})

@@ -320,22 +320,18 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             self.bot_audio_done(event["item_id"])
 
     def _vad_silence_ms(self) -> int:
-        """The silence after speech the server waits for (server_vad: 500 ms by default)."""
+        """The silence the server's VAD waits after speech (server_vad: 500 ms by default);
+        semantic_vad's wait is the model's, so its audio_end_ms is taken as the end."""
         vad = self.options.turn_detection
-        if isinstance(vad, ServerVAD):
-            return vad.silence_duration_ms if vad.silence_duration_ms is not None else 500
-        return 0  # semantic_vad's wait is the model's: audio_end_ms is taken as the end
+        if not isinstance(vad, ServerVAD):
+            return 0
+        return 500 if vad.silence_duration_ms is None else vad.silence_duration_ms
 
     def _report_turn_latency(self, item_id: str | None) -> None:
         """Emit ``turn_latency`` once the speaker has started playing the reply."""
-        seconds = self.turn_latency.measure(self.media, item_id)
-        if seconds is not None:
-            metric = {
-                "processor": "openai",
-                "model": self.options.model,
-                "value": round(seconds, 4),
-            }
-            self.emit(rtvi.Metrics.model_validate({"data": {"turn_latency": [metric]}}))
+        metrics = self.turn_latency.metrics(self.media, item_id, "openai", self.options.model)
+        if metrics is not None:
+            self.emit(metrics)
 
     def bot_stopped_speaking(self) -> None:
         # A reply that arrived whole before playback began is measured here at the latest.
