@@ -34,7 +34,7 @@ from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
 from rtws_openai.testing import DEFAULT_API_KEY, FakeRealtimeServer, Reply, ScriptedBot
 
 from rtws import TransportOptions, rtvi
-from rtws.audio import read_wav
+from rtws.audio import read_wav, write_wav
 from rtws.cli import main
 from rtws.cli.devices import device_note, next_switch
 from rtws.cli.errors import CLIError
@@ -500,6 +500,46 @@ async def test_record_without_realtime_against_a_real_time_server_keeps_the_repl
         gaps = int(np.count_nonzero(np.diff(loud) > 60))
         assert abs(span - 2.0) < 0.05 and gaps == 0, f"{name}: {span:.2f} s, {gaps} gaps"
     assert peak(both[: len(both) // 3, 0]) > 1000  # the user's speech, on the left
+    user = np.flatnonzero(np.abs(both[:, 0].astype(np.int32)) > 1000)
+    reply = np.flatnonzero(np.abs(both[:, 1].astype(np.int32)) > 100)
+    assert user[-1] < reply[0]  # the reply comes after the user's speech, not over it
+
+
+async def test_a_barge_in_shows_the_cut_sentence_interrupted_and_the_next_reply_whole(
+    tmp_path: Path,
+) -> None:
+    """The user talks over a long reply: its sentence in progress is printed as cut, the
+    next reply (played to its end) is not labelled."""
+    speech, rate = read_wav(SPEECH)
+    talk = np.concatenate(
+        [speech, np.zeros(rate * 5 // 2, np.int16), speech, np.zeros(rate * 3, np.int16)]
+    )
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, talk, rate)
+    tone = (np.sin(2 * np.pi * 300 * np.arange(24000 * 6) / 24000) * 6000).astype(np.int16)
+    long_reply = "Yes. Then a second sentence that goes on for quite a long while before it ends."
+    bot = ScriptedBot(
+        [Reply.say(long_reply, tone), Reply.say("Okay, stopping.", tone[:12000])],
+        transcripts=["hello", "stop"],
+    )
+    async with FakeRealtimeServer(bot=bot, pace=1.0) as server:
+        code, out, err = await run_cli_async(
+            "talk", "openai",
+            "--url", server.url,
+            "--input", str(mic),
+            "--output", str(tmp_path / "out.wav"),
+            "--realtime",
+            "--duration", "14",
+            env=cli_env(OPENAI_API_KEY=DEFAULT_API_KEY),
+        )  # fmt: skip
+    assert code == 0, err
+    bot_lines = [line for line in out.splitlines() if line.startswith("bot: ")]
+    assert bot_lines[0].startswith("bot: Yes."), out
+    cut = [line for line in bot_lines if "[interrupted]" in line]
+    assert len(cut) == 1 and cut[0].startswith("bot: Then a second"), out
+    assert "goes on for quite a long while before it ends" not in cut[0]  # cut, not whole
+    assert bot_lines[-1].startswith("bot: Okay, stopping."), out
+    assert "[interrupted]" not in bot_lines[-1]
 
 
 async def test_talk_with_a_wrong_key_is_one_line_and_a_hint(tmp_path: Path) -> None:
@@ -614,7 +654,7 @@ def test_view_shows_state_levels_transcripts_calls_and_latency() -> None:
     assert 'get_weather({"city": "Paris"})' in text
     assert 'get_weather → {"sky": "clear"}' in text
     assert "It is sunny …" in text
-    assert "last 400 ms · avg 400 ms · 1 turn" in text
+    assert "ttfb last 400 ms · avg 400 ms · 1 turn" in text  # labelled: not what users wait
 
     feed(
         view,
@@ -633,9 +673,9 @@ def test_view_shows_state_levels_transcripts_calls_and_latency() -> None:
     plain = [line.plain() for line in lines]
     assert plain[0] == "connected: openai gpt-realtime"
     you = plain.index("you: What's the weather?")
-    said = plain.index("bot: It is sunny in Paris.  (400 ms)")
+    said = plain.index("bot: It is sunny in Paris.")  # ttfb is not shown as a turn's latency
     assert you < said
-    assert plain[-2:] == ["bot: And warm [interrupted]  (600 ms)", "rate limited"]
+    assert plain[-2:] == ["bot: And warm [interrupted]", "rate limited"]
     assert [line.text for line in view.transcript] == [
         "What's the weather?",
         "It is sunny in Paris.",
@@ -685,8 +725,8 @@ def test_view_shows_the_cut_sentence_as_interrupted_and_the_next_reply_whole() -
 
 
 def test_view_shows_the_turn_latency_once_measured_instead_of_ttfb() -> None:
-    printed: list[Line] = []
-    view = SessionView("openai", on_line=printed.append)
+    printed: list[str] = []  # as printed, at the time
+    view = SessionView("openai", on_line=lambda line: printed.append(line.plain()))
 
     def turn(ttfb: float, latency: float, text: str) -> None:
         feed(
@@ -705,7 +745,19 @@ def test_view_shows_the_turn_latency_once_measured_instead_of_ttfb() -> None:
     turn(0.2, 0.8, "One.")
     turn(0.3, 0.9, "Two.")
     assert view.latencies_ms == [800.0, 900.0]  # ttfb, another metric, is not mixed in
-    assert [line.plain() for line in printed] == ["bot: One.  (800 ms)", "bot: Two.  (900 ms)"]
+    assert printed == ["bot: One.  (800 ms)", "bot: Two.  (900 ms)"]
+    assert "last 900 ms · avg 850 ms · 2 turns" in render(view)
+    # A reply whose sentence is printed before playback starts: the latency follows it.
+    feed(
+        view,
+        rtvi.UserStoppedSpeaking(),
+        rtvi.BotTTSText(data=rtvi.TextData(text="Three.")),
+        rtvi.bot_output("Three.", spoken=True),
+        rtvi.Metrics.model_validate(
+            {"data": {"turn_latency": [{"processor": "openai", "value": 0.7}]}}
+        ),
+    )
+    assert printed[-2:] == ["bot: Three.", "turn latency 700 ms"]
 
 
 def test_view_mute_and_device_switches() -> None:

@@ -246,8 +246,14 @@ class SessionView:
                 return
 
     def _metrics(self, data: rtvi.MetricsData) -> None:
-        """Per-turn latency: ``turn_latency`` (end of speech → first sample played, what a
-        user waits) when the provider measures it, else ``ttfb`` (see docs/concepts/latency.md)."""
+        """Per-turn latency (docs/concepts/latency.md).
+
+        ``turn_latency`` (end of the user's speech → first reply sample played) is what a
+        user waits and what a recording shows: it goes on the reply's line, or, when that
+        line was printed before playback began (its text comes with the first audio), on a
+        line of its own. ``ttfb`` misses the VAD's wait and the playout, so it is only
+        summed up in the status bar, labelled, for providers that cannot measure more.
+        """
         extra = data.model_extra or {}
         turn = [rtvi.MetricValue.model_validate(m) for m in extra.get("turn_latency") or ()]
         values = [m.value * 1000.0 for m in turn if isinstance(m.value, int | float)]
@@ -257,17 +263,18 @@ class SessionView:
                 self.latencies_ms.clear()  # ttfb figures so far: another metric
             self.latencies_ms.append(values[-1])
             line = self._turn_line
-            if line is not None:
-                line.latency_ms = values[-1]  # arrives once playback started: after the text
-            else:
+            if line is None:
                 self._pending_latency = values[-1]
+            elif line.final:
+                line.latency_ms = values[-1]
+                self.info(f"turn latency {values[-1]:.0f} ms")
+            else:
+                line.latency_ms = values[-1]
             return
-        if self._measured_turns:
-            return
-        for metric in data.ttfb or ():
-            if isinstance(metric.value, int | float):
-                self.latencies_ms.append(metric.value * 1000.0)
-                self._pending_latency = metric.value * 1000.0
+        if not self._measured_turns:
+            self.latencies_ms.extend(
+                m.value * 1000.0 for m in data.ttfb or () if isinstance(m.value, int | float)
+            )
 
     def _take_latency(self) -> float | None:
         latency, self._pending_latency = self._pending_latency, None
@@ -308,7 +315,10 @@ class SessionView:
         last = self.latencies_ms[-1]
         avg = sum(self.latencies_ms) / len(self.latencies_ms)
         turns = len(self.latencies_ms)
-        return f"last {last:.0f} ms · avg {avg:.0f} ms · {turns} turn{'s' if turns != 1 else ''}"
+        what = "" if self._measured_turns else "ttfb "  # not what the user waited: say so
+        return (
+            f"{what}last {last:.0f} ms · avg {avg:.0f} ms · {turns} turn{'s' if turns != 1 else ''}"
+        )
 
 
 def _meter(value: float) -> Text:
