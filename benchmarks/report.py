@@ -8,7 +8,7 @@ from typing import Any
 
 Result = dict[str, Any]
 
-NAMES = {"bare": "bare client", "agents": "openai-agents"}
+NAMES = {"bare": "bare client", "bare-floor": "bare, no probe", "agents": "openai-agents"}
 #: Background CPU (% of one core) above which a run is flagged as taken on a busy machine.
 BUSY_MACHINE_PCT = 20.0
 
@@ -76,6 +76,7 @@ def _compare(results: Result) -> list[str]:
     if not runs:
         return []
     bare = next((r for r in runs if r["client"] == "bare"), None)
+    floor = next((r for r in runs if r["client"] == "bare-floor"), None)
     agents = next((r for r in runs if r["client"] == "agents"), None)
     k = runs[0]["sessions"]
     head = "| | " + " | ".join(name(r) for r in runs) + " | goal |"
@@ -97,16 +98,31 @@ def _compare(results: Result) -> list[str]:
             [" / ".join(f"{v:.3f}" for v in r.get("repeats", [])) for r in runs],
         )
         row("  x bare client, medians of the runs", [_median_ratio(r, bare) for r in runs])
+    if floor:
+        # Both rtws and the bare client carry the wire probe; the floor does not. The
+        # probe's cost, added to both sides, flatters the ratio above: this one does not.
+        row("x bare, no probe (the floor)", [_ratio(r, floor) for r in runs])
     if agents:
         row("x openai-agents", [_ratio(r, agents) for r in runs], "rtws ≤ 0.7x")
     row("RSS, MB per session", [_f(r["rss_mb_per_session"], 2) for r in runs])
+    unprobed = {"bare-floor"}  # no wire probe: no frame or byte counts
     row(
         "messages per s up / down",
-        [f"{r['msgs_up_per_s']:.0f} / {r['msgs_down_per_s']:.0f}" for r in runs],
+        [
+            "-"
+            if r["client"] in unprobed
+            else f"{r['msgs_up_per_s']:.0f} / {r['msgs_down_per_s']:.0f}"
+            for r in runs
+        ],
     )
     row(
         "kB per s up / down",
-        [f"{r['kbytes_up_per_s']:.0f} / {r['kbytes_down_per_s']:.0f}" for r in runs],
+        [
+            "-"
+            if r["client"] in unprobed
+            else f"{r['kbytes_up_per_s']:.0f} / {r['kbytes_down_per_s']:.0f}"
+            for r in runs
+        ],
     )
     row(
         "mic → wire, ms p50 / p95 / p99",

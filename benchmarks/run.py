@@ -250,6 +250,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if wanted("compare"):
             print(f"compare: K={plan.compare_k}, same server, same workload")
             kinds: list[tuple[str, ...]] = [
+                ("bare-floor",),  # the bare client without the wire probe: the true floor
                 ("bare",),
                 ("rtws", "--device-rate", "24000"),
                 ("rtws", "--device-rate", "48000"),

@@ -68,6 +68,10 @@ def _factory(kind: str) -> Callable[[SessionSpec, SessionProbe], BenchSession]:
         from .clients.bare import BareSession
 
         return BareSession
+    if kind == "bare-floor":
+        from .clients.bare import BareFloorSession
+
+        return BareFloorSession
     if kind == "agents":
         from .clients.agents_client import AgentsSession
 
@@ -238,7 +242,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _wire(session: BenchSession) -> tuple[int, int, int]:
     wire = getattr(session, "wire", None)
-    if wire is None:
+    if wire is None or not getattr(session, "probed", True):
         return (0, 0, 0)
     return (wire.bytes_up, wire.bytes_down, wire.frames_down)
 
@@ -262,7 +266,7 @@ def _interruptions(probes: list[SessionProbe]) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.worker", description=__doc__)
-    parser.add_argument("--client", choices=("rtws", "bare", "agents"), required=True)
+    parser.add_argument("--client", choices=("rtws", "bare", "bare-floor", "agents"), required=True)
     parser.add_argument("--url", required=True, help="the fake's ws://.../v1/realtime")
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")

@@ -461,7 +461,10 @@ The mic panel is what the server received (16 kHz), the speaker panel what was r
 played (24 kHz); the orange curve is the level, the same dBFS meter the `*-audio-level`
 events use. The file media ran as fast as possible, so each panel has its own clock:
 seconds of audio, not of wall time. Latency is the `ttfb` metric: from the end of the
-user's turn to the bot's first audio.
+user's turn to the bot's first audio. Against this local parrot, which answers at once
+with no model behind it, that is a few milliseconds: rtws's and the loopback socket's own
+share of a turn, not what a user waits for. With a real model the same metric is
+hundreds of milliseconds (see docs/concepts/latency.md for what it measures exactly).
 """),
     code("""
 heard_by_server = np.frombuffer(bytes(server.audio_in), np.int16)
@@ -486,7 +489,10 @@ for ax, pcm, sr, name in (
     level_ax.plot(*levels(pcm, sr), color="tab:orange")
     level_ax.set(ylabel="level", ylim=(0, 1))
 latency_ax.bar([f"turn {i + 1}" for i in range(len(ttfb))], [v * 1000 for v in ttfb])
-latency_ax.set(title="time to first audio per turn", ylabel="ms")
+latency_ax.set(
+    title="time to first audio per turn: local parrot, no model (rtws's own overhead)",
+    ylabel="ms",
+)
 plt.show()
 """),
     md("## The recording"),

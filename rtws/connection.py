@@ -78,7 +78,7 @@ def handshake_error(exc: BaseException, provider: str, url: str) -> RTWSError:
         suffix = f": {detail}" if detail else ""
         if status in (401, 403):
             return AuthenticationError(
-                f"{provider} rejected the credentials (HTTP {status}){suffix}. "
+                f"{provider} rejected the credentials (HTTP {status}){suffix.rstrip('.')}. "
                 "Check the API key (or token) in the options or environment."
             )
         if status == 429:
@@ -312,7 +312,8 @@ class WebSocketConnection:
         if ws is None:
             return
         try:
-            if ws.transport.get_write_buffer_size() < ws.write_limit_high:
+            # The transport's limit is websockets' write_limit (its attribute name varies).
+            if ws.transport.get_write_buffer_size() < ws.transport.get_write_buffer_limits()[1]:
                 async with asyncio.timeout(_CLOSE_TIMEOUT * 2):
                     await ws.close(code, reason)
         except Exception as exc:  # closing must never fail a disconnect

@@ -6,6 +6,7 @@ name keeps the core free of provider imports until one is actually used.
 
 from __future__ import annotations
 
+import difflib
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
@@ -33,8 +34,27 @@ def load_provider(name: str) -> type[RealTimeWebsocketTransport]:
                 f"entry point {name!r} ({ep.value}) is not a RealTimeWebsocketTransport subclass"
             )
         return cls
-    known = ", ".join(available_providers()) or "none"
-    raise ConfigurationError(
-        f"no rtws provider named {name!r} is installed (installed: {known}); "
-        f"try: pip install rtws-{name}"
-    )
+    installed = available_providers()
+    known = ", ".join(installed) or "none"
+    message = f"no rtws provider named {name!r} is installed (installed: {known})"
+    suggestion = closest_provider(name)
+    if suggestion in installed:
+        message += f"; did you mean {suggestion!r}?"
+    elif suggestion is not None:
+        message += f"; did you mean {suggestion!r}? pip install 'rtws[{suggestion}]'"
+    raise ConfigurationError(message)
+
+
+#: The providers this project publishes, as ``rtws[<name>]`` extras: the only package
+#: names worth suggesting. A name typed by a user is never turned into a package name,
+#: which would invite installing whatever squats on a typo (``rtws-opneai``).
+FIRST_PARTY = ("openai", "gemini")
+
+
+def closest_provider(name: str) -> str | None:
+    """The installed or first-party provider ``name`` most likely meant, if any is close."""
+    candidates = sorted(set(available_providers()) | set(FIRST_PARTY))
+    if name in candidates:
+        return name
+    matches = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None

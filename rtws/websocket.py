@@ -19,29 +19,85 @@ shortcuts, each falling back to the generic path whenever it cannot be exact:
 - incoming messages go into a list the single reader drains in batches
   (:meth:`~StreamingConnection.next_messages`), one wake-up per TCP read
   rather than a coroutine round trip per frame.
+
+Both shortcuts lean on websockets internals that are not public API
+(``send_in_progress``, ``protocol.writes``, ``max_queue_high``,
+``process_event``, the exception chained to ``ConnectionClosed``). They are
+taken only on the websockets releases they were verified on
+(:data:`FAST_PATHS`, decided once at import); on any other release the same
+two methods use the public API (``send()``, one ``recv()`` per message), which
+is slower but never wrong. ``tests/test_websocket.py`` runs both paths, and CI
+runs it on every supported minor version (``scripts/compat.sh``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import struct
-from typing import Any
+from typing import Any, ClassVar, Final
 
 from websockets import State
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.connection import Connection
-from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
 from websockets.protocol import Event, Side
+from websockets.version import version as _websockets_version
 
 try:  # what websockets.frames uses: its C speedup, else the pure-Python version
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - websockets built without its C extension
     from websockets.utils import apply_mask
 
-__all__ = ["StreamingConnection", "StreamingServerConnection", "text_frame"]
+__all__ = [
+    "FAST_PATHS",
+    "MAX_FRAGMENTS",
+    "WEBSOCKETS_VERSION",
+    "StreamingConnection",
+    "StreamingServerConnection",
+    "text_frame",
+]
+
+
+def _release(version: str) -> tuple[int, int]:
+    """``"17.4"``, ``"15.0.1"``, ``"18.0rc1"`` → ``(17, 4)``, ``(15, 0)``, ``(18, 0)``."""
+    found = re.match(r"(\d+)(?:\.(\d+))?", version)
+    if found is None:
+        return (0, 0)
+    return int(found[1]), int(found[2] or 0)
+
+
+#: The installed websockets release, as (major, minor).
+WEBSOCKETS_VERSION: Final = _release(_websockets_version)
+
+#: The releases whose internals the shortcuts were checked against (same attribute
+#: names, same callbacks; tests/test_websocket.py passes on each). 15.x names the send
+#: lock differently; an unlisted release (17.5, 18) may change anything, so it gets the
+#: public API until it is checked (CI's ws16/ws17 jobs fail when a new one appears).
+VERIFIED_RELEASES: Final = frozenset(
+    {(16, 0), (16, 1), (17, 0), (17, 1), (17, 2), (17, 3), (17, 4)}
+)
+
+#: Whether the shortcuts are on for the installed release.
+FAST_PATHS: Final = WEBSOCKETS_VERSION in VERIFIED_RELEASES
+
+# The exception a ConnectionClosed is chained to: renamed in 17.4 (recv_exc before).
+_CAUSE_ATTR: Final = "connection_exc" if WEBSOCKETS_VERSION >= (17, 4) else "recv_exc"
+
+
+def _max_fragments() -> int:
+    """websockets' bound on the frames of one message (17.4+); the same default before."""
+    try:
+        from websockets.asyncio.messages import MAX_FRAGMENTS as limit  # type: ignore[attr-defined]
+    except ImportError:  # websockets < 17.4 has no bound; the fast path applies this one
+        return int(os.environ.get("WEBSOCKETS_MAX_FRAGMENTS", "4096"))
+    return int(limit)
+
+
+#: Frames one message may span before the connection fails with 1009.
+MAX_FRAGMENTS: Final = _max_fragments()
 
 _HEAD16 = struct.Struct("!BBH")
 _HEAD64 = struct.Struct("!BBQ")
@@ -105,6 +161,9 @@ class _Streaming(Connection):
     see a message once this class has taken it.
     """
 
+    #: The shortcuts (True) or the public API (False); a subclass may turn them off.
+    fast_paths: ClassVar[bool] = FAST_PATHS
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._inbox: list[str | bytes] = []
@@ -126,7 +185,8 @@ class _Streaming(Connection):
         """
         protocol = self.protocol
         if (
-            protocol.state is not State.OPEN
+            not self.fast_paths
+            or protocol.state is not State.OPEN
             or self.send_in_progress is not None
             or self.transport.get_write_buffer_size()
         ):
@@ -150,9 +210,11 @@ class _Streaming(Connection):
         Raises ``ConnectionClosed`` (as ``recv()`` does) once the connection
         is closed and every message that arrived before the close was read.
         """
+        if not self.fast_paths:
+            return [await self.recv()]
         while not self._inbox:
             if self.connection_lost_waiter.done():
-                raise self.close_exc
+                raise self._closed_error()
             waiter = self._inbox_waiter = self.loop.create_future()
             try:
                 await waiter
@@ -164,8 +226,19 @@ class _Streaming(Connection):
             self.transport.resume_reading()
         return batch
 
+    def _closed_error(self) -> Exception:
+        """What ``recv()`` raises once the connection is closed (``close_exc`` in 17.4+)."""
+        exc = self.protocol.close_exc
+        exc.__cause__ = getattr(self, _CAUSE_ATTR)
+        return exc
+
+    def _set_cause(self, exc: BaseException) -> None:
+        """Chain ``exc`` to the coming ``ConnectionClosed``, unless a cause is already set."""
+        if getattr(self, _CAUSE_ATTR) is None:
+            setattr(self, _CAUSE_ATTR, exc)
+
     def process_event(self, event: Event) -> None:
-        if not isinstance(event, Frame) or event.opcode not in DATA_OPCODES:
+        if not self.fast_paths or not isinstance(event, Frame) or event.opcode not in DATA_OPCODES:
             super().process_event(event)  # the handshake, pings, pongs, close
             return
         if not event.fin or self._fragments:
@@ -185,7 +258,7 @@ class _Streaming(Connection):
             try:
                 message: str | bytes = str(data, "utf-8")
             except UnicodeDecodeError as exc:
-                self.set_connection_exc(exc)
+                self._set_cause(exc)
                 self._fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
                 return
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import threading
 from pathlib import Path
 
@@ -258,12 +259,83 @@ def test_wav_round_trip_and_stereo_downmix(tmp_path: Path) -> None:
     assert np.max(np.abs(down.astype(int) - mono.astype(int) // 2)) <= 1
 
 
+def riff(
+    tag: int, channels: int, rate: int, bits: int, data: bytes, *, size: int | None = None
+) -> bytes:
+    """A WAV file built by hand (RIFF, a 'fmt ' chunk, a LIST chunk, 'data'), not by ``wave``."""
+    block = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
+    if tag == 0xFFFE:  # WAVE_FORMAT_EXTENSIBLE: cbSize, valid bits, mask, subformat GUID
+        fmt += struct.pack("<HHI", 22, bits, 0) + (3).to_bytes(2, "little") + bytes(14)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"LIST" + struct.pack("<I", 5) + b"INFO!" + b"\x00"  # odd size: one pad byte
+    body += b"data" + struct.pack("<I", len(data) if size is None else size) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+WAVE = np.sin(np.arange(480) / 480 * 2 * np.pi * 5) * 0.5  # 5 periods at half scale
+
+
+@pytest.mark.parametrize(
+    ("tag", "bits", "data"),
+    [
+        (3, 32, WAVE.astype("<f4").tobytes()),
+        (3, 64, WAVE.astype("<f8").tobytes()),
+        (0xFFFE, 32, WAVE.astype("<f4").tobytes()),
+        (1, 8, np.round(WAVE * 127 + 128).astype(np.uint8).tobytes()),
+        (1, 16, np.round(WAVE * 32767).astype("<i2").tobytes()),
+        (
+            1,
+            24,
+            b"".join(int(v).to_bytes(3, "little", signed=True) for v in np.round(WAVE * 8388607)),
+        ),
+        (1, 32, np.round(WAVE * 2147483647).astype("<i4").tobytes()),
+    ],
+    ids=["float32", "float64", "extensible-float32", "int8", "int16", "int24", "int32"],
+)
+def test_float_and_every_integer_width_are_converted(
+    tag: int, bits: int, data: bytes, tmp_path: Path
+) -> None:
+    path = tmp_path / "in.wav"
+    path.write_bytes(riff(tag, 1, 22050, bits, data))
+    pcm, rate = read_wav(path)
+    assert rate == 22050 and len(pcm) == len(WAVE)
+    assert np.max(np.abs(pcm.astype(float) - WAVE * 32767)) <= (260 if bits == 8 else 2)
+
+
+def test_a_float_stereo_wav_with_a_streamed_length_is_read_to_its_end(tmp_path: Path) -> None:
+    stereo = np.stack([WAVE, -WAVE * 0.5], axis=1).astype("<f4")
+    path = tmp_path / "streamed.wav"  # the data size a pipe writer leaves: 0xFFFFFFFF
+    path.write_bytes(riff(3, 2, 16000, 32, stereo.tobytes(), size=0xFFFFFFFF))
+    pcm, rate = read_wav(path)
+    assert rate == 16000 and len(pcm) == len(WAVE)
+    assert np.max(np.abs(pcm.astype(float) - WAVE * 0.25 * 32767)) <= 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"is empty \(0 bytes\); expected a WAV file of integer PCM"),
+        (b"ID3\x04\x00" + bytes(40), r"is not a WAV file \(an MP3 file\); expected a WAV"),
+        (b"not a wav at all", r"not a WAV file \(it starts with b'not a wav at'\); expected"),
+        (riff(6, 1, 8000, 8, bytes(80)), r"holds 8-bit A-law samples; expected a WAV file of"),
+        (riff(1, 1, 8000, 12, bytes(80)), r"holds 12-bit PCM samples; expected"),
+        (riff(1, 1, 8000, 16, b"")[:-8], r"without a data chunk"),
+    ],
+    ids=["empty", "mp3", "text", "a-law", "12-bit", "no-data"],
+)
+def test_what_cannot_be_read_is_named_with_what_can(
+    content: bytes, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.wav"
+    path.write_bytes(content)
+    with pytest.raises(ConfigurationError, match=message):
+        read_wav(path)
+
+
 def test_wav_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="no such WAV file"):
         read_wav(tmp_path / "missing.wav")
-    (tmp_path / "bad.wav").write_bytes(b"not a wav at all")
-    with pytest.raises(ConfigurationError, match="not a PCM WAV"):
-        read_wav(tmp_path / "bad.wav")
 
 
 def test_to_int16_conversions() -> None:

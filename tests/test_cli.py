@@ -34,15 +34,17 @@ from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
 from rtws_openai.testing import DEFAULT_API_KEY, FakeRealtimeServer, Reply, ScriptedBot
 
 from rtws import TransportOptions, rtvi
-from rtws.audio import read_wav
+from rtws.audio import read_wav, write_wav
 from rtws.cli import main
+from rtws.cli.devices import device_note, next_switch
 from rtws.cli.errors import CLIError
 from rtws.cli.keys import next_device
 from rtws.cli.options import build_options, load_config, options_model, url_field
 from rtws.cli.record import StereoRecorder
 from rtws.cli.session import TurnTracker
 from rtws.cli.view import Line, SessionView
-from rtws.media.base import AudioDevice
+from rtws.media.base import AudioDevice, MediaFormat
+from rtws.media.sounddevice import SoundDeviceMediaManager
 from tests.conftest import DATA
 from tests.echo_provider import EchoOptions, EchoTransport
 
@@ -212,12 +214,91 @@ def test_devices_json_lists_the_virtual_devices() -> None:
     assert "virtual_speaker" in speakers
     for device in [*doc["mics"], *doc["speakers"]]:
         assert set(device) == {
-            "id", "name", "kind", "default_sample_rate", "max_channels", "is_default"
+            "id", "name", "kind", "default_sample_rate", "max_channels", "is_default",
+            "stream_sample_rate", "stream_channels", "note",
         }  # fmt: skip
         assert device["default_sample_rate"] > 0
         assert device["max_channels"] > 0
     assert {d["kind"] for d in doc["mics"]} == {"audioinput"}
     assert sum(d["is_default"] for d in doc["mics"]) <= 1
+
+
+@pytest.mark.devices
+async def test_devices_shows_the_format_a_session_really_opens(tmp_path: Path) -> None:
+    """Not PortAudio's listed defaults (44.1 kHz x32 for the ALSA plugin devices): the
+    rate and channels the streams of a session really open at, and why some are skipped."""
+    code, out, err = await run_cli_async("devices", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    mics = {d["name"]: d for d in doc["mics"]}
+    speakers = {d["name"]: d for d in doc["speakers"]}
+    assert mics["virtual_speaker_monitor"]["note"] == "monitor of virtual_speaker"
+    assert speakers["virtual_mic_src"]["note"] == "feeds mic virtual_mic"
+    assert mics["virtual_mic"]["note"] is None and speakers["virtual_speaker"]["note"] is None
+    assert speakers["pulse"]["note"] == "alias of default"
+    media = SoundDeviceMediaManager("virtual_mic", "virtual_speaker")
+    await media.start(MediaFormat(input_sample_rate=24000, output_sample_rate=24000))
+    try:
+        assert media._input is not None and media._output is not None
+        opened = (media._input.device_rate, media._output.device_rate)
+    finally:
+        await media.stop()
+    listed = (
+        mics["virtual_mic"]["stream_sample_rate"],
+        speakers["virtual_speaker"]["stream_sample_rate"],
+    )
+    assert listed == opened
+    assert mics["virtual_mic"]["stream_channels"] == 1  # mono, not the 32 PortAudio lists
+
+
+def test_switch_keys_skip_monitors_feeds_and_aliases() -> None:
+    def dev(name: str, kind: str) -> AudioDevice:
+        return AudioDevice(
+            id=f"{name}@ALSA",
+            name=name,
+            kind=kind,
+            default_sample_rate=48000,
+            max_channels=2,  # type: ignore[arg-type]
+        )
+
+    mics = [dev(n, "audioinput") for n in ("pulse", "desk_mic.monitor", "usb_mic", "virtual_mic")]
+    speakers = [dev(n, "audiooutput") for n in ("pulse", "virtual_mic_src", "headphones", "hdmi")]
+    everything = [*mics, *speakers]
+    notes = {d.name + "/" + d.kind: device_note(d, everything) for d in everything}
+    assert notes == {
+        "pulse/audioinput": None,  # no `default` listed: pulse is the only name for it
+        "desk_mic.monitor/audioinput": "monitor of desk_mic",
+        "usb_mic/audioinput": None,
+        "virtual_mic/audioinput": None,
+        "pulse/audiooutput": None,
+        "virtual_mic_src/audiooutput": "feeds mic virtual_mic",
+        "headphones/audiooutput": None,
+        "hdmi/audiooutput": None,
+    }
+    assert next_switch(speakers, speakers[2], everything) == speakers[3]
+    assert next_switch(speakers, speakers[3], everything) == speakers[0]  # wraps past the feed
+    assert next_switch(mics, mics[2], everything) == mics[3]
+    assert next_switch(mics, mics[3], everything) == mics[0]  # never into the monitor
+    with_default = [*mics, dev("default", "audioinput")]
+    assert device_note(mics[0], with_default) == "alias of default"
+    assert next_switch(with_default, mics[2], with_default) == mics[3]
+
+
+@pytest.mark.devices
+def test_switch_keys_on_the_sandbox_never_pick_the_same_device_again() -> None:
+    """The sandbox has one real mic and one real speaker, each also listed as `default`
+    and `pulse`, plus a monitor and the mic's feed sink: there is nothing to switch to."""
+    media = SoundDeviceMediaManager()
+    mics = asyncio.run(media.get_all_mics())
+    speakers = asyncio.run(media.get_all_speakers())
+    everything = [*mics, *speakers]
+    default_mic = next(d for d in mics if d.is_default)
+    default_speaker = next(d for d in speakers if d.is_default)
+    assert device_note(default_mic, everything) == "alias of virtual_mic"
+    assert next_switch(mics, default_mic, everything) is None
+    assert next_switch(speakers, default_speaker, everything) is None
+    virtual_mic = next(d for d in mics if d.name == "virtual_mic")
+    assert next_switch(mics, virtual_mic, everything) is None
 
 
 @pytest.mark.devices
@@ -257,6 +338,27 @@ def test_unknown_provider_lists_the_installed_ones() -> None:
     assert "'nosuchprovider'" in lines[0]
     assert "installed: " in lines[0] and "openai" in lines[0]
     assert len(lines) == 2 and lines[1].startswith("rtws: hint: ")
+
+
+def test_a_typo_of_a_provider_suggests_the_installed_name_never_a_package() -> None:
+    result = run_cli("talk", "opneai")
+    assert result.returncode == 2
+    lines = error_lines(result.stderr)
+    assert "did you mean 'openai'?" in lines[0]
+    assert lines[1] == "rtws: hint: rtws talk openai"
+    assert "rtws-opneai" not in result.stderr and "pip install" not in result.stderr
+
+
+def test_without_rich_the_command_names_its_extra() -> None:
+    """`pip install rtws` alone has no rich: the command says which extra brings it."""
+    code = "import sys; sys.modules['rich'] = None; from rtws.cli import main"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "rtws: error: the rtws command needs its extra: pip install 'rtws[cli]'"
+    )
 
 
 def test_bad_option_value_names_the_field() -> None:
@@ -367,6 +469,77 @@ async def test_talk_answers_function_calls_and_ends_when_the_input_is_answered(
     assert any(line.startswith("bot: I cannot check the weather.") for line in out.splitlines())
     assert len(outputs) == 1
     assert "not available in the rtws command line" in outputs[0]["output"]
+
+
+async def test_record_without_realtime_against_a_real_time_server_keeps_the_reply_whole(
+    tmp_path: Path,
+) -> None:
+    """Without --realtime the file device runs as fast as it can; a server that streams
+    in real time makes it wait between chunks. Those waits are no time at all: the bot
+    channel of --record must hold the reply once, unbroken, as the --output file does."""
+    tone = (np.sin(2 * np.pi * 300 * np.arange(48000) / 24000) * 8000).astype(np.int16)
+    bot = ScriptedBot([Reply.say("A two second tone.", tone)], transcripts=["hello there"])
+    output, record = tmp_path / "a.wav", tmp_path / "both.wav"
+    async with FakeRealtimeServer(bot=bot, pace=1.0) as server:
+        code, _, err = await run_cli_async(
+            "talk", "openai",
+            "--url", server.url,
+            "--input", str(SPEECH),
+            "--output", str(output),
+            "--record", str(record),
+            env=cli_env(OPENAI_API_KEY=DEFAULT_API_KEY),
+        )  # fmt: skip
+    assert code == 0, err
+    reply, _ = read_wav(output)
+    channels, rate, both = wav_info(record)
+    assert (channels, rate) == (2, 24000)
+    for name, audio in (("output", reply), ("bot channel", both[:, 1])):
+        loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > 100)
+        span = (loud[-1] - loud[0]) / 24000
+        # 300 Hz has a zero crossing every 40 samples: a longer quiet run is a gap (a click).
+        gaps = int(np.count_nonzero(np.diff(loud) > 60))
+        assert abs(span - 2.0) < 0.05 and gaps == 0, f"{name}: {span:.2f} s, {gaps} gaps"
+    assert peak(both[: len(both) // 3, 0]) > 1000  # the user's speech, on the left
+    user = np.flatnonzero(np.abs(both[:, 0].astype(np.int32)) > 1000)
+    reply = np.flatnonzero(np.abs(both[:, 1].astype(np.int32)) > 100)
+    assert user[-1] < reply[0]  # the reply comes after the user's speech, not over it
+
+
+async def test_a_barge_in_shows_the_cut_sentence_interrupted_and_the_next_reply_whole(
+    tmp_path: Path,
+) -> None:
+    """The user talks over a long reply: its sentence in progress is printed as cut, the
+    next reply (played to its end) is not labelled."""
+    speech, rate = read_wav(SPEECH)
+    talk = np.concatenate(
+        [speech, np.zeros(rate * 5 // 2, np.int16), speech, np.zeros(rate * 3, np.int16)]
+    )
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, talk, rate)
+    tone = (np.sin(2 * np.pi * 300 * np.arange(24000 * 6) / 24000) * 6000).astype(np.int16)
+    long_reply = "Yes. Then a second sentence that goes on for quite a long while before it ends."
+    bot = ScriptedBot(
+        [Reply.say(long_reply, tone), Reply.say("Okay, stopping.", tone[:12000])],
+        transcripts=["hello", "stop"],
+    )
+    async with FakeRealtimeServer(bot=bot, pace=1.0) as server:
+        code, out, err = await run_cli_async(
+            "talk", "openai",
+            "--url", server.url,
+            "--input", str(mic),
+            "--output", str(tmp_path / "out.wav"),
+            "--realtime",
+            "--duration", "14",
+            env=cli_env(OPENAI_API_KEY=DEFAULT_API_KEY),
+        )  # fmt: skip
+    assert code == 0, err
+    bot_lines = [line for line in out.splitlines() if line.startswith("bot: ")]
+    assert bot_lines[0].startswith("bot: Yes."), out
+    cut = [line for line in bot_lines if "[interrupted]" in line]
+    assert len(cut) == 1 and cut[0].startswith("bot: Then a second"), out
+    assert "goes on for quite a long while before it ends" not in cut[0]  # cut, not whole
+    assert bot_lines[-1].startswith("bot: Okay, stopping."), out
+    assert "[interrupted]" not in bot_lines[-1]
 
 
 async def test_talk_with_a_wrong_key_is_one_line_and_a_hint(tmp_path: Path) -> None:
@@ -481,7 +654,7 @@ def test_view_shows_state_levels_transcripts_calls_and_latency() -> None:
     assert 'get_weather({"city": "Paris"})' in text
     assert 'get_weather → {"sky": "clear"}' in text
     assert "It is sunny …" in text
-    assert "last 400 ms · avg 400 ms · 1 turn" in text
+    assert "ttfb last 400 ms · avg 400 ms · 1 turn" in text  # labelled: not what users wait
 
     feed(
         view,
@@ -493,19 +666,20 @@ def test_view_shows_state_levels_transcripts_calls_and_latency() -> None:
     )
     text = render(view)
     assert "It is sunny in Paris." in text
-    assert "And warm … [interrupted]" in text
+    assert "And warm [interrupted]" in text  # cut: finished as far as it got
     assert "avg 500 ms · 2 turns" in text
     assert "!! rate limited" in text
     # Plain output got every finished line once, in order, with the turn's latency.
     plain = [line.plain() for line in lines]
     assert plain[0] == "connected: openai gpt-realtime"
     you = plain.index("you: What's the weather?")
-    said = plain.index("bot: It is sunny in Paris.  (400 ms)")
+    said = plain.index("bot: It is sunny in Paris.")  # ttfb is not shown as a turn's latency
     assert you < said
-    assert plain[-1] == "rate limited"
+    assert plain[-2:] == ["bot: And warm [interrupted]", "rate limited"]
     assert [line.text for line in view.transcript] == [
         "What's the weather?",
         "It is sunny in Paris.",
+        "And warm",
     ]
 
 
@@ -516,6 +690,74 @@ def test_view_keeps_fatal_errors_out_of_the_plain_output() -> None:
     assert view.fatal_error == "bad key"
     assert printed == []
     assert "bad key" in render(view)
+
+
+def test_view_shows_the_cut_sentence_as_interrupted_and_the_next_reply_whole() -> None:
+    """What the OpenAI transport emits around a barge-in: sentence one finished, sentence
+    two streaming when the user cuts in (no bot-output follows for it), then a new reply."""
+    printed: list[Line] = []
+    view = SessionView("openai", on_line=printed.append)
+    feed(
+        view,
+        rtvi.BotStartedSpeaking(),
+        rtvi.BotTTSText(data=rtvi.TextData(text="First sentence. ")),
+        rtvi.bot_output("First sentence.", spoken=True),
+        rtvi.BotTTSText(data=rtvi.TextData(text="Second one, cut")),
+        rtvi.UserStartedSpeaking(),
+        rtvi.BotInterrupted(),
+        rtvi.BotStoppedSpeaking(),
+        rtvi.UserStoppedSpeaking(),
+        rtvi.user_transcription("stop", final=True),
+        rtvi.BotStartedSpeaking(),
+        rtvi.BotTTSText(data=rtvi.TextData(text="Okay, ")),
+        rtvi.BotTTSText(data=rtvi.TextData(text="stopping.")),
+        rtvi.bot_output("Okay, stopping.", spoken=True),
+        rtvi.BotStoppedSpeaking(),
+    )
+    shown = [(line.who, line.text, line.interrupted) for line in printed]
+    assert shown == [
+        ("bot", "First sentence.", False),
+        ("bot", "Second one, cut", True),
+        ("you", "stop", False),
+        ("bot", "Okay, stopping.", False),
+    ]
+    assert "Second one, cut [interrupted]" in render(view)
+
+
+def test_view_shows_the_turn_latency_once_measured_instead_of_ttfb() -> None:
+    printed: list[str] = []  # as printed, at the time
+    view = SessionView("openai", on_line=lambda line: printed.append(line.plain()))
+
+    def turn(ttfb: float, latency: float, text: str) -> None:
+        feed(
+            view,
+            rtvi.UserStoppedSpeaking(),
+            rtvi.Metrics.model_validate(
+                {"data": {"ttfb": [{"processor": "openai", "value": ttfb}]}}
+            ),
+            rtvi.BotTTSText(data=rtvi.TextData(text=text)),
+            rtvi.Metrics.model_validate(
+                {"data": {"turn_latency": [{"processor": "openai", "value": latency}]}}
+            ),
+            rtvi.bot_output(text, spoken=True),
+        )
+
+    turn(0.2, 0.8, "One.")
+    turn(0.3, 0.9, "Two.")
+    assert view.latencies_ms == [800.0, 900.0]  # ttfb, another metric, is not mixed in
+    assert printed == ["bot: One.  (800 ms)", "bot: Two.  (900 ms)"]
+    assert "last 900 ms · avg 850 ms · 2 turns" in render(view)
+    # A reply whose sentence is printed before playback starts: the latency follows it.
+    feed(
+        view,
+        rtvi.UserStoppedSpeaking(),
+        rtvi.BotTTSText(data=rtvi.TextData(text="Three.")),
+        rtvi.bot_output("Three.", spoken=True),
+        rtvi.Metrics.model_validate(
+            {"data": {"turn_latency": [{"processor": "openai", "value": 0.7}]}}
+        ),
+    )
+    assert printed[-2:] == ["bot: Three.", "turn latency 700 ms"]
 
 
 def test_view_mute_and_device_switches() -> None:
@@ -758,10 +1000,14 @@ def test_ctrl_c_leaves_the_terminal_and_session_clean(tmp_path: Path) -> None:
 
 @pytest.mark.devices
 def test_key_s_cycles_the_speaker_on_sound_devices(tmp_path: Path) -> None:
-    with pty_cli("demo", "--speaker", "virtual_speaker", "--duration", "60") as cli:
+    """From an alias (`pulse`) `s` moves to a real speaker; from the sandbox's only real
+    speaker there is nothing to move to: not its feed sink, not `default` or `pulse`."""
+    with pty_cli("demo", "--speaker", "pulse", "--duration", "60") as cli:
         cli.wait_for("connected: openai")
         cli.press("s")
-        cli.wait_for("speaker: ")  # the info line the speaker-updated event produced
+        cli.wait_for("speaker: virtual_speaker")  # the info line of the speaker-updated event
+        cli.press("s")
+        cli.wait_for("no other speaker to switch to")
         cli.press("q")
         assert cli.proc.wait(timeout=20) == 0, cli.text()[-2000:]
         assert termios.tcgetattr(cli.slave) == cli.initial

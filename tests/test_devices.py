@@ -185,7 +185,7 @@ async def test_speech_into_the_virtual_mic_reaches_the_server(
     report(record_property, "mic_to_hook_ms_max", float(delays.max()))
 
 
-async def test_a_muted_mic_sends_nothing(
+async def test_a_muted_mic_sends_only_silence(
     open_session: Any, echo_server: EchoServer, tmp_path: Path
 ) -> None:
     clip = speech_clip(tmp_path, 1.0)

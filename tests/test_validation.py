@@ -150,7 +150,10 @@ def test_file_media_refuses_bad_arguments_naming_them(kwargs: dict[str, Any], fi
 def test_file_media_refuses_a_wav_that_is_not_pcm(tmp_path: Path) -> None:
     not_wav = tmp_path / "notes.wav"
     not_wav.write_text("not audio")
-    with pytest.raises(ConfigurationError, match=r"notes\.wav is not a PCM WAV file"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"notes\.wav is not a WAV file \(it starts with b.not audio.\); expected a WAV",
+    ):
         FileMediaManager(not_wav)
     with pytest.raises(ConfigurationError, match="no such WAV file"):
         FileMediaManager(tmp_path / "missing.wav")

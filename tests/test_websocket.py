@@ -15,24 +15,60 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.frames import CloseCode, Frame, Opcode
 
-from rtws.websocket import StreamingConnection, StreamingServerConnection, text_frame
+from rtws.websocket import (
+    FAST_PATHS,
+    MAX_FRAGMENTS,
+    WEBSOCKETS_VERSION,
+    StreamingConnection,
+    StreamingServerConnection,
+    text_frame,
+)
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
 
+class PublicPathConnection(StreamingConnection):
+    """The public-API path, which every websockets release other than the verified ones takes."""
+
+    fast_paths = False
+
+
+#: Both paths where this websockets release has the fast one; the public one everywhere.
+PATHS = [
+    pytest.param(
+        StreamingConnection,
+        id="fast",
+        marks=pytest.mark.skipif(
+            not FAST_PATHS, reason=f"websockets {WEBSOCKETS_VERSION} takes the public path"
+        ),
+    ),
+    pytest.param(PublicPathConnection, id="public"),
+]
+needs_fast_paths = pytest.mark.skipif(
+    not FAST_PATHS, reason=f"no fast paths on websockets {WEBSOCKETS_VERSION}"
+)
+
+
+@pytest.fixture(params=PATHS)
+def kind(request: pytest.FixtureRequest) -> type[StreamingConnection]:
+    connection_class: type[StreamingConnection] = request.param
+    return connection_class
+
+
 @contextlib.asynccontextmanager
 async def open_pair(
-    handler: Handler, compression: str | None = None
+    handler: Handler,
+    compression: str | None = None,
+    kind: type[StreamingConnection] = StreamingConnection,
 ) -> AsyncIterator[StreamingConnection]:
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         ws = await connect(  # no compression unless asked, as rtws connects by default
-            f"ws://127.0.0.1:{port}", create_connection=StreamingConnection, compression=compression
+            f"ws://127.0.0.1:{port}", create_connection=kind, compression=compression
         )
         assert isinstance(ws, StreamingConnection)
         try:
@@ -49,7 +85,15 @@ async def read(ws: StreamingConnection, count: int) -> list[str | bytes]:
     return got
 
 
-async def test_fragmented_and_whole_messages_arrive_whole_and_in_order() -> None:
+def test_the_fast_paths_are_on_exactly_where_expected() -> None:
+    """The locked (newest) websockets takes the fast paths; scripts/compat.sh says per job."""
+    expected = os.environ.get("RTWS_EXPECT_FAST_PATHS", "1") == "1"
+    assert expected is FAST_PATHS, f"websockets {WEBSOCKETS_VERSION}: fast paths {FAST_PATHS}"
+
+
+async def test_fragmented_and_whole_messages_arrive_whole_and_in_order(
+    kind: type[StreamingConnection],
+) -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.send("one")
         await ws.send(["tw", "o"])  # a fragmented text message
@@ -59,25 +103,31 @@ async def test_fragmented_and_whole_messages_arrive_whole_and_in_order() -> None
         await ws.send("é" * 3)
         await ws.wait_closed()
 
-    async with open_pair(handler) as ws:
+    async with open_pair(handler, kind=kind) as ws:
         assert await read(ws, 5) == ["one", "two", b"\x00\x01", b"\x02\x03\x04", "ééé"]
 
 
-async def test_messages_before_a_close_are_read_then_the_close_raises() -> None:
+async def test_messages_before_a_close_are_read_then_the_close_raises(
+    kind: type[StreamingConnection],
+) -> None:
     async def handler(ws: ServerConnection) -> None:
         for i in range(3):
             await ws.send(f"m{i}")
         await ws.close(CloseCode.POLICY_VIOLATION, "bye")
 
-    async with open_pair(handler) as ws:
+    async with open_pair(handler, kind=kind) as ws:
         await ws.wait_closed()
-        assert await ws.next_messages() == ["m0", "m1", "m2"]
+        batch = await ws.next_messages()  # the fast path: all that arrived, in one wake-up
+        assert len(batch) == (3 if kind.fast_paths else 1)
+        assert batch + await read(ws, 3 - len(batch)) == ["m0", "m1", "m2"]
         with pytest.raises(ConnectionClosed) as caught:
             await ws.next_messages()
         assert caught.value.rcvd is not None and caught.value.rcvd.code == 1008
 
 
-async def test_a_reader_that_falls_behind_pauses_reading_and_loses_nothing() -> None:
+async def test_a_reader_that_falls_behind_pauses_reading_and_loses_nothing(
+    kind: type[StreamingConnection],
+) -> None:
     count = 200
 
     async def handler(ws: ServerConnection) -> None:
@@ -85,13 +135,14 @@ async def test_a_reader_that_falls_behind_pauses_reading_and_loses_nothing() -> 
             await ws.send(f"m{i}")
         await ws.wait_closed()
 
-    async with open_pair(handler) as ws:
+    async with open_pair(handler, kind=kind) as ws:
         await asyncio.sleep(0.3)  # nobody reads: the inbox fills to its bound
         assert not ws.transport.is_reading()
         assert await read(ws, count) == [f"m{i}" for i in range(count)]
         assert ws.transport.is_reading()
 
 
+@needs_fast_paths
 async def test_send_now_hands_a_full_buffer_to_send_and_order_is_kept() -> None:
     received: list[str] = []
     stalled = asyncio.Event()
@@ -126,12 +177,12 @@ async def test_send_now_hands_a_full_buffer_to_send_and_order_is_kept() -> None:
         assert received[-1] == "last"
 
 
-async def test_send_now_refuses_a_closed_connection() -> None:
+async def test_send_now_refuses_a_closed_connection(kind: type[StreamingConnection]) -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.wait_closed()
 
-    async with open_pair(handler) as ws:
-        assert ws.send_now("hello")
+    async with open_pair(handler, kind=kind) as ws:
+        assert ws.send_now("hello") is kind.fast_paths  # the public path always says send()
         await ws.close()
         assert not ws.send_now("too late")
 
@@ -145,8 +196,11 @@ async def test_send_now_refuses_a_closed_connection() -> None:
     ids=["invalid-utf8", "too-many-fragments"],
 )
 async def test_what_the_protocol_refuses_fails_the_connection(
-    frames: list[bytes], code: CloseCode
+    frames: list[bytes], code: CloseCode, kind: type[StreamingConnection]
 ) -> None:
+    if len(frames) > 1 and not kind.fast_paths and WEBSOCKETS_VERSION < (17, 4):
+        pytest.skip("websockets before 17.4 bounds no fragments on its own (recv())")
+
     async def handler(ws: ServerConnection) -> None:
         await ws.send("before")
         for i, data in enumerate(frames):
@@ -158,12 +212,12 @@ async def test_what_the_protocol_refuses_fails_the_connection(
         ws.send_data()
         await ws.wait_closed()
 
-    async with open_pair(handler) as ws:
+    async with open_pair(handler, kind=kind) as ws:
         assert await ws.next_messages() == ["before"]
-        async with asyncio.timeout(5):
-            await ws.wait_closed()
+        # The public path meets the bad frame in recv(), so read rather than wait.
         with pytest.raises(ConnectionClosedError) as caught:
-            await ws.next_messages()
+            async with asyncio.timeout(5):
+                await ws.next_messages()
         assert caught.value.sent is not None and caught.value.sent.code == code
 
 
@@ -180,7 +234,9 @@ def test_text_frame_is_byte_for_byte_what_websockets_writes(
 
 
 @pytest.mark.parametrize("compression", [None, "deflate"])
-async def test_send_now_frames_reach_a_strict_server_intact(compression: str | None) -> None:
+async def test_send_now_frames_reach_a_strict_server_intact(
+    compression: str | None, kind: type[StreamingConnection]
+) -> None:
     """A websockets server fails a connection on an unmasked client frame (1002): every
     message must arrive, whatever its length, across more frames than one mask pool holds."""
     texts = [f"{i}:" + "é" * (i % 7) * 40 for i in range(1500)] + ["x" * 70000, "last"]
@@ -192,7 +248,7 @@ async def test_send_now_frames_reach_a_strict_server_intact(compression: str | N
             if message == "last":
                 return
 
-    async with open_pair(handler, compression) as ws:
+    async with open_pair(handler, compression, kind) as ws:
         written: list[bytes] = []
         write = ws.transport.write
         ws.transport.write = lambda data: (written.append(bytes(data)), write(data))[1]  # type: ignore[method-assign]
@@ -208,6 +264,7 @@ async def test_send_now_frames_reach_a_strict_server_intact(compression: str | N
         assert len(set(masks)) > 0.99 * len(masks)
 
 
+@needs_fast_paths
 async def test_the_server_side_writes_unmasked_frames() -> None:
     """The fake servers' connections take the same shortcut, unmasked (RFC 6455 §5.1)."""
     got: list[str | bytes] = []

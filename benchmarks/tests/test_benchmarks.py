@@ -92,6 +92,20 @@ def test_a_tiny_run_measures_both_directions(server_url: str, client: str) -> No
     assert "CPU, % of one core per session" in table
 
 
+def test_the_probe_free_floor_runs_real_sessions_without_touching_the_socket(
+    server_url: str,
+) -> None:
+    result = _worker(server_url, "bare-floor")
+    assert result["client"] == "bare-floor" and result["cpu_pct"] > 0
+    assert result["chunks_sent"] > 0 and result["chunks_dropped"] == 0
+    assert result["replies"] > 0  # audio deltas were read and queued
+    # No wire probe: no arrival stamps, no frame or byte counts.
+    assert result["wire_to_buffer_ms"]["n"] == 0 and result["kbytes_down_per_s"] == 0
+    assert result["errors"] == []
+    table = report.markdown({"compare": [result], "machine": {}})
+    assert "bare, no probe" in table
+
+
 def test_barge_in_run_records_interruptions(server_url: str) -> None:
     result = _worker(server_url, "rtws", "--barge-in", "--window", "6")
     interruptions = result["interruptions"]

@@ -69,6 +69,9 @@ class PlayoutBuffer:
         self._idle_since: float | None = time.monotonic()
         self.underruns = 0
         self.samples_played = 0
+        #: ``(time.perf_counter(), item)`` each time playback (re)started: the moment the
+        #: first sample of a reply was handed to the device (rtws.latency reads it).
+        self.starts: collections.deque[tuple[float, str | None]] = collections.deque(maxlen=16)
 
     # ------------------------------------------------------------ writer side (event loop)
     def write(self, samples: Int16Array, item_id: str | None = None) -> None:
@@ -122,6 +125,7 @@ class PlayoutBuffer:
                 and (self._buffered >= self.prebuffer_samples or self._end_of_stream)
             ):
                 self._playing = True
+                self.starts.append((time.perf_counter(), self._segments[0][1]))
             if self._playing:
                 segments = self._segments
                 while filled < needed and segments:

@@ -1,4 +1,4 @@
-"""WAV files and sample-format conversion, with the standard library's ``wave``.
+"""WAV files and sample-format conversion (reading parses RIFF; writing uses ``wave``).
 
 rtws moves PCM16 mono everywhere; these helpers are the one place other
 formats (stereo files, float arrays from numpy or a notebook) become that.
@@ -6,6 +6,7 @@ formats (stereo files, float arrays from numpy or a notebook) become that.
 
 from __future__ import annotations
 
+import struct
 import wave
 from pathlib import Path
 from types import TracebackType
@@ -44,33 +45,86 @@ def to_int16(samples: npt.ArrayLike) -> Int16Array:
     raise ConfigurationError(f"cannot convert {arr.dtype} samples to PCM16")
 
 
+#: What :func:`read_wav` reads, for error messages.
+ACCEPTED = "a WAV file of integer PCM (8, 16, 24 or 32-bit) or float (32 or 64-bit) samples"
+_FORMAT_NAMES = {1: "PCM", 2: "ADPCM", 3: "float", 6: "A-law", 7: "mu-law", 0x55: "MP3"}
+_MAGIC = {
+    b"ID3": "an MP3 file",
+    b"\xff\xfb": "an MP3 file",
+    b"OggS": "an Ogg file",
+    b"fLaC": "a FLAC file",
+    b"FORM": "an AIFF file",
+    b"\x1aE\xdf\xa3": "a WebM/Matroska file",
+}
+
+
 def read_wav(path: str | Path) -> tuple[Int16Array, int]:
-    """A WAV file as PCM16 mono samples and its sample rate (stereo is downmixed)."""
+    """A WAV file as PCM16 mono samples and its sample rate (stereo is downmixed).
+
+    The standard library's ``wave`` reads integer PCM only ("unknown format: 3"
+    for the float WAVs numpy, soundfile and most editors write), so the RIFF
+    chunks are read here: integer PCM of any width and float samples are
+    converted; anything else is refused with what the file is and what is accepted.
+    """
     try:
-        with wave.open(str(path), "rb") as wav:
-            rate = wav.getframerate()
-            channels = wav.getnchannels()
-            width = wav.getsampwidth()
-            raw = wav.readframes(wav.getnframes())
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigurationError(f"no such WAV file: {path}") from None
-    except (wave.Error, EOFError) as exc:
-        raise ConfigurationError(f"{path} is not a PCM WAV file: {exc}") from None
-    if width == 1:
-        data: npt.NDArray[Any] = np.frombuffer(raw, dtype=np.uint8)
-    elif width == 2:
-        data = np.frombuffer(raw, dtype="<i2")
-    elif width == 3:
-        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        # Little-endian 24-bit → the top 16 bits, sign included.
-        data = ((b[:, 1] | (b[:, 2] << 8)) << 16 >> 16).astype(np.int16)
-    elif width == 4:
-        data = np.frombuffer(raw, dtype="<i4")
-    else:
-        raise ConfigurationError(f"{path}: unsupported sample width {width} bytes")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from None
+    tag, channels, rate, bits, data = _parse(str(path), raw)
+    samples = _decode(
+        str(path), tag, bits, data[: len(data) // (channels * bits // 8) * (channels * bits // 8)]
+    )
     if channels > 1:
-        data = data.reshape(-1, channels)
-    return to_int16(data), rate
+        samples = samples.reshape(-1, channels)
+    return to_int16(samples), rate
+
+
+def _parse(path: str, raw: bytes) -> tuple[int, int, int, int, bytes]:
+    """(format tag, channels, rate, bits per sample, sample bytes) of a RIFF/WAVE file."""
+    if not raw:
+        raise ConfigurationError(f"{path} is empty (0 bytes); expected {ACCEPTED}")
+    if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        found = next((what for magic, what in _MAGIC.items() if raw.startswith(magic)), None)
+        head = found or f"it starts with {raw[:12]!r}"
+        raise ConfigurationError(f"{path} is not a WAV file ({head}); expected {ACCEPTED}")
+    fmt: bytes | None = None
+    data: bytes | None = None
+    at = 12
+    while at + 8 <= len(raw) and data is None:
+        chunk, size = raw[at : at + 4], int.from_bytes(raw[at + 4 : at + 8], "little")
+        body = raw[at + 8 : at + 8 + size]  # a streamed file's placeholder size: the rest
+        if chunk == b"fmt ":
+            fmt = body
+        elif chunk == b"data":
+            data = body
+        at += 8 + size + (size & 1)  # chunks are padded to an even length
+    if fmt is None or len(fmt) < 16:
+        raise ConfigurationError(
+            f"{path} is a WAV file without a format chunk; expected {ACCEPTED}"
+        )
+    if data is None:
+        raise ConfigurationError(f"{path} is a WAV file without a data chunk (truncated?)")
+    tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
+    if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the real tag is the subformat's
+        tag = int.from_bytes(fmt[24:26], "little")
+    if channels < 1 or rate < 1:
+        raise ConfigurationError(f"{path}: a WAV header with {channels} channels at {rate} Hz")
+    return tag, channels, rate, bits, data
+
+
+def _decode(path: str, tag: int, bits: int, data: bytes) -> npt.NDArray[Any]:
+    if tag == 1 and bits in (8, 16, 32):
+        return np.frombuffer(data, dtype={8: np.uint8, 16: "<i2", 32: "<i4"}[bits])
+    if tag == 1 and bits == 24:
+        b = np.frombuffer(data, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        return (b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)  # as 32-bit, sign included
+    if tag == 3 and bits in (32, 64):
+        floats = np.frombuffer(data, dtype="<f4" if bits == 32 else "<f8")
+        return np.nan_to_num(floats, nan=0.0, posinf=1.0, neginf=-1.0)
+    name = _FORMAT_NAMES.get(tag, f"format tag {tag:#06x}")
+    raise ConfigurationError(f"{path} holds {bits}-bit {name} samples; expected {ACCEPTED}")
 
 
 class WavWriter:

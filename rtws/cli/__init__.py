@@ -14,8 +14,15 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.logging import RichHandler
+try:
+    from rich.console import Console
+    from rich.logging import RichHandler
+except ModuleNotFoundError as exc:  # `pip install rtws` alone: the library, not the command
+    if not (exc.name or "").startswith("rich"):
+        raise
+    raise SystemExit(
+        "rtws: error: the rtws command needs its extra: pip install 'rtws[cli]'"
+    ) from None
 
 from .. import __version__
 from ..providers import available_providers

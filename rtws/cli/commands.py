@@ -15,8 +15,9 @@ from rich.table import Table
 from ..errors import ConfigurationError, DeviceError
 from ..media.base import AudioDevice, MediaManager
 from ..media.sounddevice import SoundDeviceMediaManager
-from ..providers import available_providers, load_provider
+from ..providers import available_providers, closest_provider, load_provider
 from ..transport import RealTimeWebsocketTransport
+from .devices import device_note, stream_format
 from .errors import EXIT_USAGE, CLIError
 from .media import (
     check_media_flags,
@@ -46,32 +47,55 @@ async def devices(args: argparse.Namespace, console: Console) -> int:
             "PortAudio found no microphone and no speaker",
             hint="is a sound server running? on a headless machine: scripts/audio-sandbox up",
         )
+    everything = [*mics, *speakers]
     if args.json:
         doc = {
-            "mics": [d.model_dump() for d in mics],
-            "speakers": [d.model_dump() for d in speakers],
+            "mics": [_device_doc(media, d, everything) for d in mics],
+            "speakers": [_device_doc(media, d, everything) for d in speakers],
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         for title, found in (("Microphones", mics), ("Speakers", speakers)):
-            console.print(_device_table(title, found))
+            console.print(_device_table(media, title, found, everything))
+        console.print(
+            "[dim]opens at: the rate and channels a session's stream uses "
+            "(PortAudio's listed defaults can differ)[/dim]"
+        )
     return 0
 
 
-def _device_table(title: str, found: list[AudioDevice]) -> Table:
+def _device_doc(
+    media: SoundDeviceMediaManager, device: AudioDevice, everything: list[AudioDevice]
+) -> dict[str, Any]:
+    doc = device.model_dump()
+    try:
+        doc["stream_sample_rate"], doc["stream_channels"] = media.stream_format(device)
+    except DeviceError as exc:
+        doc["stream_sample_rate"], doc["stream_channels"] = None, None
+        doc["stream_error"] = str(exc)
+    doc["note"] = device_note(device, everything)
+    return doc
+
+
+def _device_table(
+    media: SoundDeviceMediaManager,
+    title: str,
+    found: list[AudioDevice],
+    everything: list[AudioDevice],
+) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     table.add_column("", width=1)
     table.add_column("id", overflow="fold")
     table.add_column("name", overflow="fold")
-    table.add_column("rate", justify="right")
-    table.add_column("channels", justify="right")
+    table.add_column("opens at", justify="right")
+    table.add_column("note", style="dim")
     for device in found:
         table.add_row(
             "*" if device.is_default else "",
             device.id,
             device.name,
-            f"{device.default_sample_rate}",
-            f"{device.max_channels}",
+            stream_format(media, device),
+            device_note(device, everything) or "",
         )
     if not found:
         table.add_row("", "(none)", "", "", "")
@@ -128,11 +152,15 @@ def _provider(name: str) -> type[RealTimeWebsocketTransport]:
         return load_provider(name)
     except ConfigurationError as exc:
         installed = available_providers()
-        hint = (
-            f"use one of: {', '.join(installed)}"
-            if installed
-            else "install a provider, e.g. pip install rtws-openai"
-        )
+        meant = closest_provider(name)
+        if meant in installed:
+            hint = f"rtws talk {meant}"
+        elif meant is not None:
+            hint = f"pip install 'rtws[{meant}]', then: rtws talk {meant}"
+        elif installed:
+            hint = f"use one of: {', '.join(installed)}"
+        else:
+            hint = "install a provider, e.g. pip install 'rtws[openai]'"
         raise CLIError(str(exc), hint=hint, code=EXIT_USAGE) from None
 
 

@@ -14,11 +14,35 @@ from ..errors import ConfigurationError, DeviceError
 from ..media.file import FileMediaManager
 from ..media.sounddevice import SoundDeviceMediaManager
 from .errors import EXIT_USAGE, CLIError
-from .record import RecordingTap, StereoRecorder
+from .record import Int16Array, RecordingTap, StereoRecorder
 
 
 class RecordingFileMedia(RecordingTap, FileMediaManager):
-    """WAV files in and out, with ``--record`` of both sides."""
+    """WAV files in and out, with ``--record`` of both sides.
+
+    Without ``--realtime`` the file device has no clock: it ticks as fast as it can.
+    A silent bot block is then recorded only on a tick that read the input file, so
+    the reply lands after the user's speech; ticks spent waiting for a server that
+    streams in real time, or feeding the tail silence after the file, are no time at
+    all and are left out (the ``--output`` file skips them too). Recorded, they would
+    stretch the reply and cut it into pieces.
+    """
+
+    _read_file_this_tick = False
+    _tail_seen: int | None = None
+
+    def _push_input(self, block: Int16Array | None, captured_at: float | None = None) -> None:
+        # The tail silence after the file is counted down in _tail_left: a push that
+        # moved it is tail, not file.
+        tail = self._tail_left
+        unmoved = self._tail_seen is None or tail == self._tail_seen
+        self._read_file_this_tick = block is not None and unmoved
+        self._tail_seen = tail
+        super()._push_input(block, captured_at)
+
+    def _block_is_time(self, real: int) -> bool:
+        read_file, self._read_file_this_tick = self._read_file_this_tick, False
+        return self.realtime or real > 0 or read_file
 
 
 class RecordingSoundDeviceMedia(RecordingTap, SoundDeviceMediaManager):

@@ -25,8 +25,9 @@ from ..media.base import AudioDevice
 from ..media.file import FileMediaManager
 from ..redact import get_logger
 from ..transport import RealTimeWebsocketTransport
+from .devices import next_switch
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, CLIError
-from .keys import KeyReader, keys_supported, next_device
+from .keys import KeyReader, keys_supported
 from .record import StereoRecorder
 from .view import Line, SessionView
 
@@ -302,12 +303,13 @@ class Session:
         transport = self.transport
         kind = "speaker" if speaker else "microphone"
         try:
+            # Monitors, aliases of the default and a mic's own feed are never meant.
+            mics, speakers = await transport.get_all_mics(), await transport.get_all_speakers()
+            everything = [*mics, *speakers]
             if speaker:
-                devices = await transport.get_all_speakers()
-                choice = next_device(devices, transport.selected_speaker)
+                choice = next_switch(speakers, transport.selected_speaker, everything)
             else:
-                devices = await transport.get_all_mics()
-                choice = next_device(devices, transport.selected_mic)
+                choice = next_switch(mics, transport.selected_mic, everything)
             if choice is None:
                 self.view.info(f"no other {kind} to switch to")
             elif speaker:

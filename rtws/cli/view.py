@@ -96,6 +96,8 @@ class SessionView:
         self._user_partial: Line | None = None
         self._bot_partial: Line | None = None
         self._pending_latency: float | None = None
+        self._measured_turns = False  # the provider reports turn_latency: ttfb is not shown
+        self._turn_line: Line | None = None  # the current reply's first line
 
     # ------------------------------------------------------------------ input
     def handle(self, msg: rtvi.RTVIMessage) -> None:
@@ -114,6 +116,7 @@ class SessionView:
                 self.user_speaking = True
             case rtvi.UserStoppedSpeaking():
                 self.user_speaking = False
+                self._turn_line = None  # a new turn: its reply gets its own latency
             case rtvi.BotStartedSpeaking():
                 self.bot_speaking = True
             case rtvi.BotStoppedSpeaking():
@@ -127,10 +130,7 @@ class SessionView:
             case rtvi.BotInterrupted():
                 self._interrupted()
             case rtvi.Metrics(data=data):
-                for metric in data.ttfb or ():
-                    if isinstance(metric.value, int | float):
-                        self.latencies_ms.append(metric.value * 1000.0)
-                        self._pending_latency = metric.value * 1000.0
+                self._metrics(data)
             case rtvi.LLMFunctionCallInProgress(data=data):
                 self.add(Line("call", f"{data.function_name or '?'}({_compact(data.arguments)})"))
             case rtvi.LLMFunctionCallStopped(data=data):
@@ -212,6 +212,7 @@ class SessionView:
         if self._bot_partial is None:
             self._bot_partial = Line("bot", text, final=False, latency_ms=self._take_latency())
             self.lines.append(self._bot_partial)
+            self._turn_line = self._turn_line or self._bot_partial
         else:
             self._bot_partial.text += text
 
@@ -219,7 +220,9 @@ class SessionView:
         partial, self._bot_partial = self._bot_partial, None
         if partial is None:
             if text:
-                self.add(Line("bot", text, latency_ms=self._take_latency()))
+                line = Line("bot", text, latency_ms=self._take_latency())
+                self._turn_line = self._turn_line or line
+                self.add(line)
             return
         partial.text = text or partial.text
         partial.final = True
@@ -227,13 +230,51 @@ class SessionView:
             self.on_line(partial)
 
     def _interrupted(self) -> None:
-        if self._bot_partial is not None:
-            self._bot_partial.interrupted = True
+        partial, self._bot_partial = self._bot_partial, None
+        if partial is not None:
+            # The cut reply's last sentence will never be finished (its deltas and its
+            # bot-output stop here): show it now, as far as it got. Left open, the next
+            # reply's text would flow into it and take its [interrupted] label.
+            partial.interrupted = True
+            partial.final = True
+            if self.on_line is not None:
+                self.on_line(partial)
             return
         for line in reversed(self.lines):
             if line.who == "bot":
                 line.interrupted = True
                 return
+
+    def _metrics(self, data: rtvi.MetricsData) -> None:
+        """Per-turn latency (docs/concepts/latency.md).
+
+        ``turn_latency`` (end of the user's speech → first reply sample played) is what a
+        user waits and what a recording shows: it goes on the reply's line, or, when that
+        line was printed before playback began (its text comes with the first audio), on a
+        line of its own. ``ttfb`` misses the VAD's wait and the playout, so it is only
+        summed up in the status bar, labelled, for providers that cannot measure more.
+        """
+        extra = data.model_extra or {}
+        turn = [rtvi.MetricValue.model_validate(m) for m in extra.get("turn_latency") or ()]
+        values = [m.value * 1000.0 for m in turn if isinstance(m.value, int | float)]
+        if values:
+            if not self._measured_turns:
+                self._measured_turns = True
+                self.latencies_ms.clear()  # ttfb figures so far: another metric
+            self.latencies_ms.append(values[-1])
+            line = self._turn_line
+            if line is None:
+                self._pending_latency = values[-1]
+            elif line.final:
+                line.latency_ms = values[-1]
+                self.info(f"turn latency {values[-1]:.0f} ms")
+            else:
+                line.latency_ms = values[-1]
+            return
+        if not self._measured_turns:
+            self.latencies_ms.extend(
+                m.value * 1000.0 for m in data.ttfb or () if isinstance(m.value, int | float)
+            )
 
     def _take_latency(self) -> float | None:
         latency, self._pending_latency = self._pending_latency, None
@@ -274,7 +315,10 @@ class SessionView:
         last = self.latencies_ms[-1]
         avg = sum(self.latencies_ms) / len(self.latencies_ms)
         turns = len(self.latencies_ms)
-        return f"last {last:.0f} ms · avg {avg:.0f} ms · {turns} turn{'s' if turns != 1 else ''}"
+        what = "" if self._measured_turns else "ttfb "  # not what the user waited: say so
+        return (
+            f"{what}last {last:.0f} ms · avg {avg:.0f} ms · {turns} turn{'s' if turns != 1 else ''}"
+        )
 
 
 def _meter(value: float) -> Text:

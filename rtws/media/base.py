@@ -171,7 +171,10 @@ class MediaManager(ABC):
 
     # ------------------------------------------------------------------ mute
     def enable_mic(self, enabled: bool) -> None:
-        """Muting drops captured audio before it is queued: nothing muted ever reaches the LLM."""
+        """Muting replaces captured audio with silence before it is queued, as a browser's
+        muted track does: nothing said while muted reaches the LLM, yet the stream goes on,
+        so a server's VAD hears the turn end when the user mutes mid-sentence (a mic that
+        sent nothing would leave that turn open until the user unmuted)."""
         self._mic_enabled = enabled
         if not enabled and self._input is not None:
             self._input.reset()
@@ -271,8 +274,10 @@ class MediaManager(ABC):
         self, block: npt.NDArray[np.int16] | None, captured_at: float | None = None
     ) -> None:
         """Hand a captured device-rate block to the loop. Any thread; never blocks on the loop."""
-        if not self._running or (block is not None and not self._mic_enabled):
+        if not self._running:
             return
+        if block is not None and not self._mic_enabled:
+            block = np.zeros_like(block)  # muted: silence, never the captured audio
         stamp = time.perf_counter() if captured_at is None else captured_at
         with self._pending_lock:
             if len(self._pending) >= MAX_PENDING_INPUT_BLOCKS:
@@ -344,7 +349,7 @@ class MediaManager(ABC):
             self._wakeup_scheduled = False
         pipeline = self._input
         fmt = self._format
-        if pipeline is None or fmt is None or not self._mic_enabled:
+        if pipeline is None or fmt is None:
             return []
         chunks: list[AudioChunk] = []
         for block, stamp in blocks:
@@ -384,6 +389,10 @@ class MediaManager(ABC):
         if self._output is None:
             return PlaybackMark(None, 0, 0, self._format.output_sample_rate if self._format else 0)
         return self._output.mark()
+
+    def playout_starts(self) -> list[tuple[float, str | None]]:
+        """When the speaker started playing, lately: ``(time.perf_counter(), item id)`` each."""
+        return list(self._output.buffer.starts) if self._output is not None else []
 
     def played_ms(self, item_id: str) -> int:
         return self._output.played_ms(item_id) if self._output is not None else 0

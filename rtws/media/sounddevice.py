@@ -203,6 +203,17 @@ class SoundDeviceMediaManager(MediaManager):
     def selected_speaker(self) -> AudioDevice | None:
         return self._speaker
 
+    def stream_format(self, device: AudioDevice) -> tuple[int, int]:
+        """The (rate, channels) a session's stream would open ``device`` at, without opening it.
+
+        PortAudio's listed defaults can differ (its ALSA ``pulse`` device says
+        44.1 kHz and 32 channels whatever the sound server runs); this is the
+        negotiation a stream really goes through. Raises :class:`DeviceError`
+        when the device is busy or gone.
+        """
+        requested = self.input_rate if device.kind == "audioinput" else self.output_rate
+        return self._negotiate(self._find(device, device.kind), requested)
+
     def find_device(self, spec: DeviceSpec, kind: DeviceKind) -> AudioDevice:
         """The device ``spec`` names; a :class:`DeviceError` that lists the choices if none."""
         return self._find(spec, kind).device

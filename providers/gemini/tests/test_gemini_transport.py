@@ -152,6 +152,28 @@ async def test_text_turns_the_text_modality_and_text_frames() -> None:
         }
 
 
+async def test_muting_mid_sentence_ends_the_turn_for_server_vad() -> None:
+    """A muted mic sends silence, so the fake's VAD hears the end of a turn the user
+    muted in the middle of (a mic that sent nothing would leave it open)."""
+    async with running_fake(playback_wait=0.0, voice_activity=True) as (server, options):
+        server.script(Reply(text="I heard you.", heard="hello"))
+        media = FileMediaManager(np.tile(speech(), 4), input_rate=16000, realtime=True)
+        transport = GeminiLiveTransport(options, media)
+        events = Events(transport)
+        async with transport:
+            await events.wait_for("user-started-speaking")
+            await asyncio.sleep(0.3)
+            transport.enable_mic(False)
+            muted_at = len(server.received_audio())
+            await events.wait_for("user-stopped-speaking", timeout=3)
+            await events.wait_for("bot-output", timeout=3)
+            assert not transport.is_mic_enabled
+            after = server.received_audio()[muted_at:]
+    assert len(after) >= 6400  # the stream went on while muted (VAD needs 500 ms) ...
+    assert not np.any(after[800:])  # ... with nothing of the speech in it
+    assert [e.data.text for e in events.of("bot-output")] == ["I heard you."]
+
+
 # ---------------------------------------------------------------- interruption
 async def test_interruption_flushes_the_speaker_at_once() -> None:
     async with running_fake(playback_wait=1.0) as (server, options):

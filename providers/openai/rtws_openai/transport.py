@@ -16,11 +16,12 @@ from typing import Any
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
 from rtws.conversation import events as ev
 from rtws.errors import ProtocolError, RTWSError
+from rtws.latency import TurnLatency
 from rtws.redact import get_logger, register_secret
 
 from . import messages, wire
 from .auth import ClientSecret, fetch_client_secret
-from .options import OpenAIRealtimeOptions
+from .options import OpenAIRealtimeOptions, ServerVAD
 from .session import session_config
 from .turns import SessionBook
 
@@ -50,6 +51,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self._end_error: RTWSError | None = None  # what the coming close means
         self._restored = False
         self._outbox = wire.Outbox()
+        #: End of the user's speech → first reply sample played (docs/concepts/latency.md).
+        self.turn_latency = TurnLatency()
 
     # ================================================================ hooks
     async def initialize_llm(self) -> None:
@@ -108,6 +111,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
         await self.send_raw(wire.append_audio_json(chunk.pcm))
+        self.turn_latency.sent(chunk)
 
     async def send_ready_message(self) -> None:
         session_id = self.session.get("id")
@@ -219,6 +223,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
     # ================================================================ server → client
     def _on_session(self, event: dict[str, Any]) -> None:
         self.session = event.get("session") or self.session
+        if event["type"] == "session.created":
+            self.turn_latency.reset()  # a new session: its audio timeline starts at 0
         if event["type"] == "session.updated":
             self._configured.set()
 
@@ -253,6 +259,10 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             self.user_started_speaking(interrupt=False)
 
     def _on_speech_stopped(self, event: dict[str, Any]) -> None:
+        end_ms = event.get("audio_end_ms")
+        if isinstance(end_ms, int | float):
+            # audio_end_ms includes the silence the server's VAD waited for (API reference).
+            self.turn_latency.speech_ended(end_ms - self._vad_silence_ms())
         self.user_stopped_speaking()
 
     def _on_user_delta(self, event: dict[str, Any]) -> None:
@@ -293,12 +303,32 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self.book.audio_received(item_id, response_id, event.get("content_index") or 0, len(pcm))
         # feed(ev.BotAudio(pcm, response_id, item_id)) without the allocation: the hot path.
         self.conversation.audio(pcm, response_id, item_id)
+        self._report_turn_latency(item_id)
 
     def _on_audio_done(self, event: dict[str, Any]) -> None:
         item = self.book.audio.get(event["item_id"])
         if item is not None:
             item.done = True
         self.feed(ev.AudioDone(event.get("response_id"), event["item_id"]))
+
+    def _vad_silence_ms(self) -> int:
+        """The silence the server's VAD waits after speech (server_vad: 500 ms by default);
+        semantic_vad's wait is the model's, so its audio_end_ms is taken as the end."""
+        vad = self.options.turn_detection
+        if not isinstance(vad, ServerVAD):
+            return 0
+        return 500 if vad.silence_duration_ms is None else vad.silence_duration_ms
+
+    def _report_turn_latency(self, item_id: str | None) -> None:
+        """Emit ``turn_latency`` once the speaker has started playing the reply."""
+        metrics = self.turn_latency.metrics(self.media, item_id, "openai", self.options.model)
+        if metrics is not None:
+            self.emit(metrics)
+
+    def bot_stopped_speaking(self) -> None:
+        # A reply that arrived whole before playback began is measured here at the latest.
+        self._report_turn_latency(next(reversed(self.book.audio), None))
+        super().bot_stopped_speaking()
 
     def _on_bot_text_delta(self, event: dict[str, Any]) -> None:
         spoken = event["type"].startswith("response.output_audio")

@@ -103,6 +103,62 @@ async def test_spoken_turn_gives_user_transcript_and_a_heard_reply(
     assert not log.of("error")
 
 
+async def test_muting_mid_sentence_ends_the_turn_for_server_vad(
+    openai_fake: FakeRealtimeServer,
+) -> None:
+    """A muted mic sends silence (as a browser's muted track does), so the server's VAD
+    hears the end of a turn the user muted in the middle of, and answers it."""
+    openai_fake.bot = ScriptedBot([Reply.say("I heard you.")], transcripts=["hello"])
+    media = FileMediaManager(np.tile(speech(), 4), input_rate=RATE, realtime=True)
+    t = transport(openai_fake, media)
+    log = EventLog(t)
+    await t.connect()
+    try:
+        await log.wait("user-started-speaking", timeout=5)
+        await asyncio.sleep(0.3)
+        t.enable_mic(False)
+        muted_at = len(openai_fake.audio_in)
+        await log.wait("user-stopped-speaking", timeout=3)
+        await log.wait("bot-output", timeout=3)
+        assert not t.is_mic_enabled
+    finally:
+        await t.disconnect()
+    after = np.frombuffer(bytes(openai_fake.audio_in[muted_at:]), np.int16)
+    assert len(after) >= RATE * 4 // 10  # the stream went on while muted (VAD: 500 ms) ...
+    # ... with nothing of the speech in it (a chunk or two was already on its way).
+    assert not np.any(after[RATE // 20 :])
+    assert [d["text"] for d in log.data("bot-output")] == ["I heard you."]
+
+
+async def test_turn_latency_matches_the_recording() -> None:
+    """turn_latency is measured from the end of the user's speech in the mic audio to the
+    first reply sample handed to the speaker: on a real-time file device (one input and
+    one output block per 20 ms tick) the same figure can be read off the two recordings.
+    The tolerance is scheduling jitter of the shared test machine, not a speed limit."""
+    speech_s = 1.0
+    mic = np.concatenate([steady_tone(speech_s), np.zeros(RATE * 3, np.int16)])
+    bot = ScriptedBot([Reply.say("Heard.", audio=steady_tone(0.5))], transcripts=["hi"])
+    async with FakeRealtimeServer(bot=bot, pace=1.0, latency=0.25) as server:
+        media = FileMediaManager(mic, input_rate=RATE, realtime=True)
+        t = transport(server, media)
+        log = EventLog(t)
+        await t.connect()
+        try:
+            metric = await log.wait("metrics", where=lambda d: "turn_latency" in d, timeout=10)
+        finally:
+            await t.disconnect()
+    played = media.output_audio()
+    first_bot_s = int(np.flatnonzero(played)[0]) / media.output_rate
+    heard = first_bot_s - speech_s  # the recording: end of speech → first bot sample
+    [value] = metric.to_dict()["data"]["turn_latency"]
+    print(f"[turn latency] emitted {value['value'] * 1000:.0f} ms, recording {heard * 1000:.0f} ms")
+    assert value["processor"] == "openai"
+    assert abs(value["value"] - heard) < 0.06
+    # ttfb starts when speech_stopped arrives: it misses the 500 ms the server's VAD waited.
+    ttfb = [m["value"] for d in log.data("metrics") for m in d.get("ttfb", [])]
+    assert len(ttfb) == 1 and value["value"] > ttfb[0] + 0.4
+
+
 # ====================================================================== barge-in
 async def test_barge_in_silences_at_once_and_truncates_at_the_played_position(
     openai_fake: FakeRealtimeServer, capsys: pytest.CaptureFixture[str]
@@ -275,6 +331,10 @@ async def test_handshake_401_is_an_authentication_error_without_retries(
     assert len(openai_fake.handshakes) == 1 and openai_fake.handshakes[0].status == 401
     assert t.state is TransportState.ERROR
     assert wrong not in str(info.value) and "Incorrect API key" in str(info.value)
+    assert str(info.value).endswith(
+        "/account/api-keys. Check the API key (or token) in the options or environment."
+    )
+    assert ".." not in str(info.value)
     (error,) = log.data("error")
     assert error["fatal"] and wrong not in error["error"]
     assert not log.of("reconnecting")
@@ -299,6 +359,7 @@ async def test_invalid_key_error_event_ends_the_session_without_retries(
         await t.disconnect()
     fatal = [e for e in log.data("error") if e["fatal"]]
     assert len(fatal) == 1 and "Incorrect API key" in fatal[0]["error"]
+    assert ".." not in fatal[0]["error"]
     assert not log.of("reconnecting") and len(openai_fake.handshakes) == 1
 
 

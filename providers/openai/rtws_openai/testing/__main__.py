@@ -54,7 +54,7 @@ async def serve(args: argparse.Namespace) -> None:
                 f"api key: the one given with --api-key ({mask_secret(args.api_key)})", flush=True
             )
         print(
-            f"speech recognition: {'pocketsphinx' if bot.asr else 'off'}; "
+            f"speech recognition: {bot.recognizer or 'off'}; "
             f"speech: {'espeak-ng' if bot.tts else 'echo of your voice'}. Ctrl-C to stop.",
             flush=True,
         )

@@ -1,7 +1,8 @@
 """``DemoBot``: a no-API-key voice bot that really listens and really speaks.
 
-It transcribes the user's turn offline with pocketsphinx (PyPI ``pocketsphinx``
-bundles an en-US model; the ``demo`` extra of rtws-openai) and answers
+It transcribes the user's turn offline with Whisper tiny.en (:mod:`.whisper`,
+the ``demo`` extra of rtws-openai; pocketsphinx, far less accurate, if only it
+is installed) and answers
 "You said: <words>. <a small twist>" with espeak-ng (Debian ``espeak-ng``),
 resampled to the API's 24 kHz. Both are optional: without ASR it says how
 much speech it heard, without espeak-ng it plays the user's own voice back a
@@ -25,17 +26,27 @@ import numpy as np
 import soxr
 
 from .bots import SAMPLE_RATE, Int16Array, Reply, Turn, stand_in_speech
+from .whisper import WhisperRecognizer, whisper_available
 
 ASR_RATE = 16000
 #: Played back this much faster (and higher) when there is no TTS.
 ECHO_SPEEDUP = 1.15
-NO_ASR_NOTE = "(Speech recognition is off: install pocketsphinx to hear your words.)"
+NO_ASR_NOTE = "(Speech recognition is off: pip install 'rtws-openai[demo]' to hear your words.)"
 NO_TTS_NOTE = "(espeak-ng is not installed, so here is your own voice, a little faster.)"
 GREETING = "Hello! I am the rtws demo bot. Say something and I will repeat it."
 
 
 def pocketsphinx_available() -> bool:
     return importlib.util.find_spec("pocketsphinx") is not None
+
+
+def recognizer_name() -> str | None:
+    """The recognizer the demo bot will use: the best one installed, or None."""
+    if whisper_available():
+        return "whisper tiny.en"
+    if pocketsphinx_available():
+        return "pocketsphinx"
+    return None
 
 
 def espeak_available() -> bool:
@@ -115,16 +126,19 @@ class DemoBot:
         voice: str = "en-us",
         words_per_minute: int = 165,
     ) -> None:
-        self.asr = asr and pocketsphinx_available()
+        self.recognizer = recognizer_name() if asr else None
+        self.asr = self.recognizer is not None
         self.tts = tts and espeak_available()
         self.voice = voice
         self.words_per_minute = words_per_minute
-        self._recognizer = SphinxRecognizer()
+        self._recognizer: WhisperRecognizer | SphinxRecognizer = (
+            WhisperRecognizer() if self.recognizer == "whisper tiny.en" else SphinxRecognizer()
+        )
 
     async def transcribe(self, audio: Int16Array) -> str | None:
         if not self.asr:
             return None
-        return await asyncio.to_thread(self._recognizer.transcribe, audio)
+        return await asyncio.to_thread(self._recognizer.transcribe, audio, SAMPLE_RATE)
 
     async def respond(self, turn: Turn) -> Reply:
         text = await self._answer(turn)
@@ -153,6 +167,7 @@ class DemoBot:
         words = (
             turn.transcript if turn.transcript is not None else await self.transcribe(turn.audio)
         )
+        words = (words or "").strip().rstrip(".!?")  # Whisper punctuates; the answer adds its own
         if not words:
             return "I heard you, but I could not make out any words."
         return f"You said: {words}. {twist(words, turn.index)}"
