@@ -50,6 +50,8 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
 
     provider_name = "deepgram"
     options_class = DeepgramVoiceAgentOptions
+    input_sample_rate = 16000  # the options' defaults; each transport uses its options' rates
+    output_sample_rate = 24000
     options: DeepgramVoiceAgentOptions
 
     def __init__(self, options: DeepgramVoiceAgentOptions, media: Any = None) -> None:
