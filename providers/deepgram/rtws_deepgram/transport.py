@@ -20,6 +20,7 @@ from rtws.errors import (
     ConfigurationError,
     ConnectionFailed,
     ConnectionLost,
+    ConnectTimeout,
     ProtocolError,
     RTWSError,
 )
@@ -104,10 +105,17 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
         scheme = "Bearer" if self.options.auth_scheme == "bearer" else "Token"
         key = secret_value(self.options.api_key)
         await self.open_websocket(self.options.url, {"Authorization": f"{scheme} {key}"})
-        async with asyncio.timeout(self.options.settings_timeout):
-            await self._welcome.wait()  # "do not send any messages until you receive Welcome"
-            await self.send_json(settings_message(self.options))
-            await self._applied.wait()  # an Error instead closes the socket: close_error()
+        try:
+            async with asyncio.timeout(self.options.settings_timeout):
+                await self._welcome.wait()  # "do not send any messages until you receive Welcome"
+                await self.send_json(settings_message(self.options))
+                await self._applied.wait()  # an Error instead closes the socket: close_error()
+        except TimeoutError:
+            waited = "SettingsApplied" if self._welcome.is_set() else "Welcome"
+            raise ConnectTimeout(
+                f"Deepgram sent no {waited} within {self.options.settings_timeout:g} s "
+                "(options.settings_timeout)"
+            ) from None
         await self._stop_keepalive()
         if self.options.keepalive_s is not None:
             self._keepalive = asyncio.create_task(
@@ -179,6 +187,7 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
     def _on_conversation_text(self, message: dict[str, Any]) -> None:
         text = str(message["content"])
         if message.get("role") == "user":
+            self._cut = False  # the user's turn is over: what comes next is a new reply
             self.emit(rtvi.user_transcription(text, final=True))
             self.user_stopped_speaking()
         else:
@@ -201,6 +210,7 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
             self.emit_metrics(processing=processing)
 
     def _on_audio_done(self, _: dict[str, Any]) -> None:
+        self._cut = False
         if self._reply is not None:
             self.bot_audio_done(self._reply)
             self._reply = None
@@ -239,8 +249,8 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
 
     def _on_error(self, message: dict[str, Any]) -> None:
         code, text = str(message.get("code", "")), str(message.get("description", ""))
-        self._fatal = (code, text)
-        self.emit_error(f"Deepgram error {code}: {text}", fatal=True)
+        self._fatal = (code, text)  # the close that follows is judged by it (close_error)
+        self.emit_error(f"Deepgram error {code}: {text}", fatal=False)
 
     def _on_warning(self, message: dict[str, Any]) -> None:
         code, text = message.get("code", ""), message.get("description", "")

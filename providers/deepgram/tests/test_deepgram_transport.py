@@ -18,7 +18,7 @@ from rtws_deepgram import AgentFunction, DeepgramVoiceAgentTransport
 from rtws_deepgram.testing import FakeDeepgramAgent, FunctionCall, Reply, options_for, running_fake
 
 from rtws import FileMediaManager, ReconnectPolicy, TransportState, rtvi
-from rtws.errors import AuthenticationError, ConnectionFailed
+from rtws.errors import AuthenticationError, ConnectionFailed, ConnectTimeout
 from rtws.testing.probes import EventLog, rtws_tasks, wait_for
 from rtws.testing.signals import audible_span, dominant_frequency, tone
 
@@ -258,8 +258,8 @@ async def test_server_error_and_warning_become_rtvi_errors(fake: FakeSession) ->
     assert "PROMPT_TOO_LONG" in warning.data.error and transport.state is TransportState.READY
     await fake.server.error("INTERNAL_SERVER_ERROR", "Something broke.")
     await wait_for(lambda: log.of_type("reconnected"), 5, "the reconnect")
-    fatal = [m for m in log.of_type("error") if isinstance(m, rtvi.Error) and m.data.fatal]
-    assert "INTERNAL_SERVER_ERROR" in fatal[0].data.error
+    errors = [m.data.error for m in log.of_type("error") if isinstance(m, rtvi.Error)]
+    assert "INTERNAL_SERVER_ERROR" in errors[1]
     assert len(fake.server.connections) == 2 and transport.state is TransportState.READY
     await transport.disconnect()
 
@@ -287,3 +287,16 @@ async def test_clean_disconnect_leaves_nothing_running(fake: FakeSession) -> Non
         assert rtws_tasks() == []
     await fake.server.wait_until(lambda: fake.server.live_connections == 0)
     assert [c.closed_by for c in fake.server.connections] == ["client", "client"]
+
+
+async def test_a_server_that_never_welcomes_fails_the_connect_clearly() -> None:
+    async with running_fake({"settings_timeout": 0.3, "reconnect": NO_RETRY}, pace=0.0) as (
+        server,
+        options,
+    ):
+        server.welcome = False
+        transport = DeepgramVoiceAgentTransport(options, silent_mic())
+        with pytest.raises(ConnectTimeout, match="no Welcome within 0.3 s"):
+            await transport.connect()
+        assert server.latest.received == []  # nothing sent before Welcome
+        assert rtws_tasks() == []
