@@ -296,7 +296,7 @@ async def test_a_server_that_never_welcomes_fails_the_connect_clearly() -> None:
     ):
         server.welcome = False
         transport = DeepgramVoiceAgentTransport(options, silent_mic())
-        with pytest.raises(ConnectTimeout, match="no Welcome within 0.3 s"):
+        with pytest.raises(ConnectTimeout, match=r"no Welcome within 0\.3 s"):
             await transport.connect()
         assert server.latest.received == []  # nothing sent before Welcome
         assert rtws_tasks() == []
