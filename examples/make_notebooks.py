@@ -157,7 +157,8 @@ a reply out, and a typed turn (`send-text`, which Deepgram calls `InjectUserMess
 """),
     code("""
 from rtws_deepgram import DeepgramVoiceAgentTransport
-from rtws_deepgram.testing import FakeDeepgramAgent, Reply as AgentReply, options_for
+from rtws_deepgram.testing import FakeDeepgramAgent, options_for
+from rtws_deepgram.testing import Reply as AgentReply
 
 async with FakeDeepgramAgent(pace=0) as agent_server:
     agent_server.script(AgentReply(text="Hi, I am the Deepgram fake.", heard="Hello there"))
