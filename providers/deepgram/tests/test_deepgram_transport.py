@@ -300,3 +300,18 @@ async def test_a_server_that_never_welcomes_fails_the_connect_clearly() -> None:
             await transport.connect()
         assert server.latest.received == []  # nothing sent before Welcome
         assert rtws_tasks() == []
+
+
+async def test_a_dropped_connection_reconnects_with_fresh_settings(fake: FakeSession) -> None:
+    transport = DeepgramVoiceAgentTransport(fake.options, silent_mic())
+    log = EventLog(transport)
+    await transport.connect()
+    await fake.server.drop()
+    await wait_for(lambda: log.of_type("reconnected"), 5, "the reconnect")
+    (reconnected,) = log.of_type("reconnected")
+    assert isinstance(reconnected, rtvi.Reconnected) and not reconnected.data.resumed
+    await transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Still here?")))
+    await wait_for(lambda: log.of_type("bot-output"), 5, "an answer on the new connection")
+    await transport.disconnect()
+    first, second = fake.server.connections
+    assert first.closed_by == "drop" and second.settings == first.settings
