@@ -22,12 +22,12 @@ from rtws_deepgram.testing import (
     FakeDeepgramAgent,
     FunctionCall,
     Reply,
-    speech_like_tone,
 )
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from rtws.audio.wav import read_wav
+from rtws.testing.signals import tone
 
 from .conftest import SPEECH_16K
 from .sdk_check import check_client_message, check_server_message
@@ -204,7 +204,7 @@ async def test_spoken_turn_gets_a_reply_in_the_documented_order(
     }
     started = next(m for m in client.messages if m["type"] == "AgentStartedSpeaking")
     assert started["total_latency"] >= started["ttt_latency"] >= 0
-    assert len(client.audio) > 24000 * 2 * 0.4  # at least the 0.4 s the shortest reply lasts
+    assert len(client.audio) > 24000 * 2 * 1.0  # six words of stand-in speech
     assert bytes(server.latest.audio_in) == pcm
 
 
@@ -212,7 +212,7 @@ async def test_barge_in_stops_the_reply_and_sends_only_the_in_flight_tail(
     server: FakeDeepgramAgent,
 ) -> None:
     server.pace, server.late_audio_ms = 1.0, 100
-    server.script(Reply(text="A long answer.", audio=speech_like_tone(3.0, 24000)))
+    server.script(Reply(text="A long answer.", audio=tone(3.0, 24000)))
     client = await open_client(server)
     await client.start()
     await client.send({"type": "InjectUserMessage", "content": "Talk to me."})
@@ -252,7 +252,7 @@ async def test_function_call_round_trip(server: FakeDeepgramAgent) -> None:
 
 async def test_inject_agent_message_is_refused_mid_reply(server: FakeDeepgramAgent) -> None:
     server.pace = 1.0
-    server.script(Reply(text="Long.", audio=speech_like_tone(2.0, 24000)))
+    server.script(Reply(text="Long.", audio=tone(2.0, 24000)))
     client = await open_client(server)
     await client.start()
     await client.send({"type": "InjectUserMessage", "content": "Go."})
