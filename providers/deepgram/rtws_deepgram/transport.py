@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any, cast
 
-from rtws import AudioChunk, RealTimeWebsocketTransport, rtvi
+from rtws import AudioChunk, MediaManager, RealTimeWebsocketTransport, rtvi
 from rtws.dispatch import LLMHandler
 from rtws.errors import (
     AuthenticationError,
@@ -55,7 +55,9 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
     output_sample_rate = 24000
     options: DeepgramVoiceAgentOptions
 
-    def __init__(self, options: DeepgramVoiceAgentOptions, media: Any = None) -> None:
+    def __init__(
+        self, options: DeepgramVoiceAgentOptions, media: MediaManager | None = None
+    ) -> None:
         super().__init__(options, media)
         self.input_sample_rate = options.input_sample_rate  # type: ignore[misc]  # v1 ClassVar
         self.output_sample_rate = options.output_sample_rate  # type: ignore[misc]
