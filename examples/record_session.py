@@ -27,6 +27,7 @@ import soxr
 from rtws import (
     AudioChunk,
     FileMediaManager,
+    MediaManager,
     PlaybackMark,
     RealTimeWebsocketTransport,
     load_provider,
@@ -93,30 +94,37 @@ class Recorder:
 def recording(
     provider: type[RealTimeWebsocketTransport], recorder: Recorder
 ) -> type[RealTimeWebsocketTransport]:
-    """``provider`` with ``recorder`` tapped into the three places audio passes."""
+    """``provider`` with ``recorder`` tapped into the mic hook (see :func:`tap_speaker`)."""
 
     class Recording(provider):  # type: ignore[misc, valid-type]  # a base chosen at run time
         async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
             recorder.mic(chunk.pcm)
             await super().handle_user_audio_stream(chunk)
 
-        def play_bot_audio(self, pcm: bytes, item_id: str | None = None) -> None:
-            recorder.speaker(pcm, item_id)
-            super().play_bot_audio(pcm, item_id)
-
-        def user_started_speaking(self, *, interrupt: bool = True) -> PlaybackMark:
-            mark = super().user_started_speaking(interrupt=interrupt)
-            if interrupt:
-                recorder.interrupted(mark)
-            return mark
-
-        def interrupt_bot(self) -> PlaybackMark:
-            mark = super().interrupt_bot()
-            recorder.interrupted(mark)
-            return mark
-
     Recording.__name__ = f"Recording{provider.__name__}"
     return Recording
+
+
+def tap_speaker(media: MediaManager, recorder: Recorder) -> None:
+    """Record what reaches the speaker, and forget what a flush (an interruption) dropped.
+
+    The speaker side is tapped on the media manager, not the transport: every
+    provider's audio goes through ``media.play`` whatever helper or typed event it
+    used, and ``media.flush`` is where an interruption silences it.
+    """
+    play, flush = media.play, media.flush
+
+    def recorded_play(pcm: bytes | Int16Array, item_id: str | None = None) -> None:
+        recorder.speaker(bytes(pcm), item_id)
+        play(pcm, item_id)
+
+    def recorded_flush() -> PlaybackMark:
+        mark = flush()
+        recorder.interrupted(mark)
+        return mark
+
+    setattr(media, "play", recorded_play)  # noqa: B010 - an instance attribute on purpose
+    setattr(media, "flush", recorded_flush)  # noqa: B010
 
 
 # --8<-- [end:recorder]
@@ -135,19 +143,24 @@ async def main(argv: list[str] | None = None) -> int:
     options = provider.options_class.model_validate(
         {URL_OPTION[args.provider]: args.url} if args.url else {}
     )
-    media = None  # None: the default microphone and speaker
+    media: MediaManager
     speech = np.zeros(0, np.int16)
     if args.input:
         pcm, rate = read_wav(args.input)
         speech = np.concatenate([pcm, np.zeros(rate, np.int16)])  # + 1 s of silence: turn ends
         media = FileMediaManager(None, input_rate=rate, realtime=False)
+    else:
+        from rtws import SoundDeviceMediaManager  # the default microphone and speaker
+
+        media = SoundDeviceMediaManager()
     recorder = Recorder(provider.input_sample_rate, provider.output_sample_rate)
+    tap_speaker(media, recorder)
     transport = recording(provider, recorder)(options, media)
     answered = asyncio.Event()
     transport.on("bot-stopped-speaking", lambda msg: answered.set())
 
     async with transport:
-        if media is not None:
+        if isinstance(media, FileMediaManager):
             media.feed(speech)
             await asyncio.wait_for(answered.wait(), timeout=60)
         else:

@@ -224,6 +224,10 @@ class WebSocketConnection:
             return _SENT
         return self.send(text)
 
+    def send_bytes(self, data: bytes | bytearray | memoryview) -> Awaitable[None]:
+        """Send one binary frame (raw PCM, for providers whose wire carries it); await it."""
+        return self.send(bytes(data))
+
     async def send(self, data: str | bytes) -> None:
         """Send one frame, waiting while the socket's write buffer is full (back-pressure).
 

@@ -23,6 +23,8 @@ log = get_logger("rtws.dispatch")
 
 #: A provider's handler for one incoming message type (sync or async).
 LLMHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
+#: A provider's handler for binary frames, as raw bytes (sync or async).
+BinaryHandler = Callable[[bytes], Awaitable[None] | None]
 
 
 @dataclass(slots=True)
@@ -37,6 +39,8 @@ class TransportStats:
     messages_received: int = 0
     unknown_messages: int = 0
     malformed_messages: int = 0
+    #: Of them, binary frames after the first that is not JSON: logged, not each an event.
+    binary_unreported: int = 0
     reconnects: int = 0
 
 
@@ -45,6 +49,11 @@ def decode_json_object(frame: str | bytes, provider: str) -> dict[str, Any]:
     try:
         data: Any = json.loads(frame)
     except (ValueError, UnicodeDecodeError) as exc:
+        if isinstance(frame, bytes):
+            raise ProtocolError(
+                f"{provider} sent a binary frame ({len(frame)} bytes) that is not JSON; a "
+                "provider whose protocol sends raw binary frames registers on_binary_message()"
+            ) from None
         raise ProtocolError(f"{provider} sent a frame that is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"{provider} sent JSON that is not an object")
@@ -70,9 +79,19 @@ class Dispatcher:
         self._report = report  # surfaces a non-fatal problem to the user (an error event)
         self._handlers: dict[str, LLMHandler] = {}
         self._ignored: set[str] = set()
+        self._binary: BinaryHandler | None = None
+        self._binary_reported = False
 
     def register(self, message_type: str, handler: LLMHandler) -> None:
         self._handlers[message_type] = handler
+
+    def register_binary(self, handler: BinaryHandler | None) -> None:
+        """Binary frames go to ``handler`` undecoded (None: decode them like text frames)."""
+        self._binary = handler
+
+    def new_connection(self) -> None:
+        """A fresh connection: its first undecodable binary frame is reported again."""
+        self._binary_reported = False
 
     @property
     def types(self) -> frozenset[str]:
@@ -82,11 +101,30 @@ class Dispatcher:
     async def dispatch(self, frame: str | bytes) -> None:
         """Decode one frame and run the handler of each of its types. Never raises."""
         self.stats.messages_received += 1
+        binary = self._binary
+        if binary is not None and type(frame) is bytes:
+            try:
+                result = binary(frame)
+                if result is not None:
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except ConnectionFailed as exc:
+                log.debug("%s binary handler could not answer: %s", self.provider, exc)
+            except Exception as exc:
+                self._handler_failed("<binary frame>", exc)
+            return
         try:
             message = self._decode(frame)
             kinds = tuple(self._kinds(message))
         except ProtocolError as exc:
             self.stats.malformed_messages += 1
+            if type(frame) is bytes:
+                # A stream of raw frames would be ~50 identical errors a second: once is enough.
+                if self._binary_reported:
+                    self.stats.binary_unreported += 1
+                    return
+                self._binary_reported = True
             log.warning("%s", exc)
             self._report(str(exc))
             return

@@ -105,6 +105,13 @@ class TransportOptions(BaseModel):
     level_interval: float = Field(
         default=0.1, gt=0.0, le=5.0, description="audio level events period"
     )
+    bot_output: Literal["reply", "sentence"] = Field(
+        default="reply",
+        description=(
+            "bot-output events: one per reply, when it ends ('reply'), or one per "
+            "sentence as the transcript streams ('sentence')"
+        ),
+    )
 
     def __repr__(self) -> str:
         # SecretStr fields mask themselves; a key a provider keeps in a URL does not.

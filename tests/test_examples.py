@@ -367,7 +367,8 @@ def test_quickstart_notebook() -> None:
     nb = execute_notebook("quickstart.ipynb")
     chat = next(m for m in outputs(nb, "text/markdown") if m.startswith("`disconnected`"))
     assert "🧑 **you:** Hello, who are you?" in chat  # the live view ended on the whole chat
-    assert "🤖 **bot:** Ask me anything." in chat
+    # One bot-output per reply (options.bot_output="reply"): the reply's whole text.
+    assert "🤖 **bot:** Hello! I am a scripted stand-in for the model. Ask me anything." in chat
     assert any("<audio" in html for html in outputs(nb, "text/html"))
 
 

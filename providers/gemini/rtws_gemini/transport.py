@@ -18,7 +18,6 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +27,7 @@ from websockets.frames import CloseCode
 
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
 from rtws.connection import close_error
+from rtws.conversation import events as ev
 from rtws.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -64,18 +64,6 @@ CLIENT_COMMANDS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(slots=True)
-class _BotTurn:
-    """One model turn: Gemini has no item ids, so each turn gets its own."""
-
-    item_id: str
-    interrupted: bool = False
-    tts_started: bool = False
-    audio_ms: float = 0.0
-    transcript: list[str] = field(default_factory=list[str])
-    text: list[str] = field(default_factory=list[str])
-
-
 class GeminiLiveTransport(RealTimeWebsocketTransport):
     """Voice sessions with Gemini Live models (Developer API, ``BidiGenerateContent``)."""
 
@@ -94,12 +82,9 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._handle: str | None = self.options.resume_handle
         self._setup_complete = asyncio.Event()
         self._session_id: str | None = None
-        self._turn: _BotTurn | None = None
-        self._turns = 0
-        self._user_text: list[str] = []
-        self._user_active = False
-        self._calls: dict[str, str] = {}
-        self._cancelled_calls: set[str] = set()
+        #: The server's turn runs from its first modelTurn to turnComplete (or interrupted):
+        #: longer than the reply, which ends at generationComplete.
+        self._turn_open = False
         self._go_away_deadline: float | None = None
         self._go_away_timer: asyncio.TimerHandle | None = None
         self._reconnect_requested = False
@@ -251,12 +236,11 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         )
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
-        call_id = data.tool_call_id
-        if call_id in self._cancelled_calls:
-            self._cancelled_calls.discard(call_id)
+        call_id, calls = data.tool_call_id, self.conversation.calls
+        if calls.cancelled(call_id):
             log.info("gemini: dropping the result of cancelled tool call %s", call_id)
             return
-        name = self._calls.pop(call_id, None) or data.function_name
+        name = calls.name_of(call_id) or data.function_name
         result = data.result
         response: Any = result if isinstance(result, dict) else {"output": result}
         await self.send_json(
@@ -266,13 +250,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
                 }
             }
         )
-        self.emit(
-            rtvi.LLMFunctionCallStopped(
-                data=rtvi.LLMFunctionCallStoppedData(
-                    tool_call_id=call_id, cancelled=False, function_name=name, result=result
-                )
-            )
-        )
+        self.function_call_result(call_id, result, name)
         self._maybe_reconnect_for_go_away()
 
     async def _send_activity(self, command: str) -> None:
@@ -286,9 +264,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         await self.send_json({"realtimeInput": CLIENT_COMMANDS[command]})
         if command == "activity-start":
             self.last_interruption = self.user_started_speaking()
-            self._user_active = True
         elif command == "activity-end":
-            self._user_active = False
             self.user_stopped_speaking()
 
     # ================================================================ server → client
@@ -313,90 +289,58 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
 
     # ---- serverContent fields
     def _on_input_transcription(self, transcription: dict[str, Any]) -> None:
-        text = transcription.get("text") or ""
-        if text:
-            self._user_text.append(text)
-            self.emit(
-                rtvi.UserTranscription(data=rtvi.UserTranscriptionData(text=text, final=False))
-            )
+        # Deltas with no utterance id: the core joins them into one final per utterance,
+        # at ``finished`` or at the turn's end (the server may never say ``finished``).
+        self.user_transcript(transcription.get("text") or "", final=False)
         if transcription.get("finished"):
-            self._finish_user_transcript()
+            self.user_transcript("", final=True)
 
     def _on_interrupted(self, _: Any) -> None:
         self.last_interruption = self.user_started_speaking()
-        self._user_active = True
-        turn = self._turn
-        if turn is not None and not turn.interrupted:
-            turn.interrupted = True
-            if turn.tts_started:
-                self.emit(rtvi.BotTTSStopped())
+        # The server stopped that generation: whatever comes next is a new reply,
+        # whether or not a turnComplete closes this one.
+        self.bot_reply_done()
+        self._turn_open = False
 
     def _on_model_turn(self, model_turn: dict[str, Any]) -> None:
-        turn = self._turn or self._start_bot_turn()
-        if turn.interrupted:
-            return  # the tail of a reply the user talked over: never play it
+        if self.conversation.reply is None:
+            if self.is_user_speaking:
+                # No end-of-speech signal without voiceActivity: the model answering is the
+                # best one (too late to start the time-to-first-audio clock).
+                self.user_stopped_speaking(start_ttfb_clock=False)
+            self.bot_reply_started()
+        self._turn_open = True
         for part in wire.objects(model_turn.get("parts")):
             inline = wire.get(part, "inlineData")
             if inline is not None:
-                self._play_part(turn, wire.obj(inline))
+                self._play_part(wire.obj(inline))
             elif isinstance(part.get("text"), str) and not part.get("thought"):
-                turn.text.append(part["text"])
-                if self.wants("bot-llm-text"):
-                    self.emit(rtvi.BotLLMText(data=rtvi.TextData(text=part["text"])))
+                self.bot_transcript(part["text"], spoken=False)
 
     def _on_output_transcription(self, transcription: dict[str, Any]) -> None:
         text = transcription.get("text") or ""
-        turn = self._turn or self._start_bot_turn()
-        if text and not turn.interrupted:
-            turn.transcript.append(text)
-            if self.wants("bot-tts-text"):
-                self.emit(rtvi.BotTTSText(data=rtvi.TextData(text=text)))
+        if text:
+            self.bot_transcript(text, spoken=True)  # after the turn's end: no new reply
 
     def _on_generation_complete(self, _: Any) -> None:
-        turn = self._turn
-        if turn is not None and not turn.interrupted:
-            self.bot_audio_done(turn.item_id)  # everything was sent: play the tail out
+        self.bot_reply_done()  # everything was sent: play the tail out, end the reply
 
     def _on_turn_complete(self, _: Any) -> None:
-        turn, self._turn = self._turn, None
-        self._finish_user_transcript()
-        if turn is not None:
-            if not turn.interrupted:
-                self.bot_audio_done(turn.item_id)
-                if turn.tts_started:
-                    self.emit(rtvi.BotTTSStopped())
-            spoken = "".join(turn.transcript).strip()
-            written = "".join(turn.text).strip()
-            if spoken:
-                self.emit(rtvi.bot_output(spoken, spoken=True, **self._spoken_status(turn)))
-            if written:
-                self.emit(rtvi.bot_output(written, spoken=False, aggregated_by="sentence"))
-            self.emit(rtvi.BotLLMStopped())
+        self.bot_reply_done()
+        self._turn_open = False
+        self.user_transcript("", final=True)
 
     # ---- the other message keys
     def _on_tool_call(self, message: dict[str, Any]) -> None:
         for call in wire.objects(wire.get(wire.obj(message["toolCall"]), "functionCalls")):
-            call_id = str(call.get("id") or "")
-            name = str(call.get("name") or "")
-            self._calls[call_id] = name
-            self.emit(
-                rtvi.LLMFunctionCallStarted(
-                    data=rtvi.LLMFunctionCallStartedData(function_name=name)
-                )
-            )
-            self.emit(
-                rtvi.LLMFunctionCallInProgress(
-                    data=rtvi.LLMFunctionCallInProgressData(
-                        tool_call_id=call_id,
-                        function_name=name,
-                        arguments=wire.obj(call.get("args")),
-                    )
-                )
+            arguments = wire.obj(call.get("args"))
+            self.function_call_arguments(
+                str(call.get("id") or ""), str(call.get("name") or ""), arguments
             )
 
     def _on_tool_call_cancellation(self, message: dict[str, Any]) -> None:
         for call_id in wire.strings(wire.obj(message["toolCallCancellation"]).get("ids")):
-            self._cancel_call(call_id)
+            self.function_call_cancelled(call_id)
         self._maybe_reconnect_for_go_away()
 
     def _on_go_away(self, message: dict[str, Any]) -> None:
@@ -430,42 +374,20 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         prompt = int(usage.get("promptTokenCount") or 0)
         completion = int(usage.get("responseTokenCount") or usage.get("candidatesTokenCount") or 0)
         total = int(usage.get("totalTokenCount") or prompt + completion)
-        self.emit_metrics(
-            tokens=[
-                {
-                    "processor": "gemini",
-                    "model": self.options.model,
-                    "value": {
-                        "prompt_tokens": prompt,
-                        "completion_tokens": completion,
-                        "total_tokens": total,
-                    },
-                }
-            ]
-        )
+        self.feed(ev.Usage(prompt, completion, total))
 
     def _on_voice_activity(self, message: dict[str, Any]) -> None:
         kind = wire.get(message["voiceActivity"], "voiceActivityType")
-        if kind == "ACTIVITY_START" and self.options.activity_handling != "NO_INTERRUPTION":
-            self.last_interruption = self.user_started_speaking()
-            self._user_active = True
+        if kind == "ACTIVITY_START":
+            interrupts = self.options.activity_handling != "NO_INTERRUPTION"
+            mark = self.user_started_speaking(interrupt=interrupts)
+            if interrupts:
+                self.last_interruption = mark
         elif kind == "ACTIVITY_END":
-            self._user_active = False
             self.user_stopped_speaking()
 
     # ================================================================ helpers
-    def _start_bot_turn(self) -> _BotTurn:
-        self._turns += 1
-        turn = self._turn = _BotTurn(item_id=f"turn-{self._turns}")
-        self._finish_user_transcript()
-        if self._user_active:
-            # No end-of-speech signal without voiceActivity: the model answering is the best one.
-            self._user_active = False
-            self.user_stopped_speaking()
-        self.emit(rtvi.BotLLMStarted())
-        return turn
-
-    def _play_part(self, turn: _BotTurn, inline: dict[str, Any]) -> None:
+    def _play_part(self, inline: dict[str, Any]) -> None:
         mime = wire.get(inline, "mimeType") or ""
         if not mime.startswith("audio/"):
             return
@@ -474,41 +396,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             raise ProtocolError(
                 f"Gemini sent audio at {rate} Hz; rtws_gemini expects {OUTPUT_RATE} Hz"
             )
-        pcm = wire.b64decode(inline.get("data") or "")
-        if not turn.tts_started:
-            turn.tts_started = True
-            self.emit(rtvi.BotTTSStarted())
-        turn.audio_ms += len(pcm) / 2 / OUTPUT_RATE * 1000.0
-        self.play_bot_audio(pcm, turn.item_id)
-
-    def _spoken_status(self, turn: _BotTurn) -> dict[str, Any]:
-        """How much of a cut-short reply was heard (its transcript came faster than its audio)."""
-        if not turn.interrupted:
-            return {}
-        mark = self.last_interruption
-        heard = mark.played_ms if mark is not None and mark.item_id == turn.item_id else 0.0
-        progress = min(1.0, heard / turn.audio_ms) if turn.audio_ms else 0.0
-        return {"spoken_status": "interrupted", "spoken_progress": round(progress, 3)}
-
-    def _finish_user_transcript(self) -> None:
-        if self._user_text:
-            text = "".join(self._user_text).strip()
-            self._user_text.clear()
-            if text:
-                self.emit(
-                    rtvi.UserTranscription(data=rtvi.UserTranscriptionData(text=text, final=True))
-                )
-
-    def _cancel_call(self, call_id: str) -> None:
-        name = self._calls.pop(call_id, None)
-        self._cancelled_calls.add(call_id)
-        self.emit(
-            rtvi.LLMFunctionCallStopped(
-                data=rtvi.LLMFunctionCallStoppedData(
-                    tool_call_id=call_id, cancelled=True, function_name=name
-                )
-            )
-        )
+        self.feed(ev.BotAudio(wire.b64decode(inline.get("data") or "")))
 
     def _maybe_reconnect_for_go_away(self) -> None:
         """After a goAway, move at the first point where the handle covers everything said.
@@ -519,9 +407,9 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         """
         if (
             self._go_away_deadline is not None
-            and self._turn is None
-            and not self._calls
-            and not self._user_text
+            and not self._turn_open
+            and not self.conversation.calls.open
+            and not self.conversation.user_transcript_pending
             and time.monotonic() - self._voice_at >= GO_AWAY_PAUSE_S
         ):
             self._reconnect_for_go_away()
@@ -545,15 +433,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._go_away_deadline = None
         self._reconnect_requested = False
         self._session_id = None
-        if self._turn is not None:
-            turn, self._turn = self._turn, None
-            if turn.tts_started and not turn.interrupted:
-                self.emit(rtvi.BotTTSStopped())
-            self.emit(rtvi.BotLLMStopped())
-        for call_id in list(self._calls):
-            self._cancel_call(call_id)
-        self._user_text.clear()
-        self._user_active = False
+        self._turn_open = False
 
     def _endpoint(self) -> tuple[str, dict[str, str]]:
         options = self.options

@@ -60,6 +60,23 @@ class Events:
         await self.until(lambda: len(self.of(kind)) >= count, timeout)
         return self.of(kind)
 
+    def said(self, spoken: bool = True) -> list[str]:
+        """The bot's words per finished reply: its ``bot-output`` sentences, joined."""
+        replies: list[str] = []
+        words: list[str] = []
+        for message in self.all:
+            if message.type == "bot-output" and message.data.spoken is spoken:
+                words.append(message.data.text)
+            elif message.type == "bot-llm-stopped":
+                replies.append(" ".join(words))
+                words = []
+        return replies
+
+    async def wait_replies(self, count: int = 1, timeout: float = 5.0) -> list[str]:
+        """Wait until ``count`` replies ended (``bot-llm-stopped``); their words, per reply."""
+        await self.wait_for("bot-llm-stopped", count, timeout)
+        return self.said()
+
     async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):
             while not predicate():

@@ -69,7 +69,7 @@ async def test_spoken_wav_gives_a_transcript_and_an_audible_reply(
     transport = GeminiLiveTransport(fake.options, media)
     events = Events(transport)
     async with transport:
-        await events.wait_for("bot-output")
+        await events.wait_replies(1)
         await media.wait_output_idle()
         await events.wait_for("bot-stopped-speaking")
     finals = [e.data.text for e in events.of("user-transcription") if e.data.final]
@@ -169,34 +169,61 @@ async def test_interruption_flushes_the_speaker_at_once() -> None:
             after = media.output_audio()[interrupted_at:]
             await events.wait_for("bot-llm-stopped")
         mark = transport.last_interruption
-        assert mark is not None and mark.item_id == "turn-1"
+        assert mark is not None and mark.item_id == "reply-1"
         assert 200 <= mark.played_ms <= 1500 and mark.dropped_ms > 1000
         # Within one 20 ms block of the flush the speaker is silent, and stays so.
         assert not np.any(after[480:])
         types_ = events.types()
         assert types_.index("user-started-speaking") < types_.index("bot-interrupted")
         assert "bot-stopped-speaking" in types_[types_.index("bot-interrupted") :]
-        [output] = events.of("bot-output")  # the transcript came in full, faster than the audio
-        assert output.data.spoken_status == "interrupted"
-        assert 0.05 < output.data.spoken_progress < 0.5
+        # Generation finished (generationComplete) long before playback did: the reply's
+        # bot-output came then, in full, without waiting for the held-back turnComplete.
+        [output] = events.of("bot-output")
+        assert output.data.text == "A long answer that the user will cut short."
+        assert types_.index("bot-output") < types_.index("user-started-speaking")
         assert server.conversation().turns[1]["text"].endswith("[interrupted]")
 
 
-async def test_audio_after_interrupted_is_never_played(fake: FakeSession) -> None:
+async def test_audio_after_a_barge_in_is_never_played(fake: FakeSession) -> None:
     media = silent_media()
     transport = GeminiLiveTransport(fake.options, media)
     events = Events(transport)
     tone = distinct(0.2)
     part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(tone)}}
+    start = {"voiceActivity": {"voiceActivityType": "ACTIVITY_START"}}
     async with transport:
         await fake.server.push({"serverContent": {"modelTurn": {"parts": [part]}}})
-        await fake.server.push({"serverContent": {"interrupted": True}})
+        await fake.server.push(start)  # the user talks over it: the reply is cut
         await fake.server.push({"serverContent": {"modelTurn": {"parts": [part, part]}}})
         await fake.server.push({"serverContent": {"turnComplete": True}})
         await events.wait_for("bot-llm-stopped")
         await asyncio.sleep(0.1)
     assert len(np.flatnonzero(media.output_audio())) <= len(tone)
     assert events.of("bot-interrupted") and events.of("bot-tts-stopped")
+    assert transport.stats.late_audio_dropped == 2
+
+
+async def test_the_reply_after_a_bare_interrupted_is_audible(fake: FakeSession) -> None:
+    """``interrupted`` with no ``turnComplete`` after it (the live service does that)."""
+    media = silent_media()
+    transport = GeminiLiveTransport(fake.options, media)
+    events = Events(transport)
+    first, second = distinct(0.2), distinct(0.3, start=3000)
+    parts = [
+        {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(pcm)}}
+        for pcm in (first, second)
+    ]
+    async with transport:
+        await fake.server.push({"serverContent": {"modelTurn": {"parts": [parts[0]]}}})
+        await fake.server.push({"serverContent": {"interrupted": True}})
+        await events.wait_for("bot-llm-stopped")
+        await fake.server.push({"serverContent": {"modelTurn": {"parts": [parts[1]]}}})
+        await fake.server.push({"serverContent": {"generationComplete": True}})
+        await events.wait_for("bot-llm-stopped", 2)
+        await media.wait_output_idle()
+    played = media.output_audio()
+    assert np.array_equal(played[np.flatnonzero(played)][-len(second) :], second)
+    assert len(events.of("bot-llm-started")) == 2
 
 
 # ---------------------------------------------------------------- tools

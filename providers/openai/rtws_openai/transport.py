@@ -14,6 +14,7 @@ import binascii
 from typing import Any
 
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
+from rtws.conversation import events as ev
 from rtws.errors import ProtocolError, RTWSError
 from rtws.redact import get_logger, register_secret
 
@@ -21,7 +22,7 @@ from . import messages, wire
 from .auth import ClientSecret, fetch_client_secret
 from .options import OpenAIRealtimeOptions
 from .session import session_config
-from .turns import Call, SessionBook
+from .turns import SessionBook
 
 log = get_logger("rtws.openai")
 
@@ -47,7 +48,6 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self._configured = asyncio.Event()
         self._setup_error: RTWSError | None = None
         self._end_error: RTWSError | None = None  # what the coming close means
-        self._quiet_turn = False  # user speaking while barge-in is off
         self._restored = False
         self._outbox = wire.Outbox()
 
@@ -136,15 +136,11 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
     # ================================================================ public controls
     async def interrupt(self) -> None:
         """Stop the bot now (a UI stop button): silence, cancel, truncate to what was heard."""
-        mark = self.media.flush() if self.media.is_running else PlaybackMark(None, 0, 0, 0)
-        if self.is_bot_speaking:
-            self.emit(rtvi.BotInterrupted())
-            self.bot_stopped_speaking()
-        await self._barge_in(mark)
+        await self._barge_in(self.interrupt_bot(), cancel=True)
 
     async def start_turn(self) -> None:
         """Manual turns (push-to-talk pressed): interrupt the bot, drop audio heard so far."""
-        await self._barge_in(self.user_started_speaking())
+        await self._barge_in(self.user_started_speaking(), cancel=True)
         await self.send_event({"type": "input_audio_buffer.clear"})
 
     async def commit_turn(self) -> None:
@@ -178,18 +174,24 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         await self.send_json(self._outbox.stamp(event))
 
     # ================================================================ client → server
-    async def _barge_in(self, mark: PlaybackMark) -> None:
+    async def _barge_in(self, mark: PlaybackMark, *, cancel: bool) -> None:
+        """Tell the server what the user heard of the reply they cut off.
+
+        ``cancel``: also stop the response, unless the server's VAD already did
+        (``interrupt_response``: it cancels on speech_started by itself).
+        """
         response = self.book.response
         if response is not None and not response.interrupted:
             response.interrupted = True
             if response.id is not None:
                 self.book.interrupted.add(response.id)
-            await self.send_event(wire.cancel(response.id))
+            if cancel:
+                await self.send_event(wire.cancel(response.id))
         cut = self.book.truncate_point(mark.item_id, mark.played_ms)
         if cut is not None and mark.item_id is not None:
             item, end_ms = cut
             if item.response_id is not None:
-                self.book.interrupted.add(item.response_id)  # late deltas must not play
+                self.book.interrupted.add(item.response_id)
             await self.send_event(wire.truncate(mark.item_id, end_ms, item.content_index))
 
     async def _respond(self, text_only: bool = False) -> None:
@@ -201,9 +203,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
         await self.send_event(wire.function_output(data.tool_call_id, data.result))
-        name, call_id = data.function_name, data.tool_call_id
-        self.emit(messages.function_stopped(call_id, name, cancelled=False, result=data.result))
-        if self.book.call_answered(data.tool_call_id):
+        self.function_call_result(data.tool_call_id, data.result, data.function_name)
+        if not self.conversation.calls.waiting:  # every call answered: time to respond
             await self._respond()
 
     async def _restore_context(self) -> None:
@@ -246,26 +247,21 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
         if self.options.interrupts:
-            await self._barge_in(self.user_started_speaking())
-        elif not self._quiet_turn:  # barge-in is off: the bot keeps talking
-            self._quiet_turn = True
-            self.emit(rtvi.UserStartedSpeaking())
+            # The server's VAD cancels the response itself: truncate, do not cancel.
+            await self._barge_in(self.user_started_speaking(), cancel=False)
+        else:  # barge-in is off: the bot keeps talking
+            self.user_started_speaking(interrupt=False)
 
     def _on_speech_stopped(self, event: dict[str, Any]) -> None:
-        if self._quiet_turn:
-            self._quiet_turn = False
-            self.emit(rtvi.UserStoppedSpeaking())
         self.user_stopped_speaking()
 
     def _on_user_delta(self, event: dict[str, Any]) -> None:
-        text = self.book.user_delta(event["item_id"], event.get("delta") or "")
-        if text.strip():
-            self.emit(rtvi.user_transcription(text, final=False))
+        self.user_transcript(event.get("delta") or "", final=False, item_id=event["item_id"])
 
     def _on_user_final(self, event: dict[str, Any]) -> None:
         text = event.get("transcript") or ""
-        self.book.user_final(event["item_id"], text)
-        self.emit(rtvi.user_transcription(text, final=True))
+        self.user_transcript(text, final=True, item_id=event["item_id"])
+        self.book.remember("user", text)
         usage = wire.part(event, "usage")
         asr = self.options.input_transcription
         if usage.get("type") == "tokens" and asr is not None:
@@ -276,70 +272,58 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self.emit_error(f"OpenAI could not transcribe the user's audio: {wire.describe(error)}")
 
     def _on_response_created(self, event: dict[str, Any]) -> None:
-        self.book.response_started(wire.part(event, "response").get("id"))
-        self.emit(rtvi.BotLLMStarted())
+        response_id = wire.part(event, "response").get("id")
+        self.book.response_started(response_id)
+        self.feed(ev.ReplyStarted(response_id))
 
     def _on_output_item_added(self, event: dict[str, Any]) -> None:
         item = wire.part(event, "item")
         if item.get("type") == "function_call":
-            self._call_started(
+            call = ev.FunctionCallStarted(
                 item.get("call_id") or "", item.get("name") or "", event.get("response_id")
             )
+            self.feed(call)
 
     def _on_audio_delta(self, event: dict[str, Any]) -> None:
-        response_id = event.get("response_id")
-        if self.book.is_interrupted(response_id):
-            return  # in flight when the user barged in: never play it
         pcm = binascii.a2b_base64(event["delta"], strict_mode=True)  # validates, in C
         if len(pcm) % 2:
             raise ProtocolError("OpenAI sent audio that is not whole PCM16 samples")
         item_id: str = event["item_id"]
+        response_id = event.get("response_id")
         self.book.audio_received(item_id, response_id, event.get("content_index") or 0, len(pcm))
-        response = self.book.response
-        if response is not None and not response.tts_started:
-            response.tts_started = True
-            self.emit(rtvi.BotTTSStarted())
-        self.play_bot_audio(pcm, item_id)
+        self.feed(ev.BotAudio(pcm, response_id, item_id))
 
     def _on_audio_done(self, event: dict[str, Any]) -> None:
         item = self.book.audio.get(event["item_id"])
         if item is not None:
             item.done = True
-        if not self.book.is_interrupted(event.get("response_id")):
-            self.bot_audio_done(event["item_id"])
+        self.feed(ev.AudioDone(event.get("response_id"), event["item_id"]))
 
     def _on_bot_text_delta(self, event: dict[str, Any]) -> None:
-        if self.book.is_interrupted(event.get("response_id")):
-            return
         spoken = event["type"].startswith("response.output_audio")
         delta = event.get("delta") or ""
-        if self.wants("bot-tts-text" if spoken else "bot-llm-text"):
-            self.emit(messages.text_delta(delta, spoken=spoken))
-        for sentence in self.book.bot_delta(event["item_id"], delta):
-            self.emit(rtvi.bot_output(sentence, spoken=spoken))
+        self.book.bot_delta(event["item_id"], delta)
+        self.feed(ev.BotText(delta, spoken, event.get("response_id")))
 
     def _on_bot_text_done(self, event: dict[str, Any]) -> None:
         spoken = event["type"].startswith("response.output_audio")
         text = event.get("transcript" if spoken else "text") or ""
-        interrupted = self.book.is_interrupted(event.get("response_id"))
-        rest = self.book.bot_done(event["item_id"], text, interrupted)
-        if rest:
-            self.emit(rtvi.bot_output(rest, spoken=spoken))
+        response_id = event.get("response_id")
+        self.book.bot_done(event["item_id"], text, self.book.is_interrupted(response_id))
+        self.feed(ev.BotTextDone(text, spoken, response_id))
 
     def _on_function_call(self, event: dict[str, Any]) -> None:
-        call_id, response_id = event["call_id"], event.get("response_id")
-        call = self._call_started(call_id, event.get("name") or "", response_id)
-        call.arguments_done = True
+        call_id, name = event["call_id"], event.get("name") or ""
         arguments = wire.arguments(event.get("arguments") or "{}")
+        name = name or self.conversation.calls.name_of(call_id) or ""
         if arguments is None:
-            self.emit_error(f"OpenAI sent arguments for {call.name} that are not a JSON object")
-        self.emit(messages.function_in_progress(call_id, call.name, arguments))
+            self.emit_error(f"OpenAI sent arguments for {name} that are not a JSON object")
+        self.feed(ev.FunctionCallArguments(call_id, name, arguments, event.get("response_id")))
 
     async def _on_response_done(self, event: dict[str, Any]) -> None:
         response: dict[str, Any] = wire.part(event, "response")
         state = self.book.response_finished(response.get("id"))
-        for message in messages.closed(state, self.book.unfinished_calls(response.get("id"))):
-            self.emit(message)
+        self.feed(ev.ReplyDone(response.get("id")))
         usage, took = wire.part(response, "usage"), state.age if state is not None else None
         metrics = messages.response_metrics(self.options.model, usage, took)
         if any(metrics.values()):
@@ -356,20 +340,11 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
 
     # ================================================================ helpers
     def _new_session(self) -> None:
-        """Fresh state for a (re)connect; what a dropped session left open is closed first."""
+        """Fresh state for a (re)connect (the base already closed what the last one left open)."""
         self._configured = asyncio.Event()
         self._setup_error = self._end_error = None
-        self._quiet_turn = False
         self._outbox.clear()
-        for message in messages.closed(*self.book.abandon()):
-            self.emit(message)
-
-    def _call_started(self, call_id: str, name: str, response_id: str | None) -> Call:
-        call = self.book.calls.get(call_id)
-        if call is None:
-            call = self.book.calls[call_id] = Call(call_id, name, response_id)
-            self.emit(messages.function_started(name))
-        return call
+        self.book.reset()
 
 
 #: ``client-message`` commands (``{"t": "interrupt"}``...) for RTVI clients without Python access.

@@ -1,15 +1,15 @@
-"""What one OpenAI session remembers about responses, audio items and function calls.
+"""What one OpenAI session remembers that the conversation core does not: the wire's items.
 
-The transport's handlers stay one-liners because the bookkeeping lives here:
-how much audio each assistant item delivered (the upper bound for a
-truncate), which responses were interrupted (their late audio must not
-play), which function calls still wait for a result, and the text of the
-conversation (replayed into a new session after a reconnect).
+The core (:mod:`rtws.conversation`) owns replies, interruption, speaking,
+transcripts and tool calls for every provider. What stays here is OpenAI's
+own: how much audio each assistant item delivered (the upper bound for a
+``conversation.item.truncate``), the response in flight (one at a time, so a
+``response.create`` may have to wait), and the text of the conversation,
+replayed into a new session after a reconnect.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,15 +20,11 @@ BYTES_PER_MS = 48
 ITEMS_KEPT = 64
 #: Conversation turns kept for replay after a reconnect.
 HISTORY_KEPT = 40
-
-#: Where a sentence ends: whitespace after . ! ? or an ellipsis (a closing quote or bracket
-#: may come between), or right after a CJK full stop, exclamation or question mark.
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?\u2026])|(?<=[.!?\u2026][\"')\]\u201d\u2019]))\s+|(?<=[\u3002\uff01\uff1f])\s*"
-)
+#: Transcript deltas of one item kept for replay (a reply, not a book).
+DELTAS_KEPT = 4096
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemAudio:
     """One assistant audio item as received (not as played: the player knows that)."""
 
@@ -44,19 +40,10 @@ class ItemAudio:
         return self.received_bytes // BYTES_PER_MS
 
 
-@dataclass
-class Call:
-    call_id: str
-    name: str
-    response_id: str | None
-    arguments_done: bool = False
-
-
-@dataclass
+@dataclass(slots=True)
 class Response:
     id: str | None
     started_at: float = field(default_factory=time.perf_counter)
-    tts_started: bool = False
     interrupted: bool = False
 
     @property
@@ -65,24 +52,7 @@ class Response:
         return round(time.perf_counter() - self.started_at, 4)
 
 
-class Sentences:
-    """Streaming text → whole sentences, so ``bot-output`` comes per sentence as RTVI expects."""
-
-    def __init__(self) -> None:
-        self._buffer = ""
-
-    def feed(self, delta: str) -> list[str]:
-        self._buffer += delta
-        parts = _SENTENCE_END.split(self._buffer)
-        self._buffer = parts.pop()
-        return [p.strip() for p in parts if p.strip()]
-
-    def flush(self) -> str:
-        rest, self._buffer = self._buffer.strip(), ""
-        return rest
-
-
-@dataclass
+@dataclass(slots=True)
 class Turn:
     """One side's words in the conversation, kept to replay into a new session."""
 
@@ -104,16 +74,7 @@ class SessionBook:
         self.pending_create: bool | None = None  # a deferred response.create (text_only flag)
         self.audio: OrderedDict[str, ItemAudio] = OrderedDict()
         self.interrupted: set[str] = set()
-        self.calls: dict[str, Call] = {}
-        self.user_partials: dict[str, str] = {}
-        self.sentences: dict[str, Sentences] = {}
-        self.spoken: dict[str, str] = {}
-
-    def abandon(self) -> tuple[Response | None, list[Call]]:
-        """The session is gone: what it left open (to close in events), then a clean slate."""
-        left = self.response, list(self.calls.values())
-        self.reset()
-        return left
+        self.spoken: dict[str, list[str]] = {}
 
     # ---- responses
     @property
@@ -158,40 +119,16 @@ class SessionBook:
         item.truncated_at_ms = end
         return item, end
 
-    # ---- function calls
-    def unfinished_calls(self, response_id: str | None) -> list[Call]:
-        """Calls of a response that ended before their arguments were complete."""
-        lost = [
-            c for c in self.calls.values() if c.response_id == response_id and not c.arguments_done
-        ]
-        for call in lost:
-            del self.calls[call.call_id]
-        return lost
+    # ---- conversation text (for the replay after a reconnect)
+    def bot_delta(self, item_id: str, delta: str) -> None:
+        parts = self.spoken.setdefault(item_id, [])
+        if len(parts) < DELTAS_KEPT:
+            parts.append(delta)
 
-    def call_answered(self, call_id: str) -> bool:
-        """Forget an answered call; True when no call waits any more (time to respond)."""
-        self.calls.pop(call_id, None)
-        return not any(c.arguments_done for c in self.calls.values())
-
-    # ---- conversation text
-    def user_delta(self, item_id: str, delta: str) -> str:
-        text = self.user_partials.get(item_id, "") + delta
-        self.user_partials[item_id] = text
-        return text
-
-    def user_final(self, item_id: str, text: str) -> None:
-        self.user_partials.pop(item_id, None)
-        self.remember("user", text)
-
-    def bot_delta(self, item_id: str, delta: str) -> list[str]:
-        self.spoken[item_id] = self.spoken.get(item_id, "") + delta
-        return self.sentences.setdefault(item_id, Sentences()).feed(delta)
-
-    def bot_done(self, item_id: str, full_text: str, interrupted: bool) -> str:
-        """The last sentence still buffered (to emit), and the item's heard text kept for replay."""
-        rest = self.sentences.pop(item_id, Sentences()).flush()
-        text = full_text or self.spoken.get(item_id, "")
-        self.spoken.pop(item_id, None)
+    def bot_done(self, item_id: str, full_text: str, interrupted: bool) -> None:
+        """Keep the part of an item's text the user heard, for the replay."""
+        parts = self.spoken.pop(item_id, [])
+        text = full_text or "".join(parts)
         item = self.audio.get(item_id)
         if item is not None and item.truncated_at_ms is not None:
             # Only what the user heard stays in the model's memory; keep the same here.
@@ -201,7 +138,6 @@ class SessionBook:
         elif interrupted:
             text = ""  # cut off before any of it was played
         self.remember("assistant", text)
-        return "" if interrupted else rest
 
     def remember(self, role: str, text: str) -> None:
         if text.strip():
