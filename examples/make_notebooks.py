@@ -174,7 +174,7 @@ async with FakeDeepgramAgent(pace=0) as agent_server:
 said
 """),
     code("""
-assert said == ["Hi, I am the Deepgram fake.", "You said: Thanks!."], said
+assert said == ["Hi, I am the Deepgram fake.", "You said: Thanks."], said
 Audio(dg_media.output_audio(), rate=dg_media.output_rate)
 """),
 ]

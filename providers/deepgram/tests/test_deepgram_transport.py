@@ -107,8 +107,9 @@ async def test_sample_rates_come_from_the_options(fake: FakeSession) -> None:
     media = FileMediaManager(SPEECH_24K, realtime=False)
     transport = DeepgramVoiceAgentTransport(options, media)
     fake.server.script(Reply(text="Low rate.", audio=tone(0.5, 16000, freq=500)))
+    log = EventLog(transport)
     await transport.connect()
-    await wait_for(lambda: fake.server.latest.of_type("AgentAudioDone"), 10, "the reply")
+    await wait_for(lambda: log.of_type("bot-stopped-speaking"), 10, "the reply to play")
     await transport.disconnect()
     record = fake.server.latest
     assert (record.input_rate, record.output_rate) == (24000, 16000)
@@ -315,3 +316,26 @@ async def test_a_dropped_connection_reconnects_with_fresh_settings(fake: FakeSes
     await transport.disconnect()
     first, second = fake.server.connections
     assert first.closed_by == "drop" and second.settings == first.settings
+
+
+@pytest.mark.parametrize("text_first", [False, True])
+async def test_one_reply_whichever_comes_first_text_or_agent_started(
+    fake: FakeSession, text_first: bool
+) -> None:
+    fake.server.text_first = text_first
+    transport = DeepgramVoiceAgentTransport(fake.options, silent_mic())
+    log = EventLog(transport)
+    await transport.connect()
+    for count, text in enumerate(("One.", "Two."), 1):
+        await transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content=text)))
+        await wait_for(lambda n=count: len(log.of_type("bot-llm-stopped")) == n, 5, "the answer")
+    await wait_for(lambda: len(log.of_type("bot-output")) == 2, 5, "two answers")
+    await transport.disconnect()
+    assert [m.data.text for m in log.of_type("bot-output") if isinstance(m, rtvi.BotOutput)] == [
+        "You said: One.",
+        "You said: Two.",
+    ]
+    assert (
+        log.types("bot-llm-started", "bot-tts-started", "bot-tts-stopped", "bot-llm-stopped")
+        == ["bot-llm-started", "bot-tts-started", "bot-tts-stopped", "bot-llm-stopped"] * 2
+    )

@@ -51,7 +51,8 @@ class Reply:
 
 
 def default_reply(heard: str) -> Reply:
-    return Reply(text=f"You said: {heard}." if heard else "I did not catch that.")
+    said = heard.strip().rstrip(".!?")
+    return Reply(text=f"You said: {said}." if said else "I did not catch that.")
 
 
 @dataclass

@@ -74,7 +74,10 @@ class FakeDeepgramAgent:
         self.late_audio_ms = late_audio_ms
         self.idle_timeout = idle_timeout
         self.voice = Voice(real=real_voice)
-        self.welcome = True
+        self.welcome = True  # False: never say Welcome (a client must not send before it)
+        #: Send a reply's ConversationText before its AgentStartedSpeaking (the order is not
+        #: documented; clients must handle both).
+        self.text_first = False
         self.replies: collections.deque[Reply] = collections.deque()
         self.reply_for: Callable[[str], Reply] = default_reply
         self.connections: list[ConnectionRecord] = []

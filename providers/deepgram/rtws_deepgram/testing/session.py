@@ -293,6 +293,9 @@ class Session:
         thought = time.monotonic()
         audio = reply.audio if reply.audio is not None else await self.server.voice.say(text, rate)
         spoken = time.monotonic()
+        words = {"type": "ConversationText", "role": "assistant", "content": text}
+        if self.server.text_first:
+            await self.send(words)
         await self.send(
             {
                 "type": "AgentStartedSpeaking",
@@ -301,7 +304,8 @@ class Session:
                 "ttt_latency": round(thought - self.turn_ended_at, 4),
             }
         )
-        await self.send({"type": "ConversationText", "role": "assistant", "content": text})
+        if not self.server.text_first:
+            await self.send(words)
         step = max(1, rate * self.server.piece_ms // 1000)
         loop = asyncio.get_running_loop()
         started = loop.time()
