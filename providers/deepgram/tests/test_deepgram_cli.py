@@ -68,3 +68,20 @@ async def test_rtws_talk_deepgram_with_a_wrong_key(tmp_path: Path) -> None:
         )  # fmt: skip
     assert code != 0
     assert "401" in err and "Traceback" not in err and "0123456789" not in out + err
+
+
+async def test_the_minimal_example_against_the_fake(tmp_path: Path) -> None:
+    answer = tmp_path / "answer.wav"
+    async with FakeDeepgramAgent(pace=0.0) as server:
+        server.script(Reply(text="Hello from the example.", heard="hello"))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "examples/deepgram_minimal.py",
+            "--input", str(SPEECH_16K), "--output", str(answer),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+            env=env(DEEPGRAM_API_KEY=DEFAULT_API_KEY, RTWS_EXAMPLE_URL=server.url),
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().splitlines() == ["you: hello", "bot: Hello from the example."]
+    pcm, _ = read_wav(answer)
+    assert np.abs(pcm.astype(np.int32)).max() > 1000
