@@ -1,8 +1,10 @@
 """The rtws conformance kit, run against the Deepgram provider and its fake server.
 
 The fake sends a reply's audio at once (``pace=0``): the kit's speaker plays
-it in real time, as a client buffering Deepgram's stream does. A barge-in is
-the fake's ``UserStartedSpeaking``; Deepgram has no truncation message (the
+it in real time, as a client buffering Deepgram's stream does. The fake finds
+no turns in the kit's mic signals (``hear_speech=False``), so a check's own
+audio never starts a reply or a barge-in; a barge-in is the harness's
+``UserStartedSpeaking``; Deepgram has no truncation message (the
 server knows what it stopped), so the kit skips that part.
 """
 
@@ -20,6 +22,7 @@ from rtws.testing.signals import Int16Array
 class DeepgramHarness(ProviderHarness):
     def __init__(self) -> None:
         self.server = FakeDeepgramAgent(pace=0.0)
+        self.server.hear_speech = False  # only the harness decides when the user speaks
 
     async def start(self) -> None:
         await self.server.__aenter__()

@@ -75,6 +75,9 @@ class FakeDeepgramAgent:
         self.idle_timeout = idle_timeout
         self.voice = Voice(real=real_voice)
         self.welcome = True  # False: never say Welcome (a client must not send before it)
+        #: False: record mic audio but find no turns in it (a harness then decides when the
+        #: user speaks, with :meth:`interrupt`, as a push-to-talk client would).
+        self.hear_speech = True
         #: Send a reply's ConversationText before its AgentStartedSpeaking (the order is not
         #: documented; clients must handle both).
         self.text_first = False

@@ -189,6 +189,8 @@ class Session:
             return
         self.record.audio_in += pcm
         self.server.notify()
+        if not self.server.hear_speech:
+            return
         if self.user_speaking:
             self.turn_audio += pcm
         for edge in self.vad.process(np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16)):
