@@ -74,7 +74,7 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
             "SettingsApplied": lambda _: self._applied.set(),
             "UserStartedSpeaking": self._on_user_started,
             "ConversationText": self._on_conversation_text,
-            "AgentThinking": lambda m: self.bot_transcript(str(m["content"]), spoken=False),
+            "AgentThinking": self._on_thinking,
             "AgentStartedSpeaking": self._on_agent_started,
             "AgentAudioDone": self._on_audio_done,
             "FunctionCallRequest": self._on_function_call_request,
@@ -162,6 +162,10 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
         if self.conversation.reply is None:  # the words may come before AgentStartedSpeaking
             self.bot_reply_started()
         self.bot_transcript(text + " ")
+
+    def _on_thinking(self, message: dict[str, Any]) -> None:
+        # A thought is not said, nor part of any reply's output: a bare bot-llm-text.
+        self.emit(rtvi.BotLLMText(data=rtvi.TextData(text=str(message["content"]))))
 
     def _on_agent_started(self, message: dict[str, Any]) -> None:
         reply = self.conversation.reply

@@ -159,7 +159,11 @@ async def test_barge_in_drops_late_audio_and_plays_the_next_reply(fake: FakeSess
 async def test_function_call_round_trip(fake: FakeSession) -> None:
     options = fake.options.model_copy(update={"functions": [AgentFunction(name="get_weather")]})
     fake.server.script(
-        Reply(text="It is {results}.", calls=[FunctionCall("get_weather", {"city": "Paris"})])
+        Reply(
+            text="It is {results}.",
+            think="The user wants the weather: call get_weather.",
+            calls=[FunctionCall("get_weather", {"city": "Paris"})],
+        )
     )
     transport = DeepgramVoiceAgentTransport(options, silent_mic())
     log = EventLog(transport)
@@ -190,6 +194,8 @@ async def test_function_call_round_trip(fake: FakeSession) -> None:
     }
     (output,) = log.of_type("bot-output")
     assert isinstance(output, rtvi.BotOutput) and output.data.text == 'It is {"sky": "sunny"}.'
+    thoughts = [m.data.text for m in log.of_type("bot-llm-text") if isinstance(m, rtvi.BotLLMText)]
+    assert thoughts == ["The user wants the weather: call get_weather."]  # AgentThinking
     assert log.types(
         "llm-function-call-started", "llm-function-call-in-progress", "llm-function-call-stopped"
     ) == ["llm-function-call-started", "llm-function-call-in-progress", "llm-function-call-stopped"]
