@@ -78,6 +78,7 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
             "AgentStartedSpeaking": self._on_agent_started,
             "AgentAudioDone": self._on_audio_done,
             "FunctionCallRequest": self._on_function_call_request,
+            "FunctionCallCancelled": self._on_function_call_cancelled,
             "Error": self._on_error,
             "Warning": lambda m: self.emit_error(
                 f"Deepgram warning {m['code']}: {m['description']}"
@@ -197,6 +198,10 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
                 str(call["id"]), str(call["name"]), cast("dict[str, Any]", arguments)
             )
 
+    def _on_function_call_cancelled(self, message: dict[str, Any]) -> None:
+        for call in message["functions"]:
+            self.function_call_cancelled(str(call["id"]))  # "send no FunctionCallResponse"
+
     def _on_error(self, message: dict[str, Any]) -> None:
         code, text = str(message.get("code", "")), str(message.get("description", ""))
         self._fatal = (code, text)  # the close that follows is judged by it (close_error)
@@ -207,6 +212,8 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
 
     # ================================================================ client → server
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
+        if self.conversation.calls.cancelled(data.tool_call_id):
+            return  # Deepgram withdrew the call (FunctionCallCancelled): it wants no answer
         result = data.result
         await self.send_json(
             {

@@ -22,6 +22,7 @@ SERVER_MODELS: dict[str, type[pydantic.BaseModel]] = {
     "AgentThinking": t.AgentV1AgentThinking,
     "FunctionCallRequest": t.AgentV1FunctionCallRequest,
     "FunctionCallResponse": t.AgentV1ReceiveFunctionCallResponse,
+    "FunctionCallCancelled": t.AgentV1FunctionCallCancelled,
     "AgentStartedSpeaking": t.AgentV1AgentStartedSpeaking,
     "AgentAudioDone": t.AgentV1AgentAudioDone,
     "Error": t.AgentV1Error,

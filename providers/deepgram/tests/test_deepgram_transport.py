@@ -345,3 +345,32 @@ async def test_one_reply_whichever_comes_first_text_or_agent_started(
         log.types("bot-llm-started", "bot-tts-started", "bot-tts-stopped", "bot-llm-stopped")
         == ["bot-llm-started", "bot-tts-started", "bot-tts-stopped", "bot-llm-stopped"] * 2
     )
+
+
+async def test_a_call_cut_off_by_the_user_is_cancelled_and_never_answered(
+    fake: FakeSession,
+) -> None:
+    options = fake.options.model_copy(update={"functions": [AgentFunction(name="get_weather")]})
+    fake.server.script(Reply(text="It is {results}.", calls=[FunctionCall("get_weather")]))
+    transport = DeepgramVoiceAgentTransport(options, silent_mic())
+    log = EventLog(transport)
+    await transport.connect()
+    await transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Weather?")))
+    await wait_for(lambda: log.of_type("llm-function-call-in-progress"), 5, "the call")
+    (call,) = log.of_type("llm-function-call-in-progress")
+    assert isinstance(call, rtvi.LLMFunctionCallInProgress)
+    await fake.server.interrupt()  # the user speaks: the turn, and its call, are void
+    await wait_for(lambda: log.of_type("llm-function-call-stopped"), 5, "the cancellation")
+    (stopped,) = log.of_type("llm-function-call-stopped")
+    assert isinstance(stopped, rtvi.LLMFunctionCallStopped) and stopped.data.cancelled
+    await transport.send_message(
+        rtvi.LLMFunctionCallResult(
+            data=rtvi.LLMFunctionCallResultData(
+                function_name="get_weather", tool_call_id=call.data.tool_call_id, result="late"
+            )
+        )
+    )
+    await transport.disconnect()
+    assert fake.server.latest.of_type("FunctionCallCancelled")
+    assert fake.server.latest.of_type("FunctionCallResponse", sent=False) == []
+    assert len(log.of_type("llm-function-call-stopped")) == 1

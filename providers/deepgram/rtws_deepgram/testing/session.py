@@ -6,7 +6,8 @@ answered by ``SettingsApplied``; then binary PCM both ways. A user turn is
 ``UserStartedSpeaking`` (energy VAD on the mic audio), then
 ``ConversationText`` (role ``user``) at the end of the turn; a reply is
 ``AgentThinking``, ``FunctionCallRequest`` (waiting for the client's
-``FunctionCallResponse``), ``AgentStartedSpeaking`` with its latencies,
+``FunctionCallResponse``; ``FunctionCallCancelled`` if the user cuts in first),
+``AgentStartedSpeaking`` with its latencies,
 ``ConversationText`` (role ``assistant``), binary audio paced in real time,
 ``AgentAudioDone``. The user speaking over a reply cuts it: the client is
 told with ``UserStartedSpeaking`` and must discard what it buffered; a few
@@ -285,6 +286,9 @@ class Session:
         )
         while not all(call.id in self.answers for call in calls):
             if not await self.until(self.answered):
+                # The turn was cut: the calls are void ("send no FunctionCallResponse").
+                void = [{"id": c.id, "name": c.name} for c in calls if c.id not in self.answers]
+                await self.send({"type": "FunctionCallCancelled", "functions": void})
                 return None
             self.answered.clear()
         return [str(self.answers[call.id]["content"]) for call in calls]
