@@ -355,3 +355,42 @@ async def test_the_deepgram_sdk_reports_a_bad_key_as_401(server: FakeDeepgramAge
         async with client.agent.v1.connect():
             pass
     assert caught.value.status_code == 401
+
+
+async def test_the_deepgram_sdk_answers_a_function_call_and_injects_text(
+    server: FakeDeepgramAgent,
+) -> None:
+    environment = DeepgramClientEnvironment(
+        base="http://unused",
+        production="ws://unused",
+        agent=server.base_url,
+        agent_rest="http://unused",
+    )
+    server.script(
+        Reply(text="It is {results}.", calls=[FunctionCall("get_weather", {"city": "Oslo"})])
+    )
+    client = AsyncDeepgramClient(api_key=DEFAULT_API_KEY, environment=environment)
+    function = {"name": "get_weather", "description": "Weather", "parameters": {"type": "object"}}
+    async with client.agent.v1.connect() as agent:
+        assert isinstance(await agent.recv(), dg.AgentV1Welcome)
+        await agent.send_settings(dg.AgentV1Settings.model_validate(settings(functions=[function])))
+        assert isinstance(await agent.recv(), dg.AgentV1SettingsApplied)
+        await agent.send_inject_user_message(dg.AgentV1InjectUserMessage(content="Oslo weather?"))
+        async with asyncio.timeout(10):
+            while not isinstance(request := await agent.recv(), dg.AgentV1FunctionCallRequest):
+                pass
+            (call,) = request.functions
+            assert call.client_side and json.loads(call.arguments) == {"city": "Oslo"}
+            await agent.send_function_call_response(
+                dg.AgentV1SendFunctionCallResponse(id=call.id, name=call.name, content="rainy")
+            )
+            said: list[str] = []
+            while not isinstance(message := await agent.recv(), dg.AgentV1AgentAudioDone):
+                if isinstance(message, dg.AgentV1ConversationText):
+                    said.append(f"{message.role}: {message.content}")
+    assert said == ["assistant: It is rainy."]
+    assert [m["type"] for m in server.latest.received] == [
+        "Settings",
+        "InjectUserMessage",
+        "FunctionCallResponse",
+    ]
