@@ -171,6 +171,13 @@ class FakeDeepgramAgent:
         """Send any JSON message as is on the newest connection."""
         await self.newest().send(message)
 
+    async def push_audio(self, pcm: bytes) -> None:
+        """Send agent audio as is (binary frames), e.g. late audio of a reply that was cut."""
+        session = self.newest()
+        step = max(2, session.record.output_rate * self.piece_ms // 1000 * 2)
+        for offset in range(0, len(pcm), step):
+            await session.send_audio(pcm[offset : offset + step])
+
     async def drop(self) -> None:
         """Cut the newest connection without a close frame (a network failure)."""
         session = self.newest()
