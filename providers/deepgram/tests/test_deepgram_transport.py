@@ -374,3 +374,26 @@ async def test_a_call_cut_off_by_the_user_is_cancelled_and_never_answered(
     assert fake.server.latest.of_type("FunctionCallCancelled")
     assert fake.server.latest.of_type("FunctionCallResponse", sent=False) == []
     assert len(log.of_type("llm-function-call-stopped")) == 1
+
+
+async def test_late_audio_after_the_cut_replys_audio_done_is_dropped_too(
+    fake: FakeSession,
+) -> None:
+    media = FileMediaManager(None, input_rate=16000, realtime=True)
+    transport = DeepgramVoiceAgentTransport(fake.options, media)
+    await transport.connect()
+    await fake.server.say("First.", audio=tone(2.0, 24000, freq=440))  # all sent, AgentAudioDone
+    await wait_for(lambda: media.mark().played_ms >= 200, 5, "the first reply to play")
+    await fake.server.interrupt()
+    await wait_for(lambda: not transport.is_bot_speaking, 5, "the barge-in")
+    cut_at = media.output_samples
+    await fake.server.push_audio(tone(0.5, 24000, freq=660).tobytes())  # late: no new reply
+    await wait_for(lambda: transport.stats.late_audio_dropped > 0, 5, "the late audio")
+    await fake.server.say("Second.", audio=tone(0.5, 24000, freq=880))
+    await wait_for(lambda: audible_span(media.output_audio()[cut_at:]) is not None, 5, "reply 2")
+    await media.wait_output_idle()
+    await transport.disconnect()
+    after = media.output_audio()[cut_at:]
+    span = audible_span(after)
+    assert span is not None
+    assert abs(dominant_frequency(after[span[0] : span[1]], media.output_rate) - 880) < 20
