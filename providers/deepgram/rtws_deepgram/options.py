@@ -49,30 +49,42 @@ class DeepgramVoiceAgentOptions(TransportOptions):
 
     api_key: SecretStr | None = Field(default_factory=_env_key, description="DEEPGRAM_API_KEY")
     #: ``token`` for an API key, ``bearer`` for a temporary JWT from Deepgram's token API.
-    auth_scheme: Literal["token", "bearer"] = "token"
-    url: WebSocketURL = DEFAULT_URL
+    auth_scheme: Literal["token", "bearer"] = Field(
+        default="token", description="Authorization scheme: token (API key) or bearer (JWT)"
+    )
+    url: WebSocketURL = Field(default=DEFAULT_URL, description="the Voice Agent endpoint")
     #: PCM16 mono rates on the wire (``audio.input`` / ``audio.output``); the devices are
     #: resampled to them.
-    input_sample_rate: int = Field(default=16000, ge=8000, le=48000)
-    output_sample_rate: int = Field(default=24000, ge=8000, le=48000)
-    listen_model: str = "nova-3"
+    input_sample_rate: int = Field(
+        default=16000, ge=8000, le=48000, description="mic PCM rate sent (audio.input)"
+    )
+    output_sample_rate: int = Field(
+        default=24000, ge=8000, le=48000, description="agent PCM rate asked for (audio.output)"
+    )
+    listen_model: str = Field(default="nova-3", description="speech-to-text model")
     language: str | None = None
     think_provider: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "open_ai", "model": "gpt-4o-mini"}
+        default_factory=lambda: {"type": "open_ai", "model": "gpt-4o-mini"},
+        description="agent.think.provider, as Deepgram documents it",
     )
-    prompt: str | None = None
+    prompt: str | None = Field(default=None, description="the think LLM's system prompt")
     functions: list[AgentFunction] = Field(default_factory=list[AgentFunction])
     speak_provider: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "deepgram", "model": "aura-2-thalia-en"}
+        default_factory=lambda: {"type": "deepgram", "model": "aura-2-thalia-en"},
+        description="agent.speak.provider, as Deepgram documents it",
     )
-    greeting: str | None = None
+    greeting: str | None = Field(default=None, description="said by the agent at the start")
     tags: list[str] = Field(default_factory=list[str])
     mip_opt_out: bool | None = None
     #: Send ``KeepAlive`` after this long without mic audio (a muted mic), so the server
     #: does not end the session (``CLIENT_MESSAGE_TIMEOUT``); ``None``: never.
-    keepalive_s: float | None = Field(default=5.0, gt=0.0, le=60.0)
+    keepalive_s: float | None = Field(
+        default=5.0, gt=0.0, le=60.0, description="KeepAlive period, seconds (None: never)"
+    )
     #: Seconds to wait for ``Welcome`` and ``SettingsApplied``.
-    settings_timeout: float = Field(default=10.0, gt=0.0)
+    settings_timeout: float = Field(
+        default=10.0, gt=0.0, description="seconds to wait for Welcome, then SettingsApplied"
+    )
 
     @property
     def model(self) -> str:
