@@ -303,16 +303,21 @@ async def test_greeting_is_spoken_first(server: FakeDeepgramAgent) -> None:
 
 
 # ------------------------------------------------------------------ Deepgram's own SDK
-async def test_the_deepgram_sdk_agent_client_holds_a_conversation(
-    server: FakeDeepgramAgent,
-) -> None:
+def sdk_client(server: FakeDeepgramAgent, api_key: str) -> AsyncDeepgramClient:
+    """The SDK's async client, its agent endpoint pointed at the fake (the rest unused)."""
     environment = DeepgramClientEnvironment(
         base="http://unused",
         production="ws://unused",
         agent=server.base_url,
         agent_rest="http://unused",
     )
-    client = AsyncDeepgramClient(api_key=DEFAULT_API_KEY, environment=environment)
+    return AsyncDeepgramClient(api_key=api_key, environment=environment)
+
+
+async def test_the_deepgram_sdk_agent_client_holds_a_conversation(
+    server: FakeDeepgramAgent,
+) -> None:
+    client = sdk_client(server, DEFAULT_API_KEY)
     received: list[Any] = []
     async with client.agent.v1.connect() as agent:
         received.append(await agent.recv())
@@ -344,13 +349,7 @@ async def test_the_deepgram_sdk_agent_client_holds_a_conversation(
 
 
 async def test_the_deepgram_sdk_reports_a_bad_key_as_401(server: FakeDeepgramAgent) -> None:
-    environment = DeepgramClientEnvironment(
-        base="http://unused",
-        production="ws://unused",
-        agent=server.base_url,
-        agent_rest="http://unused",
-    )
-    client = AsyncDeepgramClient(api_key="wrong", environment=environment)
+    client = sdk_client(server, "wrong")
     with pytest.raises(ApiError) as caught:
         async with client.agent.v1.connect():
             pass
@@ -360,16 +359,10 @@ async def test_the_deepgram_sdk_reports_a_bad_key_as_401(server: FakeDeepgramAge
 async def test_the_deepgram_sdk_answers_a_function_call_and_injects_text(
     server: FakeDeepgramAgent,
 ) -> None:
-    environment = DeepgramClientEnvironment(
-        base="http://unused",
-        production="ws://unused",
-        agent=server.base_url,
-        agent_rest="http://unused",
-    )
     server.script(
         Reply(text="It is {results}.", calls=[FunctionCall("get_weather", {"city": "Oslo"})])
     )
-    client = AsyncDeepgramClient(api_key=DEFAULT_API_KEY, environment=environment)
+    client = sdk_client(server, DEFAULT_API_KEY)
     function = {"name": "get_weather", "description": "Weather", "parameters": {"type": "object"}}
     async with client.agent.v1.connect() as agent:
         assert isinstance(await agent.recv(), dg.AgentV1Welcome)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from pydantic import SecretStr
-from rtws_deepgram import AgentFunction, DeepgramVoiceAgentTransport
+from rtws_deepgram import AgentFunction, DeepgramVoiceAgentOptions, DeepgramVoiceAgentTransport
 from rtws_deepgram.testing import FakeDeepgramAgent, FunctionCall, Reply, options_for, running_fake
 
 from rtws import FileMediaManager, ReconnectPolicy, TransportState, rtvi
@@ -156,6 +156,20 @@ async def test_barge_in_drops_late_audio_and_plays_the_next_reply(fake: FakeSess
     assert len(heard) / media.output_rate == pytest.approx(0.6, abs=0.05)
 
 
+async def ask_for_the_weather(
+    options: DeepgramVoiceAgentOptions,
+) -> tuple[DeepgramVoiceAgentTransport, EventLog, rtvi.LLMFunctionCallInProgress]:
+    """A connected transport that typed "Weather?" and got the agent's function call."""
+    transport = DeepgramVoiceAgentTransport(options, silent_mic())
+    log = EventLog(transport)
+    await transport.connect()
+    await transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Weather?")))
+    await wait_for(lambda: log.of_type("llm-function-call-in-progress"), 5, "the call")
+    (call,) = log.of_type("llm-function-call-in-progress")
+    assert isinstance(call, rtvi.LLMFunctionCallInProgress)
+    return transport, log, call
+
+
 async def test_function_call_round_trip(fake: FakeSession) -> None:
     options = fake.options.model_copy(update={"functions": [AgentFunction(name="get_weather")]})
     fake.server.script(
@@ -165,13 +179,7 @@ async def test_function_call_round_trip(fake: FakeSession) -> None:
             calls=[FunctionCall("get_weather", {"city": "Paris"})],
         )
     )
-    transport = DeepgramVoiceAgentTransport(options, silent_mic())
-    log = EventLog(transport)
-    await transport.connect()
-    await transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Weather?")))
-    await wait_for(lambda: log.of_type("llm-function-call-in-progress"), 5, "the call")
-    (call,) = log.of_type("llm-function-call-in-progress")
-    assert isinstance(call, rtvi.LLMFunctionCallInProgress)
+    transport, log, call = await ask_for_the_weather(options)
     assert call.data.function_name == "get_weather" and call.data.arguments == {"city": "Paris"}
     await transport.send_message(
         rtvi.LLMFunctionCallResult(
@@ -352,13 +360,7 @@ async def test_a_call_cut_off_by_the_user_is_cancelled_and_never_answered(
 ) -> None:
     options = fake.options.model_copy(update={"functions": [AgentFunction(name="get_weather")]})
     fake.server.script(Reply(text="It is {results}.", calls=[FunctionCall("get_weather")]))
-    transport = DeepgramVoiceAgentTransport(options, silent_mic())
-    log = EventLog(transport)
-    await transport.connect()
-    await transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Weather?")))
-    await wait_for(lambda: log.of_type("llm-function-call-in-progress"), 5, "the call")
-    (call,) = log.of_type("llm-function-call-in-progress")
-    assert isinstance(call, rtvi.LLMFunctionCallInProgress)
+    transport, log, call = await ask_for_the_weather(options)
     await fake.server.interrupt()  # the user speaks: the turn, and its call, are void
     await wait_for(lambda: log.of_type("llm-function-call-stopped"), 5, "the cancellation")
     (stopped,) = log.of_type("llm-function-call-stopped")
