@@ -149,6 +149,34 @@ await transport.disconnect()
 
 Gemini Live works the same way with `rtws_gemini.GeminiLiveTransport`.
 """),
+    md("""
+## Deepgram Voice Agent
+
+The same session with `rtws_deepgram`, against its fake of the Voice Agent API: speech in,
+a reply out, and a typed turn (`send-text`, which Deepgram calls `InjectUserMessage`).
+"""),
+    code("""
+from rtws_deepgram import DeepgramVoiceAgentTransport
+from rtws_deepgram.testing import FakeDeepgramAgent, options_for
+from rtws_deepgram.testing import Reply as AgentReply
+
+async with FakeDeepgramAgent(pace=0) as agent_server:
+    agent_server.script(AgentReply(text="Hi, I am the Deepgram fake.", heard="Hello there"))
+    dg_media = FileMediaManager(None, input_rate=rate, realtime=False)
+    deepgram = DeepgramVoiceAgentTransport(options_for(agent_server), dg_media)
+    said: list[str] = []
+    deepgram.on("bot-output", lambda msg: said.append(msg.data.text))
+    async with deepgram:
+        dg_media.feed(np.concatenate([speech, np.zeros(rate, np.int16)]))
+        await agent_server.wait_until(lambda: len(said) == 1, 30)
+        await deepgram.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Thanks!")))
+        await agent_server.wait_until(lambda: len(said) == 2, 30)
+said
+"""),
+    code("""
+assert said == ["Hi, I am the Deepgram fake.", "You said: Thanks."], said
+Audio(dg_media.output_audio(), rate=dg_media.output_rate)
+"""),
 ]
 
 

@@ -1,0 +1,94 @@
+"""The rtws conformance kit, run against the Deepgram provider and its fake server.
+
+The fake sends a reply's audio at once (``pace=0``): the kit's speaker plays
+it in real time, as a client buffering Deepgram's stream does. The fake finds
+no turns in the kit's mic signals (``hear_speech=False``), so a check's own
+audio never starts a reply or a barge-in; a barge-in is the harness's
+``UserStartedSpeaking``; Deepgram has no truncation message (the
+server knows what it stopped), so the kit skips that part.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from rtws_deepgram import DeepgramVoiceAgentTransport
+from rtws_deepgram.testing import FakeDeepgramAgent, FunctionCall, Reply, options_for
+
+from rtws import MediaManager, rtvi
+from rtws.testing import ProviderConformance, ProviderHarness
+from rtws.testing.signals import Int16Array
+
+
+class DeepgramHarness(ProviderHarness):
+    def __init__(self) -> None:
+        self.server = FakeDeepgramAgent(pace=0.0)
+        self.server.hear_speech = False  # only the harness decides when the user speaks
+        self.transport: DeepgramVoiceAgentTransport | None = None
+
+    async def start(self) -> None:
+        await self.server.__aenter__()
+
+    async def stop(self) -> None:
+        await self.server.__aexit__(None, None, None)
+
+    def make_transport(self, media: MediaManager) -> DeepgramVoiceAgentTransport:
+        self.transport = DeepgramVoiceAgentTransport(options_for(self.server), media)
+        return self.transport
+
+    async def server_say(self, pcm: Int16Array) -> None:
+        await self.server.say("Conformance.", audio=pcm)
+
+    async def server_interrupt(self) -> None:
+        await self.server.interrupt()
+
+    def received_audio(self) -> Int16Array:
+        return np.frombuffer(self.server.received_audio(), dtype=np.int16)
+
+    # ---- the kit's optional actions
+    async def server_late_audio(self, pcm: Int16Array) -> None:
+        await self.server.push_audio(pcm.tobytes())  # no ids on Deepgram's wire
+
+    def received_texts(self) -> list[str]:
+        return [
+            str(m["content"])
+            for record in self.server.connections
+            for m in record.of_type("InjectUserMessage", sent=False)
+        ]
+
+    async def server_call_function(self, name: str, arguments: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.server.script(Reply(text="Done: {results}", calls=[FunctionCall(name, arguments)]))
+        await self.transport.send_message(
+            rtvi.SendText(data=rtvi.SendTextData(content="Please call it."))
+        )
+
+    def function_results(self) -> list[tuple[str, Any]]:
+        return [
+            (str(m["id"]), _json_or_text(str(m["content"])))
+            for record in self.server.connections
+            for m in record.of_type("FunctionCallResponse", sent=False)
+        ]
+
+    async def server_error(self, message: str) -> None:
+        await self.server.warn("CONFORMANCE", message)  # Deepgram's non-fatal report
+
+    def make_transport_with_bad_credentials(
+        self, media: MediaManager
+    ) -> DeepgramVoiceAgentTransport:
+        return DeepgramVoiceAgentTransport(options_for(self.server, api_key="dg-wrong"), media)
+
+
+def _json_or_text(content: str) -> Any:
+    """A result goes out as its JSON text (or as is, when it is a string)."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content
+
+
+class TestDeepgramConformance(ProviderConformance):
+    def make_harness(self) -> ProviderHarness:
+        return DeepgramHarness()

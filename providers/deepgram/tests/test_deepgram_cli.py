@@ -1,0 +1,87 @@
+"""``rtws talk deepgram`` against the fake, as a user runs it: a subprocess, WAV files, a key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from rtws_deepgram.testing import DEFAULT_API_KEY, FakeDeepgramAgent, Reply
+
+from rtws.audio import read_wav
+
+from .conftest import SPEECH_16K
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def rtws_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rtws.cli", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def env(**extra: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEEPGRAM_API_KEY", "COLUMNS")}
+    return {**clean, "PYTHONUNBUFFERED": "1", **extra}
+
+
+async def test_rtws_talk_deepgram_with_files(tmp_path: Path) -> None:
+    output = tmp_path / "out.wav"
+    async with FakeDeepgramAgent(pace=0.0) as server:
+        server.script(Reply(text="Hello from the fake agent.", heard="hello there"))
+        code, out, err = await rtws_cli(
+            "talk", "deepgram",
+            "--url", server.url,
+            "--option", "prompt=Be brief.",
+            "--input", str(SPEECH_16K),
+            "--output", str(output),
+            env=env(DEEPGRAM_API_KEY=DEFAULT_API_KEY),
+        )  # fmt: skip
+        settings = server.latest.settings
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "you: hello there" in lines
+    assert any(line.startswith("bot: Hello from the fake agent.") for line in lines)
+    assert settings is not None and settings["agent"]["think"]["prompt"] == "Be brief."
+    pcm, _ = read_wav(output)
+    assert np.abs(pcm.astype(np.int32)).max() > 1000
+
+
+async def test_rtws_talk_deepgram_with_a_wrong_key(tmp_path: Path) -> None:
+    async with FakeDeepgramAgent(pace=0.0) as server:
+        code, out, err = await rtws_cli(
+            "talk", "deepgram", "--url", server.url,
+            "--input", str(SPEECH_16K), "--output", str(tmp_path / "o.wav"),
+            env=env(DEEPGRAM_API_KEY="dg-wrong-0123456789"),
+        )  # fmt: skip
+    assert code != 0
+    assert "401" in err and "Traceback" not in err and "0123456789" not in out + err
+
+
+async def test_the_minimal_example_against_the_fake(tmp_path: Path) -> None:
+    answer = tmp_path / "answer.wav"
+    async with FakeDeepgramAgent(pace=0.0) as server:
+        server.script(Reply(text="Hello from the example.", heard="hello"))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "examples/deepgram_minimal.py",
+            "--input", str(SPEECH_16K), "--output", str(answer),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+            env=env(DEEPGRAM_API_KEY=DEFAULT_API_KEY, RTWS_EXAMPLE_URL=server.url),
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().splitlines() == ["you: hello", "bot: Hello from the example."]
+    pcm, _ = read_wav(answer)
+    assert np.abs(pcm.astype(np.int32)).max() > 1000
