@@ -11,13 +11,14 @@ dead session.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import safejson
 from .errors import ConnectionFailed, ProtocolError
 from .redact import get_logger, redact
+from .safejson import JSONTooDeep
 
 log = get_logger("rtws.dispatch")
 
@@ -41,14 +42,24 @@ class TransportStats:
 
 
 def decode_json_object(frame: str | bytes, provider: str) -> dict[str, Any]:
-    """One text or binary (UTF-8) frame → a JSON object, or :class:`ProtocolError`."""
+    """One text or binary (UTF-8) frame → a JSON object, or :class:`ProtocolError`.
+
+    Nothing else escapes: deep nesting is refused (:mod:`rtws.safejson`), and
+    the error is raised outside the ``except`` so it does not carry the
+    decoder's exception, whose ``doc`` is the whole frame (maybe a key the
+    server echoed).
+    """
     try:
-        data: Any = json.loads(frame)
+        data: Any = safejson.loads(frame)
+    except JSONTooDeep as exc:
+        problem = f"{provider} sent {exc}"
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"{provider} sent a frame that is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ProtocolError(f"{provider} sent JSON that is not an object")
-    return data  # pyright: ignore[reportUnknownVariableType]
+        problem = f"{provider} sent a frame that is not JSON: {exc}"
+    else:
+        if isinstance(data, dict):
+            return data  # pyright: ignore[reportUnknownVariableType]
+        problem = f"{provider} sent JSON that is not an object"
+    raise ProtocolError(problem)
 
 
 class Dispatcher:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import safejson
 from .errors import ProtocolError
 
 #: The RTVI version this module speaks (pipecat 1.x).
@@ -91,7 +92,7 @@ def parse(raw: str | bytes | Mapping[str, Any]) -> RTVIMessage:
     """Wire JSON (or a decoded object) → the typed model; :class:`RTVIParseError` if invalid."""
     if isinstance(raw, str | bytes):
         try:
-            obj: Any = json.loads(raw)
+            obj: Any = safejson.loads(raw)  # ValueError (not RecursionError) when too deep
         except (ValueError, UnicodeDecodeError) as exc:
             raise RTVIParseError(f"RTVI message is not JSON: {exc}") from None
     else:

@@ -474,7 +474,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             raise ProtocolError(
                 f"Gemini sent audio at {rate} Hz; rtws_gemini expects {OUTPUT_RATE} Hz"
             )
-        pcm = wire.b64decode(inline.get("data") or "")
+        pcm = wire.pcm16(inline.get("data") or "")
         if not turn.tts_started:
             turn.tts_started = True
             self.emit(rtvi.BotTTSStarted())

@@ -1,0 +1,234 @@
+"""A hostile server cannot kill, stall or bloat a session (issue 16), through the echo provider.
+
+Each test plays a server that sends what no honest one would — JSON nested
+thousands deep, a refusal body no parser expected, a ``Retry-After`` of
+infinity, the key echoed back in a refusal — over a real websocket on
+127.0.0.1, and checks what a user sees: an ``error`` event and a state
+change, a reconnect when the server then closes, mic audio still flowing,
+and nothing of the server's text (the key) reachable from the exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import json
+
+import numpy as np
+import pytest
+from websockets.asyncio.server import Request, Response, ServerConnection
+from websockets.datastructures import Headers
+
+from rtws import (
+    AuthenticationError,
+    ConnectionFailed,
+    FileMediaManager,
+    RateLimited,
+    ReconnectPolicy,
+    RTWSError,
+    TransportState,
+    rtvi,
+)
+from rtws.safejson import MAX_DEPTH
+from rtws.testing import EventLog, wait_for
+from tests.conftest import make_options
+from tests.echo_provider import EchoServer, EchoTransport
+from tests.hostile import DEEP, deep_array, deep_object, reachable_strings
+from tests.resources import ResourceSnapshot, assert_released
+
+S = TransportState
+KEY = "sk-test-0123456789"
+FAST = ReconnectPolicy(max_attempts=2, initial_delay=0.01, max_delay=0.02, jitter=0.0)
+
+
+class HostileServer(EchoServer):
+    """The echo server, refusing handshakes with whatever body and headers a test sets."""
+
+    def __init__(self) -> None:
+        super().__init__(api_key=KEY)
+        self.refusal: tuple[int, bytes, dict[str, str]] | None = None
+
+    async def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        if self.refusal is None:
+            return await super()._check_request(conn, request)
+        self.handshakes += 1
+        status, body, headers = self.refusal
+        if b"{auth}" in body:  # quote the credentials back, as some servers do
+            body = body.replace(b"{auth}", request.headers.get("Authorization", "").encode())
+        return Response(
+            status,
+            http.HTTPStatus(status).phrase,
+            Headers({"Content-Type": "application/json", **headers}),
+            body,
+        )
+
+
+def media() -> FileMediaManager:
+    return FileMediaManager(np.zeros(1600, np.int16), input_rate=16000, realtime=True)
+
+
+def errors(log: EventLog) -> list[tuple[str, bool]]:
+    return [(m.data.error, m.data.fatal) for m in log.of_type("error") if isinstance(m, rtvi.Error)]
+
+
+async def still_talks(t: EchoTransport) -> None:
+    seen: list[rtvi.RTVIMessage] = []
+    off = t.on("bot-llm-text", seen.append)
+    try:
+        await t.send_message(rtvi.SendText(data=rtvi.SendTextData(content="ping")))
+        await wait_for(lambda: seen, 3.0, "an answer over the socket")
+    finally:
+        off()
+
+
+# ---------------------------------------------------------------- finding 1: the receive path
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param(deep_array(), id="array-5000-deep"),  # RecursionError in the decoder
+        pytest.param(deep_object(DEEP).encode(), id="object-5000-deep-binary"),
+        pytest.param(deep_object(MAX_DEPTH + 1), id="object-just-too-deep"),  # decodes, refused
+    ],
+)
+async def test_a_deeply_nested_frame_is_an_error_event_and_the_session_goes_on(
+    frame: str | bytes,
+) -> None:
+    async with HostileServer() as server:
+        t = EchoTransport(make_options(server, reconnect=FAST), media())
+        log = EventLog(t)
+        before = ResourceSnapshot.take()
+        await t.connect()
+        sent = t.stats.chunks_sent
+        await server.connections[-1].send(frame)
+        await wait_for(lambda: errors(log), 3.0, "the error event")
+        ((text, fatal),) = errors(log)
+        assert not fatal and f"echo sent JSON nested deeper than {MAX_DEPTH} levels" == text
+        assert t.stats.malformed_messages == 1 and t.state is S.READY
+        await still_talks(t)  # the receive loop is alive
+        await wait_for(lambda: t.stats.chunks_sent > sent + 3, 3.0, "mic chunks still sent")
+        assert t.stats.chunks_dropped_not_ready == 0
+        await server.close_all(1011, "restarting")  # a close afterwards is still noticed
+        await wait_for(lambda: log.of_type("reconnected"), 3.0, "a reconnect")
+        await still_talks(t)
+        await t.disconnect()
+        await assert_released(before)
+
+
+async def test_nesting_just_under_the_bound_is_delivered() -> None:
+    async with HostileServer() as server:
+        t = EchoTransport(make_options(server), media())
+        log = EventLog(t)
+        async with t:
+            text = json.dumps({"type": "transcript", "role": "bot", "text": "x"})
+            nested = text[:-1] + ', "extra": ' + deep_object(MAX_DEPTH - 1) + "}"
+            await server.connections[-1].send(nested)
+            await wait_for(lambda: log.of_type("bot-llm-text"), 3.0, "the transcript")
+            assert not errors(log) and t.stats.malformed_messages == 0
+
+
+# ---------------------------------------------------------------- finding 1: refused handshakes
+UNPARSABLE_BODIES = [
+    pytest.param(deep_array().encode(), id="deep-array"),
+    pytest.param(b'{"error": ' + deep_object(DEEP).encode() + b"}", id="deep-error"),
+    pytest.param(b'{"error": {"message": ["a", {"b": null}], "code": 7}}', id="odd-types"),
+    pytest.param(b"\xff\xfe\x00garbage", id="not-utf8"),
+]
+
+
+@pytest.mark.parametrize("body", UNPARSABLE_BODIES)
+@pytest.mark.parametrize(("status", "error"), [(401, AuthenticationError), (503, ConnectionFailed)])
+async def test_a_refusal_body_no_parser_expected_gives_a_clear_error_on_connect(
+    body: bytes, status: int, error: type[RTWSError]
+) -> None:
+    async with HostileServer() as server:
+        server.refusal = (status, body, {})
+        t = EchoTransport(make_options(server, reconnect=FAST), media())
+        log = EventLog(t)
+        before = ResourceSnapshot.take()
+        with pytest.raises(error, match=f"HTTP {status}"):
+            await t.connect()
+        assert t.state is S.ERROR and errors(log)[-1][1] is True
+        await t.disconnect()
+        await assert_released(before)
+
+
+@pytest.mark.parametrize("body", UNPARSABLE_BODIES[:2])
+@pytest.mark.parametrize(("status", "handshakes"), [(401, 1 + 1), (503, 1 + FAST.max_attempts)])
+async def test_a_refusal_body_no_parser_expected_never_sticks_a_reconnect(
+    body: bytes, status: int, handshakes: int
+) -> None:
+    async with HostileServer() as server:
+        t = EchoTransport(make_options(server, reconnect=FAST), media())
+        log = EventLog(t)
+        await t.connect()
+        server.refusal = (status, body, {})
+        await server.close_all(1011)
+        await wait_for(lambda: t.state is S.ERROR, 3.0, "the reconnect to give up")
+        assert server.handshakes == handshakes
+        fatal = [text for text, is_fatal in errors(log) if is_fatal]
+        assert len(fatal) == 1 and f"HTTP {status}" in fatal[0]
+        await t.disconnect()
+
+
+# ---------------------------------------------------------------- Retry-After from a hostile server
+@pytest.mark.parametrize("value", ["inf", "nan", "-5", "1e400"])
+async def test_a_retry_after_that_is_not_a_sane_delay_is_ignored(value: str) -> None:
+    async with HostileServer() as server:
+        server.refusal = (429, b"{}", {"Retry-After": value})
+        t = EchoTransport(make_options(server, reconnect=FAST), media())
+        with pytest.raises(RateLimited) as info:
+            await t.connect()
+        assert info.value.retry_after is None
+        await t.disconnect()
+
+
+async def test_a_huge_retry_after_is_capped_and_the_reconnect_does_not_park() -> None:
+    from rtws.http import MAX_RETRY_AFTER_S
+
+    async with HostileServer() as server:
+        server.refusal = (429, b"{}", {"Retry-After": "31536000"})  # a year
+        t = EchoTransport(make_options(server, reconnect=FAST), media())
+        with pytest.raises(RateLimited) as info:
+            await t.connect()
+        assert info.value.retry_after == MAX_RETRY_AFTER_S
+        await t.disconnect()
+
+
+# ---------------------------------------------------------------- finding 8: the exception chain
+async def test_nothing_the_refusal_said_is_reachable_from_the_exception() -> None:
+    """The server quotes the key in its 401 body: the error says so, masked, and that is all."""
+    async with HostileServer() as server:
+        server.refusal = (401, b'{"error": {"message": "Incorrect API key: {auth}"}}', {})
+        t = EchoTransport(make_options(server), media())
+        with pytest.raises(AuthenticationError) as info:
+            await t.connect()
+        await t.disconnect()
+    exc = info.value
+    assert "Incorrect API key: Bearer ***" in str(exc)
+    assert exc.__context__ is None and exc.__cause__ is None
+    leaks = [s for s in reachable_strings(exc) if KEY in s]
+    assert not leaks, f"the key is reachable from the exception: {leaks[:2]}"
+
+
+async def test_a_close_reason_quoting_the_key_is_not_reachable_from_the_error() -> None:
+    """The server closes the session while ``connect()`` waits, its reason quoting the key."""
+    async with HostileServer() as server:
+        server.hold_ready = True
+        t = EchoTransport(make_options(server, reconnect=FAST), media())
+        failures: list[BaseException] = []
+
+        async def connect() -> None:
+            try:
+                await t.connect()
+            except RTWSError as exc:
+                failures.append(exc)
+
+        task = asyncio.ensure_future(connect())
+        await wait_for(lambda: server.connections, 3.0, "the socket")
+        await server.close_all(1008, f"policy: key {KEY} is blocked")
+        await task
+        await t.disconnect()
+    (exc,) = failures
+    assert "code 1008" in str(exc) and KEY not in str(exc)
+    leaks = [s for s in reachable_strings(exc) if KEY in s]
+    assert not leaks, f"the key is reachable from the exception: {leaks[:2]}"
