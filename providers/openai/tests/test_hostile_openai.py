@@ -1,0 +1,120 @@
+"""A hostile OpenAI server cannot kill a session or crash a client-secret mint (issue 16).
+
+The fake plays the hostile server on 127.0.0.1: its socket sends frames no
+honest server would (JSON nested thousands deep, function arguments nested
+so), and a local HTTP server answers the client-secret mint with bodies no
+parser expected.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport, fetch_client_secret
+from rtws_openai.testing import FakeRealtimeServer
+
+from providers.openai.tests.support import KEY, EventLog, options
+from rtws import AuthenticationError, ConnectionFailed, FileMediaManager, TransportState
+from rtws.safejson import MAX_DEPTH
+from tests.hostile import deep_array, deep_object, hostile_http
+from tests.resources import ResourceSnapshot, assert_released
+
+S = TransportState
+
+
+async def send_raw(server: FakeRealtimeServer, frame: str) -> None:
+    """A frame as is on the newest connection (``send_event`` only sends valid events)."""
+    live = server._live  # pyright: ignore[reportPrivateUsage]
+    await live[max(live)].send({"type": "raw"}, text=frame)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param(deep_array(), id="array-5000-deep"),
+        pytest.param(deep_object(5000), id="object-5000-deep"),
+        pytest.param(deep_object(MAX_DEPTH + 1), id="object-just-too-deep"),
+    ],
+)
+async def test_a_deeply_nested_frame_is_an_error_event_and_the_session_goes_on(
+    openai_fake: FakeRealtimeServer, frame: str
+) -> None:
+    before = ResourceSnapshot.take()
+    t = OpenAIRealtimeTransport(options(openai_fake), FileMediaManager(realtime=True))
+    log = EventLog(t)
+    await t.connect()
+    sent = t.stats.chunks_sent
+    await send_raw(openai_fake, frame)
+    error = await log.wait("error")
+    assert "nested deeper than" in error.to_dict()["data"]["error"]
+    assert t.stats.malformed_messages == 1 and t.state is S.READY
+    await t.send_text("still there?")  # the receive loop is alive: the reply arrives
+    await log.wait("bot-llm-stopped")
+    await openai_fake.wait_until(lambda: t.stats.chunks_sent > sent + 3 or None)  # the mic too
+    assert t.stats.chunks_dropped_not_ready == 0
+    await openai_fake.close(1011, "restarting")  # and a close afterwards is noticed
+    await log.wait("reconnected")
+    await t.disconnect()
+    await assert_released(before)
+    assert not any(e["fatal"] for e in log.data("error"))
+
+
+async def test_function_arguments_nested_too_deep_are_refused_not_a_crash(
+    openai_fake: FakeRealtimeServer,
+) -> None:
+    t = OpenAIRealtimeTransport(options(openai_fake), FileMediaManager(realtime=True))
+    log = EventLog(t)
+    async with t:
+        done = {
+            "type": "response.function_call_arguments.done",
+            "response_id": "resp_1",
+            "item_id": "item_1",
+            "output_index": 0,
+            "call_id": "call_1",
+            "name": "lookup",
+            "arguments": deep_array(),
+        }
+        await openai_fake.send_event(done)
+        await log.wait("llm-function-call-in-progress")
+        assert t.state is S.READY
+        assert not [e for e in log.data("error") if "RecursionError" in e["error"]]
+
+
+# ---------------------------------------------------------------- the client-secret mint
+def minting(base_url: str) -> OpenAIRealtimeOptions:
+    return OpenAIRealtimeOptions.model_validate(
+        {"api_key": KEY, "base_url": base_url, "ephemeral": {"timeout": 3.0}}
+    )
+
+
+BODIES: list[Any] = [
+    pytest.param(deep_array().encode(), id="deep-array"),
+    pytest.param(b'{"value": ' + deep_object(5000).encode() + b"}", id="deep-value"),
+    pytest.param(json.dumps({"value": ["ek"], "expires_at": "soon"}).encode(), id="odd-types"),
+]
+
+
+@pytest.mark.parametrize("body", BODIES)
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(200, ConnectionFailed), (401, AuthenticationError), (500, ConnectionFailed)],
+)
+async def test_a_mint_answer_no_parser_expected_is_a_clear_error(
+    body: bytes, status: int, error: type[Exception]
+) -> None:
+    async with hostile_http(status, body) as server:
+        with pytest.raises(error, match="client_secrets") as info:
+            await fetch_client_secret(minting(f"{server.url}/v1"))
+    assert server.requests == 1 and "RecursionError" not in repr(info.value)
+
+
+async def test_a_connect_whose_mint_meets_a_hostile_answer_fails_cleanly() -> None:
+    async with hostile_http(200, deep_array().encode()) as server:
+        t = OpenAIRealtimeTransport(minting(f"{server.url}/v1"), FileMediaManager(realtime=True))
+        log = EventLog(t)
+        with pytest.raises(ConnectionFailed, match="without a client secret"):
+            await t.connect()
+        assert t.state is S.ERROR and log.data("error")[-1]["fatal"]
+        await t.disconnect()
