@@ -58,7 +58,9 @@ class ReconnectPolicy(BaseModel):
 class TransportOptions(BaseModel):
     """Settings every transport understands; providers add their own fields."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Inputs are kept out of error messages: a failing check on the whole model would
+    # otherwise print the start of the input, which may be the API key.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
     connect_timeout: float = Field(
         default=15.0, gt=0.0, le=300.0, description="seconds, whole connect()"

@@ -126,3 +126,28 @@ async def test_a_connect_whose_token_mint_meets_a_hostile_answer_fails_cleanly()
             await t.connect()
         assert t.state is S.ERROR and events.of("error")[-1].data.fatal
         await t.disconnect()
+
+
+# ---------------------------------------------------------------- the key in cleartext
+@pytest.mark.parametrize("host", ["ws://10.0.0.2", "ws://generativelanguage.example.com"])
+def test_a_cleartext_host_off_this_machine_is_refused_with_the_reason(host: str) -> None:
+    secret = "AIza-cleartext-never-shown-0123"
+    with pytest.raises(ValueError, match="unencrypted to a host that is not this machine") as info:
+        GeminiLiveOptions(api_key=SecretStr(secret), host=host)
+    assert "allow_cleartext=True" in str(info.value) and secret[:10] not in str(info.value)
+    GeminiLiveOptions(api_key=SecretStr(secret), host=host, allow_cleartext=True)
+
+
+@pytest.mark.parametrize("host", ["ws://127.0.0.1:9", "ws://localhost:9", "ws://[::1]:9"])
+def test_cleartext_to_this_machine_is_fine(host: str) -> None:
+    GeminiLiveOptions(api_key=SecretStr("k"), host=host)
+
+
+def test_a_cleartext_token_host_off_this_machine_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"ephemeral\.rest_host http://auth\.example\.com"):
+        minting_options("http://auth.example.com")
+    GeminiLiveOptions(
+        api_key=SecretStr("k"),
+        ephemeral=EphemeralToken.model_validate({"rest_host": "http://auth.example.com"}),
+        allow_cleartext=True,
+    )

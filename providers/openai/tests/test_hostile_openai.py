@@ -118,3 +118,53 @@ async def test_a_connect_whose_mint_meets_a_hostile_answer_fails_cleanly() -> No
             await t.connect()
         assert t.state is S.ERROR and log.data("error")[-1]["fatal"]
         await t.disconnect()
+
+
+# ---------------------------------------------------------------- the key in cleartext
+CLEARTEXT_REFUSED = [
+    "http://10.0.0.2/v1",
+    "ws://api.example.com/v1",
+    "http://127.0.0.1.evil.example/v1",
+]
+LOOPBACK = [
+    "http://127.0.0.1:9/v1",
+    "ws://localhost:9/v1",
+    "http://[::1]:9/v1",
+    "ws://a.localhost/v1",
+]
+
+
+@pytest.mark.parametrize("url", CLEARTEXT_REFUSED)
+def test_a_cleartext_url_off_this_machine_is_refused_with_the_reason(url: str) -> None:
+    secret = "sk-cleartext-never-shown-0123456789"
+    with pytest.raises(ValueError, match="unencrypted to a host that is not this machine") as info:
+        OpenAIRealtimeOptions(api_key=secret, base_url=url)
+    assert "allow_cleartext=True" in str(info.value) and secret[:12] not in str(info.value)
+    opted_in = OpenAIRealtimeOptions(api_key=secret, base_url=url, allow_cleartext=True)
+    assert opted_in.realtime_url().startswith("ws://")
+
+
+@pytest.mark.parametrize("url", LOOPBACK)
+def test_cleartext_to_this_machine_is_fine(url: str) -> None:
+    OpenAIRealtimeOptions(api_key="sk-x", base_url=url)
+
+
+def test_a_cleartext_token_endpoint_off_this_machine_is_refused() -> None:
+    ephemeral = {
+        "mode": "endpoint",
+        "endpoint": "http://tokens.example.com/mint",
+        "endpoint_headers": {"Authorization": "Bearer app-session-secret-42"},
+    }
+    with pytest.raises(
+        ValueError, match=r"ephemeral\.endpoint http://tokens\.example\.com"
+    ) as info:
+        OpenAIRealtimeOptions(api_key="sk-x", ephemeral=ephemeral)  # pyright: ignore[reportArgumentType]
+    assert "app-session-secret" not in str(info.value)
+
+
+async def test_the_refusal_happens_before_any_byte_leaves(openai_fake: FakeRealtimeServer) -> None:
+    """Assigning a cleartext URL to live options is refused too (validate_assignment)."""
+    opts = options(openai_fake)
+    with pytest.raises(ValueError, match="unencrypted"):
+        opts.base_url = "http://192.0.2.7/v1"
+    assert opts.base_url == openai_fake.base_url
