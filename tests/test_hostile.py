@@ -232,3 +232,40 @@ async def test_a_close_reason_quoting_the_key_is_not_reachable_from_the_error() 
     assert "code 1008" in str(exc) and KEY not in str(exc)
     leaks = [s for s in reachable_strings(exc) if KEY in s]
     assert not leaks, f"the key is reachable from the exception: {leaks[:2]}"
+
+
+# ---------------------------------------------------------------- finding 3: slow async handlers
+async def test_an_async_handler_that_never_returns_cannot_pile_up_tasks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from rtws.events import MAX_PENDING_HANDLER_CALLS
+
+    flood = MAX_PENDING_HANDLER_CALLS * 3
+    async with HostileServer() as server:
+        t = EchoTransport(make_options(server), media())
+        log = EventLog(t)
+        started: list[int] = []
+
+        async def stuck(_: rtvi.RTVIMessage) -> None:
+            started.append(1)
+            await asyncio.Event().wait()  # never returns
+
+        before = ResourceSnapshot.take()
+        await t.connect()
+        baseline = len(asyncio.all_tasks())
+        t.on("bot-llm-text", stuck)
+        frame = json.dumps({"type": "transcript", "role": "bot", "text": "x"})
+        conn = server.connections[-1]
+        for _ in range(flood):  # the server streams far faster than the handler finishes
+            await conn.send(frame)
+        await wait_for(lambda: len(log.of_type("bot-llm-text")) == flood, 10.0, "the flood")
+        await asyncio.sleep(0)  # let the cancelled calls finish
+        assert len(started) >= MAX_PENDING_HANDLER_CALLS
+        pending = len(asyncio.all_tasks()) - baseline
+        assert pending <= MAX_PENDING_HANDLER_CALLS  # only the newest calls are still waiting
+        assert t._bus.handler_calls_dropped == flood - MAX_PENDING_HANDLER_CALLS  # pyright: ignore[reportPrivateUsage]
+        warnings = [r for r in caplog.records if "is too slow" in r.getMessage()]
+        assert len(warnings) == 1  # reported, not once per drop
+        await still_talks(t)
+        await t.disconnect()  # the stuck calls are cancelled, none leaks
+        await assert_released(before)
