@@ -35,6 +35,7 @@ class TransportStats:
     chunks_dropped_reconnecting: int = 0
     chunks_gated: int = 0  # sent as silence by the echo gate
     late_audio_dropped: int = 0  # bot audio of an item the user had already interrupted
+    bot_audio_dropped_ms: int = 0  # bot audio beyond options.max_playout_s (the buffer was full)
     messages_received: int = 0
     unknown_messages: int = 0
     malformed_messages: int = 0

@@ -100,18 +100,18 @@ async def request_json(
     import httpx
 
     where = redact(url)
-    failure: RTWSError | None = None
+    response: httpx.Response | RTWSError
     try:
         async with httpx.AsyncClient(timeout=timeout_s) as client:
             response = await client.request(method, url, headers=dict(headers or {}), json=body)
     except httpx.TimeoutException:
-        failure = ConnectTimeout(f"timed out after {timeout_s:g} s trying to {what} at {where}")
+        response = ConnectTimeout(f"timed out after {timeout_s:g} s trying to {what} at {where}")
     except httpx.HTTPError as exc:
-        failure = ConnectionFailed(f"could not {what} at {where}: {redact(str(exc))}")
-    if failure is not None:
+        response = ConnectionFailed(f"could not {what} at {where}: {redact(str(exc))}")
+    if isinstance(response, RTWSError):
         # Raised outside the ``except``: httpx's exception holds the request, and so
         # its headers (the key); chained as ``__context__`` it would stay reachable.
-        raise failure
+        raise response
     try:
         # Not ``response.json()``: its RecursionError on a deeply nested body is
         # no ValueError and would escape every handler up the stack.

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from typing import Any, ClassVar, Self, TypeVar
 
 from . import rtvi
-from .audio import PlaybackMark, level
+from .audio import OverflowReport, PlaybackMark, level
 from .connection import WebSocketConnection
 from .connection import close_error as default_close_error
 from .dispatch import Dispatcher, LLMHandler, TransportStats, decode_json_object
@@ -129,6 +129,7 @@ class RealTimeWebsocketTransport(ABC):
         self._recent_attempts = 0
         self._reconnected_at = -float("inf")
         self.stats = TransportStats()
+        self._overflow: OverflowReport | None = None  # see _bot_audio_overflowed
         self._dispatcher = Dispatcher(
             self.provider_name,
             self.stats,
@@ -234,6 +235,7 @@ class RealTimeWebsocketTransport(ABC):
             chunk_ms=self.options.chunk_ms,
             prebuffer_ms=self.options.prebuffer_ms,
             resample_quality=self.options.resample_quality,
+            max_playout_s=self.options.max_playout_s,
         )
 
     async def init_devices(self) -> None:
@@ -481,8 +483,21 @@ class RealTimeWebsocketTransport(ABC):
             if self.model_name:
                 metric["model"] = self.model_name
             self.emit_metrics(ttfb=[metric])
+        dropped_before = media.stats.dropped_bot_audio_ms
         media.play(pcm, item_id)
+        if media.stats.dropped_bot_audio_ms != dropped_before:  # the buffer is full
+            self._bot_audio_overflowed(media.stats.dropped_bot_audio_ms - dropped_before)
         self.bot_started_speaking()
+
+    def _bot_audio_overflowed(self, dropped_ms: int) -> None:
+        """Counted always; reported as an ``error`` event at most every few seconds."""
+        self.stats.bot_audio_dropped_ms += dropped_ms
+        if self._overflow is None:
+            self._overflow = OverflowReport(self.provider_name, self.options.max_playout_s)
+        warning = self._overflow.add(dropped_ms)
+        if warning is not None:
+            log.warning("%s", warning)
+            self.emit_error(warning, fatal=False)
 
     def bot_audio_done(self, item_id: str | None = None) -> None:
         """No more audio for now: let a tail shorter than the prebuffer play out."""

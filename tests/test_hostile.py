@@ -11,6 +11,7 @@ and nothing of the server's text (the key) reachable from the exception.
 from __future__ import annotations
 
 import asyncio
+import base64
 import http
 import json
 
@@ -269,3 +270,52 @@ async def test_an_async_handler_that_never_returns_cannot_pile_up_tasks(
         await still_talks(t)
         await t.disconnect()  # the stuck calls are cancelled, none leaks
         await assert_released(before)
+
+
+# ---------------------------------------------------------------- finding 2: an audio flood
+async def test_an_audio_flood_is_bounded_counted_and_reported_once() -> None:
+    """A server sends a minute of audio per delta, far faster than it plays."""
+    import tracemalloc
+
+    big = np.full(24000 * 20, 1000, np.int16)  # 20 s, ~1 MB of PCM per delta
+    frame = json.dumps(
+        {"type": "audio", "item_id": "flood", "audio": base64.b64encode(big.tobytes()).decode()}
+    )
+    async with HostileServer() as server:
+        speaker = media()
+        t = EchoTransport(make_options(server, max_playout_s=3.0), speaker)
+        log = EventLog(t)
+        await t.connect()
+        tracemalloc.start()
+        try:
+            start = tracemalloc.get_traced_memory()[0]
+            conn = server.connections[-1]
+            for _ in range(40):  # 800 s of audio, 40 MB of PCM
+                await conn.send(frame)
+            await still_talks(t)  # every delta was handled; the loop was never blocked for good
+            held = tracemalloc.get_traced_memory()[0] - start
+        finally:
+            tracemalloc.stop()
+        assert speaker.bot_audio_buffered_ms <= 3000
+        assert held < 8 * 2**20, f"{held / 2**20:.0f} MB held after the flood"
+        dropped = t.stats.bot_audio_dropped_ms
+        assert dropped == speaker.stats.dropped_bot_audio_ms
+        assert 800_000 - 3000 - 2000 <= dropped <= 800_000 - 3000 + 100  # all but what fits
+        ((text, fatal),) = errors(log)  # reported once, not per delta
+        assert not fatal and "options.max_playout_s" in text and "3 s" in text
+        assert t.state is S.READY
+        await t.disconnect()
+
+
+def test_a_full_playout_buffer_keeps_no_reference_to_the_audio_it_refused() -> None:
+    from rtws.audio import OutputPipeline
+
+    out = OutputPipeline(24000, 24000, 0.0, "LQ", max_buffer_s=1.0)
+    block = np.zeros(480, np.int16)
+    for _ in range(30):
+        big = np.full(24000 * 10, 7, np.int16).tobytes()
+        assert out.write(big, "x") > 0
+        out.read_into(block)  # the speaker frees 20 ms: the next delta fits 20 ms of itself
+    segments = out.buffer._segments  # pyright: ignore[reportPrivateUsage]
+    held = sum(seg.nbytes if seg.base is None else seg.base.nbytes for seg, _ in segments)
+    assert held <= 2 * 24000 * 2  # about the second of audio queued, not 30 x 480 kB
