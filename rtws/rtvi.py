@@ -97,6 +97,10 @@ def parse(raw: str | bytes | Mapping[str, Any]) -> RTVIMessage:
             raise RTVIParseError(f"RTVI message is not JSON: {exc}") from None
     else:
         obj = dict(raw)
+        try:
+            safejson.check_depth(obj)  # what parse accepts, its own output must parse
+        except ValueError as exc:
+            raise RTVIParseError(f"RTVI message is not usable JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise RTVIParseError(f"RTVI message must be a JSON object, got {type(obj).__name__}")
     message: dict[str, Any] = obj  # pyright: ignore[reportUnknownVariableType]

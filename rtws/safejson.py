@@ -40,6 +40,12 @@ def loads(data: str | bytes | bytearray) -> Any:
     return value
 
 
+def check_depth(value: Any) -> None:
+    """Raise :class:`JSONTooDeep` if an already decoded value nests too deep to send back."""
+    if _deeper_than(value, MAX_DEPTH):
+        raise JSONTooDeep
+
+
 def _deeper_than(value: Any, limit: int) -> bool:
     """Whether containers nest more than ``limit`` levels (iterative: no recursion to blow).
 

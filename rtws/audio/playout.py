@@ -228,7 +228,7 @@ class OverflowReport:
             return None
         self._reported_at = now
         return (
-            f"{self._provider} sent bot audio much faster than it plays: the speaker buffer "
-            f"is full ({self._max_playout_s:g} s, options.max_playout_s), "
-            f"{self.dropped_ms / 1000:.1f} s of audio dropped so far"
+            f"the speaker buffer is full ({self._max_playout_s:g} s of bot audio, "
+            f"options.max_playout_s): {self._provider} sends audio much faster than it "
+            f"plays; {self.dropped_ms / 1000:.1f} s dropped so far"
         )
