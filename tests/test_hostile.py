@@ -14,6 +14,7 @@ import asyncio
 import base64
 import http
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ from rtws import (
 from rtws.safejson import MAX_DEPTH
 from rtws.testing import EventLog, wait_for
 from tests.conftest import make_options
-from tests.echo_provider import EchoServer, EchoTransport
+from tests.echo_provider import EchoOptions, EchoServer, EchoTransport
 from tests.hostile import DEEP, deep_array, deep_object, reachable_strings
 from tests.resources import ResourceSnapshot, assert_released
 
@@ -319,3 +320,107 @@ def test_a_full_playout_buffer_keeps_no_reference_to_the_audio_it_refused() -> N
     segments = out.buffer._segments  # pyright: ignore[reportPrivateUsage]
     held = sum(seg.nbytes if seg.base is None else seg.base.nbytes for seg, _ in segments)
     assert held <= 2 * 24000 * 2  # about the second of audio queued, not 30 x 480 kB
+
+
+# ---------------------------------------------------------------- what held up (keep it so)
+async def test_a_server_that_never_answers_the_handshake_times_out_at_the_configured_value() -> (
+    None
+):
+    """TCP accepted, the HTTP upgrade never answered: connect() fails with the option's name."""
+    from rtws import ConnectTimeout
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def mute(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # kept open, never written to
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        opts = EchoOptions(url=f"ws://127.0.0.1:{port}/echo", api_key=KEY, connect_timeout=0.3)
+        t = EchoTransport(opts, media())
+        before = ResourceSnapshot.take()
+        with pytest.raises(ConnectTimeout, match=r"0\.3 s \(options\.connect_timeout\)"):
+            await t.connect()
+        assert t.state is S.ERROR and accepted
+        await t.disconnect()
+        for writer in accepted:  # the server's end of the connection, not the client's
+            writer.close()
+        await assert_released(before)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_flood_of_small_events_nobody_reads_keeps_memory_flat() -> None:
+    """8,000 small events into a session whose ``events()`` reader has stopped reading."""
+    import tracemalloc
+
+    async with HostileServer() as server:
+        t = EchoTransport(make_options(server), media())
+        await t.connect()
+        unread = t.events(["bot-llm-text"], maxsize=100)
+        first = await asyncio.wait_for(anext_after(unread, server), 3.0)
+        assert first.type == "bot-llm-text"
+        conn = server.connections[-1]
+        frame = json.dumps({"type": "transcript", "role": "bot", "text": "word " * 10})
+        tracemalloc.start()
+        try:
+            start = tracemalloc.get_traced_memory()[0]
+            for _ in range(8000):
+                await conn.send(frame)
+            await still_talks(t)
+            grown = tracemalloc.get_traced_memory()[0] - start
+        finally:
+            tracemalloc.stop()
+        assert grown < 2 * 2**20, f"{grown / 2**20:.1f} MB kept for events nobody reads"
+        assert t.state is S.READY
+        await t.disconnect()
+        await unread.aclose()
+
+
+async def anext_after(events: Any, server: HostileServer) -> rtvi.RTVIMessage:
+    waiting = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(0)
+    await server.send({"type": "transcript", "role": "bot", "text": "first"})
+    return await waiting
+
+
+async def test_many_connect_disconnect_cycles_leave_nothing_behind() -> None:
+    import tracemalloc
+
+    async with HostileServer() as server:
+        t = EchoTransport(make_options(server), media())
+        await t.connect()  # the first cycle warms imports and caches
+        await t.disconnect()
+        before = ResourceSnapshot.take()
+        tracemalloc.start()
+        try:
+            start = tracemalloc.get_traced_memory()[0]
+            for _ in range(60):
+                await t.connect()
+                await t.disconnect()
+            grown = tracemalloc.get_traced_memory()[0] - start
+        finally:
+            tracemalloc.stop()
+        await assert_released(before)  # tasks, threads, fds
+        assert grown < 2**20, f"{grown / 2**10:.0f} kB kept over 60 cycles"
+
+
+def test_sessions_in_two_asyncio_runs_and_in_another_thread() -> None:
+    import threading
+
+    async def one_session() -> TransportState:
+        async with HostileServer() as server:
+            t = EchoTransport(make_options(server), media())
+            async with t:
+                await still_talks(t)
+                return t.state
+
+    assert asyncio.run(one_session()) is S.READY
+    assert asyncio.run(one_session()) is S.READY  # a second loop, the same process
+    results: list[TransportState] = []
+    worker = threading.Thread(target=lambda: results.append(asyncio.run(one_session())))
+    worker.start()
+    worker.join(30)
+    assert results == [S.READY]
