@@ -168,3 +168,15 @@ async def test_the_refusal_happens_before_any_byte_leaves(openai_fake: FakeRealt
     with pytest.raises(ValueError, match="unencrypted"):
         opts.base_url = "http://192.0.2.7/v1"
     assert opts.base_url == openai_fake.base_url
+
+
+async def test_a_failed_mint_does_not_chain_the_request_that_carried_the_key() -> None:
+    """httpx's exception holds the request, headers and all: it must not ride along."""
+    from tests.hostile import reachable_strings
+
+    async with hostile_http() as server:
+        url = server.url  # a port that was listening a moment ago, closed now
+    with pytest.raises(ConnectionFailed, match="could not fetch an ephemeral token") as info:
+        await fetch_client_secret(minting(f"{url}/v1"))
+    assert info.value.__context__ is None and info.value.__cause__ is None
+    assert not [s for s in reachable_strings(info.value) if KEY in s]
