@@ -369,3 +369,45 @@ async def test_an_audio_item_id_of_the_wrong_type_never_reaches_the_audio_thread
         assert media.stats.extra.get("callback_errors", 0) == 0
         assert not live.log.of_type("device-error")
         assert t.stats.malformed_messages == 1  # refused on the loop, counted and reported
+
+
+# ---------------------------------------------------------------- the depth bound itself
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return 0
+
+
+BRACKETY_TEXT = st.text(st.sampled_from('[]{}"\\\\ aé\ud800'), max_size=12)
+NESTED = st.recursive(
+    st.none() | st.integers() | BRACKETY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(BRACKETY_TEXT, inner, max_size=3),
+    max_leaves=20,
+) | st.integers(1, 160).flatmap(
+    lambda depth: st.sampled_from(["list", "dict"]).map(lambda k: _nest(k, depth))
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=NESTED, wide=st.booleans(), binary=st.booleans())
+def test_the_depth_bound_is_exact_whatever_the_strings_hold(
+    value: Any, wide: bool, binary: bool
+) -> None:
+    """Strings full of brackets, quotes and backslashes never fool the raw-text measure."""
+    from rtws import safejson
+
+    count("safejson")
+    if wide:  # past the walk's budget: the raw text is measured instead
+        value = [*([0] * 1500), value]
+    text = json.dumps(value, ensure_ascii=not binary)
+    binary = binary and "\ud800" not in text  # a raw lone surrogate is no valid UTF-8
+    raw: str | bytes = text.encode() if binary else text
+    expected = _depth(value)
+    if expected > safejson.MAX_DEPTH:
+        with pytest.raises(ValueError, match="nested deeper than"):
+            safejson.loads(raw)
+    else:
+        assert safejson.loads(raw) == value
+    assert safejson._raw_depth(raw) == expected  # pyright: ignore[reportPrivateUsage]
