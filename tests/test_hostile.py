@@ -14,6 +14,8 @@ import asyncio
 import base64
 import http
 import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -63,6 +65,20 @@ class HostileServer(EchoServer):
             Headers({"Content-Type": "application/json", **headers}),
             body,
         )
+
+
+@pytest.fixture
+def quiet_logs() -> Iterator[None]:
+    """For memory checks: below WARNING, log records are not made (and kept by pytest).
+
+    Other tests turn websockets' loggers to DEBUG and leave them so; a record
+    per frame would then count as memory the session holds.
+    """
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def media() -> FileMediaManager:
@@ -274,7 +290,7 @@ async def test_an_async_handler_that_never_returns_cannot_pile_up_tasks(
 
 
 # ---------------------------------------------------------------- finding 2: an audio flood
-async def test_an_audio_flood_is_bounded_counted_and_reported_once() -> None:
+async def test_an_audio_flood_is_bounded_counted_and_reported_once(quiet_logs: None) -> None:
     """A server sends a minute of audio per delta, far faster than it plays."""
     import tracemalloc
 
@@ -352,7 +368,7 @@ async def test_a_server_that_never_answers_the_handshake_times_out_at_the_config
         await server.wait_closed()
 
 
-async def test_a_flood_of_small_events_nobody_reads_keeps_memory_flat() -> None:
+async def test_a_flood_of_small_events_nobody_reads_keeps_memory_flat(quiet_logs: None) -> None:
     """8,000 small events into a session whose ``events()`` reader has stopped reading."""
     import tracemalloc
 
@@ -386,7 +402,7 @@ async def anext_after(events: Any, server: HostileServer) -> rtvi.RTVIMessage:
     return await waiting
 
 
-async def test_many_connect_disconnect_cycles_leave_nothing_behind() -> None:
+async def test_many_connect_disconnect_cycles_leave_nothing_behind(quiet_logs: None) -> None:
     import tracemalloc
 
     async with HostileServer() as server:
