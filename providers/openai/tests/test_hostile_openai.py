@@ -180,3 +180,15 @@ async def test_a_failed_mint_does_not_chain_the_request_that_carried_the_key() -
         await fetch_client_secret(minting(f"{url}/v1"))
     assert info.value.__context__ is None and info.value.__cause__ is None
     assert not [s for s in reachable_strings(info.value) if KEY in s]
+
+
+@pytest.mark.parametrize(
+    "value", ["ek_x\r\nX-Injected: 1", "ek with spaces", "ek_\x1b[2J", "ek_é", "e" * 10_000]
+)
+async def test_a_minted_secret_that_is_not_a_token_is_refused_before_any_handshake(
+    value: str,
+) -> None:
+    async with hostile_http(200, json.dumps({"value": value}).encode()) as server:
+        with pytest.raises(ConnectionFailed, match="not a token") as info:
+            await fetch_client_secret(minting(f"{server.url}/v1"))
+    assert value not in str(info.value) and not info.value.retryable
