@@ -25,6 +25,7 @@ from websockets.exceptions import (
 )
 from websockets.frames import CloseCode
 
+from . import safejson
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -34,6 +35,7 @@ from .errors import (
     RateLimited,
     RTWSError,
 )
+from .http import retry_after_seconds
 from .redact import get_logger, redact
 from .websocket import StreamingConnection
 
@@ -59,8 +61,8 @@ def _error_detail(body: bytes | bytearray | None) -> str:
         return ""
     text = body.decode("utf-8", "replace")
     try:
-        data: Any = json.loads(text)
-    except ValueError:
+        data: Any = safejson.loads(text)
+    except ValueError:  # not JSON, or nested too deep to be an error we know
         return text.strip()[:200]
     err = cast("dict[str, Any]", data).get("error") if isinstance(data, dict) else None
     if isinstance(err, dict):
@@ -74,7 +76,11 @@ def handshake_error(exc: BaseException, provider: str, url: str) -> RTWSError:
     where = redact(url)
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
-        detail = redact(_error_detail(exc.response.body))
+        try:
+            detail = redact(_error_detail(exc.response.body))
+        except Exception as problem:  # a body no parser expected must not hide the status
+            log.debug("could not read the refusal's body: %r", problem)
+            detail = ""
         suffix = f": {detail}" if detail else ""
         if status in (401, 403):
             return AuthenticationError(
@@ -82,11 +88,7 @@ def handshake_error(exc: BaseException, provider: str, url: str) -> RTWSError:
                 "Check the API key (or token) in the options or environment."
             )
         if status == 429:
-            raw = exc.response.headers.get("retry-after")
-            try:
-                retry_after = float(raw) if raw is not None else None
-            except ValueError:
-                retry_after = None
+            retry_after = retry_after_seconds(exc.response.headers.get("retry-after"))
             hint = f"; retry after {retry_after:g} s" if retry_after is not None else ""
             return RateLimited(
                 f"{provider} is rate limiting this key (HTTP 429){suffix}{hint}",
@@ -204,8 +206,14 @@ class WebSocketConnection:
                 user_agent_header=f"rtws/{_version('rtws')} websockets/{_version('websockets')}",
             )
         except Exception as exc:
-            raise handshake_error(exc, self.provider, self._url) from None
-        self._ws = cast(StreamingConnection, ws)  # create_connection= made it one
+            error = handshake_error(exc, self.provider, self._url)
+        else:
+            self._ws = cast(StreamingConnection, ws)  # create_connection= made it one
+            return
+        # Raised outside the ``except``: websockets' exception holds the server's
+        # response, whose body may quote the key; chained as ``__context__`` it would
+        # reach anyone who walks the chain (error trackers do).
+        raise error
 
     def send_json(self, message: Mapping[str, Any]) -> Awaitable[None]:
         """Send one JSON message, compact (await the result; see :meth:`write`)."""
@@ -249,10 +257,12 @@ class WebSocketConnection:
                 return
             async with asyncio.timeout(self._ping_timeout):
                 await ws.send(data)
+                return
         except TimeoutError:
-            raise self._stalled(ws) from None
+            error = self._stalled(ws)
         except ConnectionClosed as exc:
-            raise self._closed_error(exc) from None
+            error = self._closed_error(exc)
+        raise error  # unchained: the close frame's reason is the server's text
 
     def _stalled(self, ws: StreamingConnection) -> RTWSError:
         if self._abort_reason is None:
@@ -276,9 +286,10 @@ class WebSocketConnection:
         try:
             return await ws.next_messages()
         except ConnectionClosed as exc:
-            if not self._closing:
-                raise self._closed_error(exc) from None
-            return []
+            if self._closing:
+                return []
+            error = self._closed_error(exc)
+        raise error  # unchained: the close frame's reason is the server's text
 
     def _closed_error(self, exc: ConnectionClosed) -> RTWSError:
         frame = exc.rcvd

@@ -11,14 +11,15 @@ dead session.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any
 
+from . import safejson
 from .errors import ConnectionFailed, ProtocolError
 from .redact import get_logger, redact
+from .safejson import JSONTooDeep
 
 log = get_logger("rtws.dispatch")
 
@@ -39,6 +40,7 @@ class TransportStats:
     chunks_dropped_reconnecting: int = 0
     chunks_gated: int = 0  # sent as silence by the echo gate
     late_audio_dropped: int = 0  # bot audio of an item the user had already interrupted
+    bot_audio_dropped_ms: int = 0  # bot audio beyond options.max_playout_s (the buffer was full)
     messages_received: int = 0
     unknown_messages: int = 0
     malformed_messages: int = 0
@@ -48,19 +50,30 @@ class TransportStats:
 
 
 def decode_json_object(frame: str | bytes, provider: str) -> dict[str, Any]:
-    """One text or binary (UTF-8) frame → a JSON object, or :class:`ProtocolError`."""
+    """One text or binary (UTF-8) frame → a JSON object, or :class:`ProtocolError`.
+
+    Nothing else escapes: deep nesting is refused (:mod:`rtws.safejson`), and
+    the error is raised outside the ``except`` so it does not carry the
+    decoder's exception, whose ``doc`` is the whole frame (maybe a key the
+    server echoed).
+    """
     try:
-        data: Any = json.loads(frame)
+        data: Any = safejson.loads(frame)
+    except JSONTooDeep as exc:
+        problem = f"{provider} sent {exc}"
     except (ValueError, UnicodeDecodeError) as exc:
         if isinstance(frame, bytes):
-            raise ProtocolError(
+            problem = (
                 f"{provider} sent a binary frame ({len(frame)} bytes) that is not JSON; a "
                 "provider whose protocol sends raw binary frames registers on_binary_message()"
-            ) from None
-        raise ProtocolError(f"{provider} sent a frame that is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ProtocolError(f"{provider} sent JSON that is not an object")
-    return data  # pyright: ignore[reportUnknownVariableType]
+            )
+        else:
+            problem = f"{provider} sent a frame that is not JSON: {exc}"
+    else:
+        if isinstance(data, dict):
+            return data  # pyright: ignore[reportUnknownVariableType]
+        problem = f"{provider} sent JSON that is not an object"
+    raise ProtocolError(problem)
 
 
 class Dispatcher:

@@ -6,12 +6,20 @@ handlers run inline with their exceptions logged, async handlers run as
 tracked tasks (awaited or cancelled on close, never leaked), and iterators
 get a bounded queue that drops the oldest events rather than stall the
 audio path when nobody reads it.
+
+Async handlers get the same bound: at most :data:`MAX_PENDING_HANDLER_CALLS`
+unfinished calls per handler. One more cancels the oldest (counted in
+:attr:`EventBus.handler_calls_dropped`, and logged). Without it, an async
+handler that never returns, on a server streaming 1,200 events a second,
+left 6,150 pending tasks after 6 s, growing for as long as the session ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -25,6 +33,10 @@ H = TypeVar("H", bound=Callable[..., Any])
 
 #: Subscribe to every event type.
 ALL = "*"
+#: Unfinished calls one async handler may have; ``events()``'s default queue size.
+MAX_PENDING_HANDLER_CALLS = 1000
+#: Seconds between two warnings about the same slow handler.
+_DROP_WARNING_INTERVAL = 5.0
 
 
 class _Subscription:
@@ -54,6 +66,12 @@ class EventBus:
         self._handlers: dict[str, list[Handler]] = {}
         self._subscriptions: list[_Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        #: id(handler) -> its unfinished calls, oldest first (the bound's bookkeeping)
+        self._pending: dict[int, collections.deque[tuple[asyncio.Task[None], Awaitable[None]]]] = {}
+        self._warned_at: dict[int, float] = {}
+        #: Async handler calls cancelled because the handler had too many unfinished.
+        self.handler_calls_dropped = 0
+        self.max_pending_handler_calls = MAX_PENDING_HANDLER_CALLS
         #: Called whenever a handler or iterator comes or goes (the transport's
         #: monitor runs level meters only while someone listens).
         self.on_listeners_changed: Callable[[], None] | None = None
@@ -102,8 +120,50 @@ class EventBus:
                 continue
             if inspect.isawaitable(result):
                 task = asyncio.ensure_future(self._guard(result, handler, msg.type))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._track(task, result, handler)
+
+    def _track(self, task: asyncio.Task[None], call: Awaitable[None], handler: Handler) -> None:
+        """Keep the task (so it is drained or cancelled at close), within the handler's bound."""
+        self._tasks.add(task)
+        key = id(handler)  # the list entry itself: stable while subscribed, even if unhashable
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = collections.deque()
+        entry = (task, call)
+        pending.append(entry)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            if pending and pending[0] is entry:
+                pending.popleft()  # the usual case: calls finish in order
+            elif entry in pending:
+                pending.remove(entry)
+            if not pending and self._pending.get(key) is pending:
+                del self._pending[key]
+
+        task.add_done_callback(finished)
+        if len(pending) > self.max_pending_handler_calls:
+            oldest, oldest_call = pending.popleft()
+            oldest.cancel()
+            if inspect.iscoroutine(oldest_call) and (
+                inspect.getcoroutinestate(oldest_call) == inspect.CORO_CREATED
+            ):
+                oldest_call.close()  # never started: closed, not "never awaited"
+            self.handler_calls_dropped += 1
+            self._warn_dropped(key, handler)
+
+    def _warn_dropped(self, key: int, handler: Handler) -> None:
+        now = time.monotonic()
+        if now - self._warned_at.get(key, -_DROP_WARNING_INTERVAL) < _DROP_WARNING_INTERVAL:
+            return
+        self._warned_at[key] = now
+        log.warning(
+            "async event handler %r is too slow: it has %d unfinished calls, so the oldest "
+            "are cancelled (%d so far); make it faster or hand the work to a queue",
+            handler,
+            self.max_pending_handler_calls,
+            self.handler_calls_dropped,
+        )
 
     @staticmethod
     async def _guard(result: Awaitable[None], handler: Handler, event_type: str) -> None:

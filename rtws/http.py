@@ -9,9 +9,11 @@ or error text may carry a key.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+from . import safejson
 from .errors import AuthenticationError, ConnectionFailed, ConnectTimeout, RateLimited, RTWSError
 from .redact import redact
 
@@ -19,12 +21,24 @@ from .redact import redact
 AuthCheck = Callable[[int, Mapping[str, Any]], bool]
 
 
+#: The longest ``Retry-After`` honoured, in seconds: a server saying "inf" (or a
+#: year) must not park a session in ``connecting`` for good.
+MAX_RETRY_AFTER_S = 120.0
+
+
 def retry_after_seconds(raw: str | None) -> float | None:
-    """A ``Retry-After`` header in seconds (the HTTP-date form is rare for APIs: ignored)."""
+    """A ``Retry-After`` header in seconds (the HTTP-date form is rare for APIs: ignored).
+
+    ``nan``, ``inf`` and negative values are ignored; longer waits are cut to
+    :data:`MAX_RETRY_AFTER_S`.
+    """
     try:
-        return float(raw) if raw is not None else None
+        seconds = float(raw) if raw is not None else None
     except ValueError:
         return None
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER_S)
 
 
 def error_fields(body: Any) -> dict[str, Any]:
@@ -86,17 +100,22 @@ async def request_json(
     import httpx
 
     where = redact(url)
+    response: httpx.Response | RTWSError
     try:
         async with httpx.AsyncClient(timeout=timeout_s) as client:
             response = await client.request(method, url, headers=dict(headers or {}), json=body)
     except httpx.TimeoutException:
-        raise ConnectTimeout(
-            f"timed out after {timeout_s:g} s trying to {what} at {where}"
-        ) from None
+        response = ConnectTimeout(f"timed out after {timeout_s:g} s trying to {what} at {where}")
     except httpx.HTTPError as exc:
-        raise ConnectionFailed(f"could not {what} at {where}: {redact(str(exc))}") from None
+        response = ConnectionFailed(f"could not {what} at {where}: {redact(str(exc))}")
+    if isinstance(response, RTWSError):
+        # Raised outside the ``except``: httpx's exception holds the request, and so
+        # its headers (the key); chained as ``__context__`` it would stay reachable.
+        raise response
     try:
-        answer: Any = response.json()
+        # Not ``response.json()``: its RecursionError on a deeply nested body is
+        # no ValueError and would escape every handler up the stack.
+        answer: Any = safejson.loads(response.content)
     except ValueError:
         answer = None
     status = response.status_code

@@ -59,7 +59,9 @@ class ReconnectPolicy(BaseModel):
 class TransportOptions(BaseModel):
     """Settings every transport understands; providers add their own fields."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Inputs are kept out of error messages: a failing check on the whole model would
+    # otherwise print the start of the input, which may be the API key.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
     connect_timeout: float = Field(
         default=15.0, gt=0.0, le=300.0, description="seconds, whole connect()"
@@ -70,6 +72,16 @@ class TransportOptions(BaseModel):
     )
     prebuffer_ms: float = Field(
         default=40.0, ge=0.0, le=2000.0, description="bot audio queued before play"
+    )
+    #: Servers send a reply's audio faster than real time, so the buffer must hold
+    #: whole replies; five minutes is more than any provider sends at once, and
+    #: bounds what a misbehaving server can make rtws hold (29 MB at 48 kHz).
+    max_playout_s: float = Field(
+        default=300.0,
+        ge=1.0,
+        le=3600.0,
+        description="most bot audio queued for the speaker, in seconds; more is dropped "
+        "(counted in stats.bot_audio_dropped_ms, reported as an error event)",
     )
     ping_interval: float | None = Field(
         default=10.0, gt=0.0, le=3600.0, description="websocket keepalive, seconds"

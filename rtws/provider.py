@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import rtvi
-from .audio import PlaybackMark
+from .audio import OverflowReport, PlaybackMark
 from .connection import WebSocketConnection
 from .conversation import Conversation, events, metrics
 from .dispatch import BinaryHandler, Dispatcher, LLMHandler, TransportStats
@@ -330,6 +330,7 @@ class TransportOutput:
     def __init__(self, api: ProviderAPI) -> None:
         self._api = api
         self._bus = api._bus  # pyright: ignore[reportPrivateUsage]
+        self._overflow: OverflowReport | None = None  # see _overflowed
 
     def emit(self, message: rtvi.RTVIMessage) -> None:
         self._bus.emit(message)
@@ -341,8 +342,23 @@ class TransportOutput:
         media = self._api._media  # pyright: ignore[reportPrivateUsage]
         if media is None or not media.is_running:
             return False
+        stats = media.stats
+        dropped_before = stats.dropped_bot_audio_ms
         media.play(pcm, item_id)
+        if stats.dropped_bot_audio_ms != dropped_before:  # the playout buffer is full
+            self._overflowed(stats.dropped_bot_audio_ms - dropped_before)
         return True
+
+    def _overflowed(self, dropped_ms: int) -> None:
+        """Counted always; reported as an ``error`` event at most every few seconds."""
+        api = self._api
+        api.stats.bot_audio_dropped_ms += dropped_ms
+        if self._overflow is None:
+            self._overflow = OverflowReport(api.provider_name, api.options.max_playout_s)
+        warning = self._overflow.add(dropped_ms)
+        if warning is not None:
+            log.warning("%s", warning)
+            api.emit_error(warning, fatal=False)
 
     def end_of_stream(self, item_id: str | None) -> None:
         media = self._api._media  # pyright: ignore[reportPrivateUsage]

@@ -31,16 +31,20 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._secrets: set[str] = set()
+        #: Longest first (a key containing another is masked whole); sorted once per
+        #: new secret, not on every call: every log line and event goes through here.
+        self._ordered: tuple[str, ...] = ()
         for s in secrets:
             self.add(s)
 
     def add(self, secret: str | None) -> None:
         # Very short strings would mask innocent text; real keys are long.
-        if secret and len(secret) >= 6:
+        if secret and len(secret) >= 6 and secret not in self._secrets:
             self._secrets.add(secret)
+            self._ordered = tuple(sorted(self._secrets, key=len, reverse=True))
 
     def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._ordered:
             text = text.replace(secret, MASK)
         text = _SECRET_QUERY.sub(rf"\g<1>{MASK}", text)
         return _SECRET_HEADER.sub(rf"\g<1>{MASK}", text)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import safejson
 from .errors import ProtocolError
 
 #: The RTVI version this module speaks (pipecat 1.x).
@@ -91,11 +92,15 @@ def parse(raw: str | bytes | Mapping[str, Any]) -> RTVIMessage:
     """Wire JSON (or a decoded object) → the typed model; :class:`RTVIParseError` if invalid."""
     if isinstance(raw, str | bytes):
         try:
-            obj: Any = json.loads(raw)
+            obj: Any = safejson.loads(raw)  # ValueError (not RecursionError) when too deep
         except (ValueError, UnicodeDecodeError) as exc:
             raise RTVIParseError(f"RTVI message is not JSON: {exc}") from None
     else:
         obj = dict(raw)
+        try:
+            safejson.check_depth(obj)  # what parse accepts, its own output must parse
+        except ValueError as exc:
+            raise RTVIParseError(f"RTVI message is not usable JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise RTVIParseError(f"RTVI message must be a JSON object, got {type(obj).__name__}")
     message: dict[str, Any] = obj  # pyright: ignore[reportUnknownVariableType]

@@ -241,6 +241,7 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
             chunk_ms=self.options.chunk_ms,
             prebuffer_ms=self.options.prebuffer_ms,
             resample_quality=self.options.resample_quality,
+            max_playout_s=self.options.max_playout_s,
         )
 
     async def connect(self) -> None:

@@ -34,25 +34,75 @@ from rtws.rtvi import RTVIParseError
 from rtws.testing import EventLog, wait_for
 from tests.conftest import make_options
 from tests.echo_provider import EchoServer, EchoTransport
+from tests.hostile import deep_array, deep_object
 from tests.test_rtvi import WIRE
 
 #: Examples run per test, for the report (filled as the tests run).
 EXAMPLES: dict[str, int] = {}
 
+#: Every code point, surrogates included ("\ud800" is valid JSON), so control
+#: characters and terminal escapes reach every field a server could fill.
+ANY_CHAR = st.characters(exclude_categories=())
+#: Text that a terminal or an encoder could choke on: escapes, C1 controls, lone surrogates.
+HOSTILE_TEXT = st.lists(
+    st.sampled_from(
+        ["\x1b]0;title\x07", "\x1b[2J", "\x9b31m", "\ud800", "\udfff", "\x00", "\u202e"]
+    )
+    | st.text(ANY_CHAR, max_size=8),
+    max_size=6,
+).map("".join)
+#: Sizes at the edges: huge and tiny numbers, infinities and NaN (Python's json
+#: reads ``Infinity`` and ``NaN``), empty and 64 kB strings.
+EXTREME_LEAF = (
+    st.sampled_from(
+        [
+            2**63,
+            -(2**63) - 1,
+            2**64,
+            10**300,
+            -(10**300),
+            1e308,
+            -1e308,
+            5e-324,
+            0.0,
+            -0.0,
+            "",
+            "x" * 65536,
+        ]
+    )
+    | st.floats()
+)
 JSON_LEAF = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False)
     | st.text(max_size=40)
+    | HOSTILE_TEXT
+    | EXTREME_LEAF
 )
-JSON = st.recursive(
-    JSON_LEAF,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=12,
+#: Nesting far past any real message (and past :data:`rtws.safejson.MAX_DEPTH`), yet
+#: shallow enough for the fakes' encoders: deeper frames are sent as raw text below.
+DEEP = st.integers(1, 250).flatmap(
+    lambda depth: st.sampled_from(["list", "dict"]).map(lambda kind: _nest(kind, depth))
 )
+JSON = (
+    st.recursive(
+        JSON_LEAF,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+    | DEEP
+)
+
+
+def _nest(kind: str, depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value] if kind == "list" else {"a": value}
+    return value
 
 
 def count(name: str) -> None:
@@ -87,7 +137,10 @@ def envelope(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 def rtvi_inputs(draw: st.DrawFn) -> str | bytes | dict[str, Any]:
     kind = draw(st.sampled_from(sorted(WIRE)))
     valid = envelope(kind, WIRE[kind])
-    choice = draw(st.integers(0, 5))
+    choice = draw(st.integers(0, 6))
+    if choice == 6:  # nested past any decoder's stack
+        depth = draw(st.integers(90, 6000))
+        return deep_array(depth) if draw(st.booleans()) else deep_object(depth)
     if choice == 0:
         return draw(st.text(max_size=200))
     if choice == 1:
@@ -151,7 +204,18 @@ def huge(size: int) -> str:
     return json.dumps({"type": "transcript", "role": "bot", "text": "x" * size})
 
 
+#: Raw frames nested deeper than any encoder can produce (the decoder used to
+#: raise RecursionError at ~1,000 levels), alone or inside a valid message.
+DEEP_FRAMES = st.tuples(st.integers(90, 6000), st.booleans(), st.booleans()).map(
+    lambda t: (
+        '{"type": "transcript", "role": "bot", "text": "x", "x": ' + deep_object(t[0]) + "}"
+        if t[2]
+        else (deep_array(t[0]) if t[1] else deep_object(t[0]))
+    )
+)
 FRAMES = st.one_of(
+    DEEP_FRAMES,
+    DEEP_FRAMES.map(str.encode),  # and in binary frames
     st.sampled_from(VALID_SERVER_MESSAGES).flatmap(mutated).map(not_fatal).map(json.dumps),
     st.sampled_from(VALID_SERVER_MESSAGES)
     .flatmap(mutated)
@@ -308,3 +372,45 @@ async def test_an_audio_item_id_of_the_wrong_type_never_reaches_the_audio_thread
         assert media.stats.extra.get("callback_errors", 0) == 0
         assert not live.log.of_type("device-error")
         assert t.stats.malformed_messages == 1  # refused on the loop, counted and reported
+
+
+# ---------------------------------------------------------------- the depth bound itself
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return 0
+
+
+BRACKETY_TEXT = st.text(st.sampled_from('[]{}"\\\\ aé\ud800'), max_size=12)
+NESTED = st.recursive(
+    st.none() | st.integers() | BRACKETY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(BRACKETY_TEXT, inner, max_size=3),
+    max_leaves=20,
+) | st.integers(1, 160).flatmap(
+    lambda depth: st.sampled_from(["list", "dict"]).map(lambda k: _nest(k, depth))
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=NESTED, wide=st.booleans(), binary=st.booleans())
+def test_the_depth_bound_is_exact_whatever_the_strings_hold(
+    value: Any, wide: bool, binary: bool
+) -> None:
+    """Strings full of brackets, quotes and backslashes never fool the raw-text measure."""
+    from rtws import safejson
+
+    count("safejson")
+    if wide:  # past the walk's budget: the raw text is measured instead
+        value = [*([0] * 1500), value]
+    text = json.dumps(value, ensure_ascii=not binary)
+    binary = binary and "\ud800" not in text  # a raw lone surrogate is no valid UTF-8
+    raw: str | bytes = text.encode() if binary else text
+    expected = _depth(value)
+    if expected > safejson.MAX_DEPTH:
+        with pytest.raises(ValueError, match="nested deeper than"):
+            safejson.loads(raw)
+    else:
+        assert safejson.loads(raw) == value
+    assert safejson._raw_depth(raw) == expected  # pyright: ignore[reportPrivateUsage]

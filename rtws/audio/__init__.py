@@ -7,7 +7,7 @@ its own and shared by every media backend.
 from .chunker import Chunker
 from .levels import LevelMeter, level
 from .pipeline import InputPipeline, OutputPipeline
-from .playout import PlaybackMark, PlayoutBuffer
+from .playout import OverflowReport, PlaybackMark, PlayoutBuffer
 from .resample import StreamResampler
 from .wav import WavWriter, read_wav, to_int16, write_wav
 
@@ -16,6 +16,7 @@ __all__ = [
     "InputPipeline",
     "LevelMeter",
     "OutputPipeline",
+    "OverflowReport",
     "PlaybackMark",
     "PlayoutBuffer",
     "StreamResampler",

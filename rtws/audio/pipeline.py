@@ -67,23 +67,51 @@ class OutputPipeline:
     """Bot audio at the provider rate → the device-rate playout buffer the callback reads."""
 
     def __init__(
-        self, provider_rate: int, device_rate: int, prebuffer_ms: float, quality: str = "LQ"
+        self,
+        provider_rate: int,
+        device_rate: int,
+        prebuffer_ms: float,
+        quality: str = "LQ",
+        max_buffer_s: float | None = None,
     ) -> None:
         self.provider_rate = provider_rate
         self.device_rate = device_rate
         self.resampler = StreamResampler(provider_rate, device_rate, quality)
-        self.buffer = PlayoutBuffer(device_rate, round(device_rate * prebuffer_ms / 1000))
+        max_samples = None if max_buffer_s is None else round(device_rate * max_buffer_s)
+        self.buffer = PlayoutBuffer(
+            device_rate, round(device_rate * prebuffer_ms / 1000), max_samples
+        )
         self.level = LevelMeter()
         self.metering = True
+        #: Provider-rate samples refused because the buffer held ``max_buffer_s`` already.
+        self.dropped_samples = 0
         self._item: str | None = None
 
-    def write(self, pcm: bytes | Int16Array, item_id: str | None = None) -> None:
+    def write(self, pcm: bytes | Int16Array, item_id: str | None = None) -> int:
+        """Queue audio; returns how many of its samples were dropped (the buffer was full).
+
+        What does not fit is cut before it is resampled: a flood costs a slice,
+        not seconds of the event loop's time.
+        """
         samples = np.frombuffer(pcm, dtype="<i2") if isinstance(pcm, bytes | bytearray) else pcm
+        room = self.buffer.room()
+        dropped = 0
+        if room is not None:
+            fits = room * self.provider_rate // self.device_rate
+            if len(samples) > fits:
+                dropped = len(samples) - fits
+                self.dropped_samples += dropped
+                if not fits:
+                    return dropped
+                # A copy: a slice would keep the whole delta alive (the resampler hands
+                # samples through untouched when the rates match).
+                samples = samples[:fits].copy()
         if item_id != self._item and self._item is not None:
             # A new item: the resampler's last few samples belong to the old one.
             self._finish_item()
         self._item = item_id
         self.buffer.write(self.resampler.process(samples), item_id)
+        return dropped
 
     def end_of_stream(self, item_id: str | None = None) -> None:
         if item_id is None or item_id == self._item:

@@ -10,6 +10,10 @@ milliseconds from its own thread. This buffer sits in between:
   again: never stale samples, never a half-filled block of garbage;
 * ``flush()`` drops everything at once, so the very next block the device
   asks for is silent — interruption latency is one device block;
+* it holds at most ``max_samples`` (``options.max_playout_s`` of audio):
+  a server that sends audio far faster than it plays (520 deltas of 1 MB in
+  5 s queued 8,500 s and 600 MB) gets the rest refused, and counted, by
+  :class:`~rtws.audio.OutputPipeline` before any of it is resampled;
 * it counts, per item, how many samples really left through the device
   callback. That, not the time since the first delta arrived, is what the
   user heard, and it is what a provider needs to truncate the model's memory
@@ -53,11 +57,15 @@ class PlaybackMark:
 class PlayoutBuffer:
     """Device-rate PCM16 queue with prebuffering, underrun handling and per-item positions."""
 
-    def __init__(self, sample_rate: int, prebuffer_samples: int) -> None:
+    def __init__(
+        self, sample_rate: int, prebuffer_samples: int, max_samples: int | None = None
+    ) -> None:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
         self.sample_rate = sample_rate
         self.prebuffer_samples = max(0, prebuffer_samples)
+        #: The most samples queued at once (None: no bound); see :meth:`room`.
+        self.max_samples = max_samples
         self._lock = threading.Lock()
         self._segments: collections.deque[tuple[Int16Array, str | None]] = collections.deque()
         self._offset = 0  # samples of the head segment already played
@@ -163,6 +171,12 @@ class PlayoutBuffer:
     def buffered_samples(self) -> int:
         return self._buffered
 
+    def room(self) -> int | None:
+        """Samples that may still be queued before ``max_samples`` (None: no bound)."""
+        if self.max_samples is None:
+            return None
+        return max(0, self.max_samples - self._buffered)
+
     @property
     def is_playing(self) -> bool:
         return self._playing
@@ -194,3 +208,31 @@ class PlayoutBuffer:
 
     def _ms(self, samples: int) -> int:
         return round(samples * 1000 / self.sample_rate)
+
+
+class OverflowReport:
+    """Turns dropped bot audio into a user-facing warning, at most every ``interval`` seconds.
+
+    A server flooding audio overflows the buffer on every delta; one ``error``
+    event per delta would flood the user in turn.
+    """
+
+    def __init__(self, provider: str, max_playout_s: float, interval: float = 5.0) -> None:
+        self._provider = provider
+        self._max_playout_s = max_playout_s
+        self._interval = interval
+        self._reported_at = -float("inf")
+        self.dropped_ms = 0
+
+    def add(self, dropped_ms: int) -> str | None:
+        """Count a drop; the warning to show now, or None if one was shown recently."""
+        self.dropped_ms += dropped_ms
+        now = time.monotonic()
+        if now - self._reported_at < self._interval:
+            return None
+        self._reported_at = now
+        return (
+            f"the speaker buffer is full ({self._max_playout_s:g} s of bot audio, "
+            f"options.max_playout_s): {self._provider} sends audio much faster than it "
+            f"plays; {self.dropped_ms / 1000:.1f} s dropped so far"
+        )

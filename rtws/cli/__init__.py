@@ -27,6 +27,7 @@ except ModuleNotFoundError as exc:  # `pip install rtws` alone: the library, not
 from .. import __version__
 from ..providers import available_providers
 from .errors import EXIT_INTERRUPTED, describe
+from .text import printable
 
 Command = Callable[[argparse.Namespace, Console], Coroutine[Any, Any, int]]
 
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rtws`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _never_fail_to_print()
     setup_logging(args.verbose, args.debug)
     console = Console(highlight=False)
     command: Command = args.command_fn
@@ -155,12 +157,33 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _never_fail_to_print() -> None:
+    """A character the terminal's encoding lacks is shown escaped, never an exception.
+
+    Server text is made printable before it is shown (:mod:`rtws.cli.text`);
+    this is the backstop for a terminal that is not UTF-8 (``LANG=C``).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+class _PrintableRecords(logging.Filter):
+    """Log messages quote servers too (a malformed frame, a close reason): made printable."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = printable(record.getMessage()), None
+        return True
+
+
 def setup_logging(verbose: int, debug: bool) -> None:
     """Quiet by default: what matters is shown in the view, failures as one line."""
     level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else logging.ERROR
     handler = RichHandler(
         console=Console(stderr=True), show_time=False, show_path=False, markup=False
     )
+    handler.addFilter(_PrintableRecords())
     logging.basicConfig(level=level, handlers=[handler], format="%(name)s: %(message)s")
 
 

@@ -19,6 +19,7 @@ from ..errors import (
     RTWSError,
 )
 from ..redact import redact
+from .text import printable
 
 #: A failure at run time (connection, device, provider).
 EXIT_ERROR = 1
@@ -46,8 +47,12 @@ class CLIError(Exception):
 
 
 def one_line(text: str) -> str:
-    """Secrets masked and line breaks folded: the error must stay one readable line."""
-    return " ".join(redact(text).split())
+    """Secrets masked, control characters escaped and line breaks folded: one readable line.
+
+    The text often quotes a server (a refusal body, a close reason), so it goes
+    through :func:`~rtws.cli.text.printable` before it reaches the terminal.
+    """
+    return " ".join(printable(redact(text)).split())
 
 
 def describe(exc: BaseException) -> CLIError:

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import rtvi
+from .text import printable
 
 Who = Literal["you", "bot", "call", "info", "error"]
 
@@ -46,8 +47,8 @@ class Line:
     interrupted: bool = False
 
     def plain(self) -> str:
-        """The line as plain output prints it."""
-        text = self.text + (" [interrupted]" if self.interrupted else "")
+        """The line as plain output prints it (server text made printable)."""
+        text = printable(self.text) + (" [interrupted]" if self.interrupted else "")
         if self.latency_ms is not None:
             text += f"  ({self.latency_ms:.0f} ms)"
         return f"{LABELS[self.who][0]}: {text}" if self.who in ("you", "bot") else text
@@ -56,7 +57,7 @@ class Line:
         label, style = LABELS[self.who]
         text = Text.assemble((f"{label:>3} ", style))
         body_style = "red" if self.who == "error" else ("dim" if self.who == "info" else "")
-        text.append(self.text, style=body_style + (" italic" if not self.final else ""))
+        text.append(printable(self.text), style=body_style + (" italic" if not self.final else ""))
         if not self.final:
             text.append(" …", style="dim")
         if self.interrupted:
@@ -182,7 +183,7 @@ class SessionView:
 
     def describe_bot(self) -> str:
         parts = [str(self.about.get(k)) for k in ("provider", "model") if self.about.get(k)]
-        return " ".join(parts) or self.title
+        return printable(" ".join(parts) or self.title)
 
     @property
     def transcript(self) -> list[Line]:
@@ -328,7 +329,7 @@ def _meter(value: float) -> Text:
 
 
 def _device(name: str, active: bool) -> Text:
-    return Text.assemble(("● " if active else "  ", "bold green"), name)
+    return Text.assemble(("● " if active else "  ", "bold green"), printable(name))
 
 
 def _compact(value: object) -> str:

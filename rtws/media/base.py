@@ -80,6 +80,8 @@ class MediaFormat:
     chunk_ms: float = 20.0
     prebuffer_ms: float = 40.0
     resample_quality: str = "LQ"
+    #: The most bot audio queued for the speaker, in seconds (None: no bound).
+    max_playout_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -90,6 +92,8 @@ class MediaStats:
     dropped_input_blocks: int = 0
     chunks_delivered: int = 0
     underruns: int = 0
+    #: Bot audio refused because the playout buffer held ``max_playout_s`` already.
+    dropped_bot_audio_ms: int = 0
     extra: dict[str, int] = field(default_factory=dict[str, int])
 
 
@@ -265,7 +269,11 @@ class MediaManager(ABC):
         fmt = self._format
         assert fmt is not None
         self._output = OutputPipeline(
-            fmt.output_sample_rate, device_rate, fmt.prebuffer_ms, fmt.resample_quality
+            fmt.output_sample_rate,
+            device_rate,
+            fmt.prebuffer_ms,
+            fmt.resample_quality,
+            fmt.max_playout_s,
         )
         self._output.metering = self._metering[1]
 
@@ -370,9 +378,13 @@ class MediaManager(ABC):
         return pipeline.read_into(out)
 
     def play(self, pcm: bytes | npt.NDArray[np.int16], item_id: str | None = None) -> None:
-        """Queue bot audio (provider rate) for playback."""
-        if self._output is not None:
-            self._output.write(pcm, item_id)
+        """Queue bot audio (provider rate) for playback; what does not fit is counted in
+        ``stats.dropped_bot_audio_ms`` (the bound is ``MediaFormat.max_playout_s``)."""
+        output = self._output
+        if output is not None:
+            dropped = output.write(pcm, item_id)
+            if dropped:
+                self.stats.dropped_bot_audio_ms += round(dropped * 1000 / output.provider_rate)
 
     def end_of_stream(self, item_id: str | None = None) -> None:
         """No more audio is coming for now: play the tail even if shorter than the prebuffer."""

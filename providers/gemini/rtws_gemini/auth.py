@@ -72,7 +72,7 @@ async def mint_token(options: GeminiLiveOptions) -> str:
 
 
 def _is_bad_key(error: Mapping[str, Any]) -> bool:
-    reasons = {d.get("reason") for d in wire.objects(error.get("details"))}
+    reasons = {str(d.get("reason")) for d in wire.objects(error.get("details"))}  # hashable
     return "API_KEY_INVALID" in reasons or "API key not valid" in str(error.get("message", ""))
 
 

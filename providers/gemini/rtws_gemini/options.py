@@ -11,9 +11,18 @@ import os
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 
 from rtws import TransportOptions
+from rtws.cleartext import cleartext_problem
 from rtws.tools import Tool
 
 #: The Developer API's Live models speak audio natively; see Google's model list for others.
@@ -109,6 +118,10 @@ class GeminiLiveOptions(TransportOptions):
         default_factory=_env_key, description="GOOGLE_API_KEY or GEMINI_API_KEY"
     )
     model: str = DEFAULT_MODEL
+    #: Allow ``ws://``/``http://`` URLs to hosts other than this machine, which would
+    #: send the key unencrypted (see :mod:`rtws.cleartext`). Off: such URLs are refused.
+    #: (Declared before the URLs, so their validators can read it.)
+    allow_cleartext: bool = False
     #: ``wss://host`` (or ``ws://127.0.0.1:port`` for the fake); the path is derived.
     host: str = DEFAULT_HOST
     api_version: str = "v1beta"
@@ -143,13 +156,21 @@ class GeminiLiveOptions(TransportOptions):
 
     @field_validator("host")
     @classmethod
-    def _check_host(cls, value: str) -> str:
+    def _check_host(cls, value: str, info: ValidationInfo) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("ws", "wss") or not parts.netloc:
             raise ValueError(
                 "must be a ws:// or wss:// URL with a host, e.g. wss://generativelanguage.googleapis.com"
             )
+        _refuse_cleartext(value, "host", info)
         return value.rstrip("/")
+
+    @field_validator("ephemeral")
+    @classmethod
+    def _check_rest_host(cls, value: EphemeralToken | None, info: ValidationInfo) -> Any:
+        if value is not None:
+            _refuse_cleartext(str(value.rest_host), "ephemeral.rest_host", info)
+        return value
 
     @field_validator("response_modalities")
     @classmethod
@@ -162,3 +183,11 @@ class GeminiLiveOptions(TransportOptions):
     @classmethod
     def _bare_model(cls, value: str) -> str:
         return value.removeprefix("models/")
+
+
+def _refuse_cleartext(url: str, name: str, info: ValidationInfo) -> None:
+    """A field validator's check, so the error shows the URL and not the whole input (the key)."""
+    if not info.data.get("allow_cleartext", False):
+        problem = cleartext_problem(url, name)
+        if problem is not None:
+            raise ValueError(problem)

@@ -356,7 +356,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
                 f"Gemini sent audio at {rate} Hz; rtws_gemini expects {OUTPUT_RATE} Hz"
             )
         # feed(ev.BotAudio(pcm)) without the allocation: the hot path.
-        self.conversation.audio(wire.b64decode(inline.get("data") or ""))
+        self.conversation.audio(wire.pcm16(inline.get("data") or ""))
 
     def _maybe_reconnect_for_go_away(self) -> None:
         """After a goAway, move at the first point where the handle covers everything said.

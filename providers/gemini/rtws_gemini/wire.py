@@ -28,6 +28,18 @@ def b64decode(data: str) -> bytes:
         raise ProtocolError(f"invalid base64 in a Gemini message: {exc}") from None
 
 
+def pcm16(data: str) -> bytes:
+    """Base64 audio → PCM16 bytes; an odd byte count cannot be whole samples.
+
+    Refused here, with the same words as OpenAI's provider, rather than deep in
+    the playout path as numpy's "buffer size must be a multiple of element size".
+    """
+    pcm = b64decode(data)
+    if len(pcm) % 2:
+        raise ProtocolError("Gemini sent audio that is not whole PCM16 samples")
+    return pcm
+
+
 def b64encode(data: bytes) -> str:
     """Standard base64, which is what Google's servers send."""
     return base64.b64encode(data).decode("ascii")

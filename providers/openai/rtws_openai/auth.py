@@ -72,6 +72,13 @@ async def fetch_client_secret(options: OpenAIRealtimeOptions) -> ClientSecret:
         raise ConnectionFailed(
             f"{redact(url)} answered without a client secret (no 'value' field)", retryable=False
         )
+    if not _is_token(found.value):
+        # It goes into the handshake's Authorization header as is.
+        raise ConnectionFailed(
+            f"{redact(url)} answered with a client secret that is not a token "
+            f"({len(found.value)} characters, spaces or control characters among them)",
+            retryable=False,
+        )
     register_secret(found.value)
     return found
 
@@ -89,3 +96,8 @@ def _find_secret(body: Any) -> ClientSecret | None:
         return None
     expires = fields.get("expires_at")
     return ClientSecret(value, expires if isinstance(expires, int) else None)
+
+
+def _is_token(value: str) -> bool:
+    """Printable ASCII without spaces, of a sane length: what a header value can carry."""
+    return 0 < len(value) <= 8192 and value.isascii() and value.isprintable() and " " not in value

@@ -20,11 +20,13 @@ from pydantic import (
     Field,
     HttpUrl,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from rtws import TransportOptions
+from rtws.cleartext import cleartext_problem
 from rtws.errors import ConfigurationError
 from rtws.tools import Tool
 
@@ -188,6 +190,10 @@ class OpenAIRealtimeOptions(TransportOptions):
 
     api_key: SecretStr | None = Field(default_factory=_openai_key, description="OPENAI_API_KEY")
     model: str = Field(default="gpt-realtime", min_length=1)
+    #: Allow ``http://``/``ws://`` URLs to hosts other than this machine, which would
+    #: send the key unencrypted (see :mod:`rtws.cleartext`). Off: such URLs are refused.
+    #: (Declared before the URLs, so their validators can read it.)
+    allow_cleartext: bool = False
     #: The REST base; the websocket is ``{base_url}/realtime`` with a ws(s) scheme.
     base_url: str = "https://api.openai.com/v1"
     auth_header: Literal["bearer", "api-key"] = "bearer"
@@ -257,12 +263,20 @@ class OpenAIRealtimeOptions(TransportOptions):
 
     @field_validator("base_url")
     @classmethod
-    def _check_base_url(cls, value: str) -> str:
+    def _check_base_url(cls, value: str, info: ValidationInfo) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
             raise ValueError("must be an http(s):// or ws(s):// URL with a host")
         if parts.query or parts.fragment:
             raise ValueError("must not carry a query or fragment (use extra_query)")
+        _refuse_cleartext(value, "base_url", info)
+        return value
+
+    @field_validator("ephemeral")
+    @classmethod
+    def _check_endpoint(cls, value: EphemeralToken | None, info: ValidationInfo) -> Any:
+        if value is not None and value.endpoint is not None:
+            _refuse_cleartext(str(value.endpoint), "ephemeral.endpoint", info)
         return value
 
     @field_validator("output_modalities")
@@ -357,3 +371,11 @@ class OpenAIRealtimeOptions(TransportOptions):
             if any(word in name.lower() for word in ("auth", "key", "token", "secret", "cookie")):
                 found.append(value.get_secret_value().split(" ", 1)[-1])
         return [s for s in found if s]
+
+
+def _refuse_cleartext(url: str, name: str, info: ValidationInfo) -> None:
+    """A field validator's check, so the error shows the URL and not the whole input (the key)."""
+    if not info.data.get("allow_cleartext", False):
+        problem = cleartext_problem(url, name)
+        if problem is not None:
+            raise ValueError(problem)

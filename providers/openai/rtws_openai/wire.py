@@ -12,6 +12,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
+from rtws import safejson
 from rtws.errors import (
     AuthenticationError,
     ConnectionFailed,
@@ -156,7 +157,7 @@ def part(event: Event, key: str) -> Event:
 def arguments(raw: str) -> dict[str, Any] | None:
     """Function-call arguments (a JSON object in a string); None when they are not one."""
     try:
-        value: Any = json.loads(raw)
+        value: Any = safejson.loads(raw)  # a ValueError, never a RecursionError, if too deep
     except ValueError:
         return None
     return value if isinstance(value, dict) else None  # pyright: ignore[reportUnknownVariableType]
