@@ -91,7 +91,10 @@ class TestOwnSocketConformance(ProviderConformance):
 
 # ---------------------------------------------------------------- broken providers
 class BargeInEndsTheReply(PcmTransport):
-    """Treats the barge-in as the reply's end: audio still in flight starts a 'new' reply."""
+    """Treats the barge-in as the reply's end, and does not say that its protocol announces
+    every reply: audio still in flight then starts a 'new' reply."""
+
+    announces_replies = False
 
     async def attach_llm_listeners(self) -> None:
         await super().attach_llm_listeners()
