@@ -401,7 +401,7 @@ class ParrotConformance(ProviderConformance):
 
 
 results = await ParrotConformance().run()
-mark = {"ok": "✅", "skipped": "➖"}  # skipped: the harness lacks that check's action
+mark = {"ok": "✅", "skipped": "⏭️"}  # skipped: the harness lacks that check's action
 lines = [
     f"- {mark.get(r.split(':')[0], '❌')} `{name}` {'' if r == 'ok' else r}"
     for name, r in results.items()

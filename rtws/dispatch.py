@@ -76,6 +76,10 @@ def decode_json_object(frame: str | bytes, provider: str) -> dict[str, Any]:
     raise ProtocolError(problem)
 
 
+#: The dispatch key of a binary frame when a binary handler is registered.
+BINARY_KINDS = ("<binary frame>",)
+
+
 class Dispatcher:
     """Message type → handler, with the decoding and failure policy around it."""
 
@@ -96,6 +100,7 @@ class Dispatcher:
         self._handlers: dict[str, LLMHandler] = {}
         self._ignored: set[str] = set()
         self._binary: BinaryHandler | None = None
+        self._binary_table: dict[str, Callable[[Any], object]] = {}
         self._binary_reported = False
 
     def register(self, message_type: str, handler: LLMHandler) -> None:
@@ -104,6 +109,7 @@ class Dispatcher:
     def register_binary(self, handler: BinaryHandler | None) -> None:
         """Binary frames go to ``handler`` undecoded (None: decode them like text frames)."""
         self._binary = handler
+        self._binary_table = {BINARY_KINDS[0]: handler} if handler is not None else {}
 
     def new_connection(self) -> None:
         """A fresh connection: its first undecodable binary frame is reported again."""
@@ -117,36 +123,21 @@ class Dispatcher:
     async def dispatch(self, frame: str | bytes) -> None:
         """Decode one frame and run the handler of each of its types. Never raises."""
         self.stats.messages_received += 1
-        binary = self._binary
-        if binary is not None and type(frame) is bytes:
+        message: Any
+        if self._binary is not None and type(frame) is bytes:
+            # Raw bytes, undecoded, to the binary handler: the same loop below runs it.
+            message, kinds, handlers = frame, BINARY_KINDS, self._binary_table
+        else:
             try:
-                result = binary(frame)
-                if result is not None and isawaitable(result):
-                    await result
-            except asyncio.CancelledError:
-                raise
-            except ConnectionFailed as exc:
-                log.debug("%s binary handler could not answer: %s", self.provider, exc)
-            except Exception as exc:
-                self._handler_failed("<binary frame>", exc)
-            return
-        try:
-            message = self._decode(frame)
-            kinds = tuple(self._kinds(message))
-        except ProtocolError as exc:
-            self.stats.malformed_messages += 1
-            if type(frame) is bytes:
-                # A stream of raw frames would be ~50 identical errors a second: once is enough.
-                if self._binary_reported:
-                    self.stats.binary_unreported += 1
-                    return
-                self._binary_reported = True
-            log.warning("%s", exc)
-            self._report(str(exc))
-            return
+                message = self._decode(frame)
+                kinds = tuple(self._kinds(message))
+            except ProtocolError as exc:
+                self._undecodable(frame, exc)
+                return
+            handlers = self._handlers
         handled = False
         for kind in kinds:
-            handler = self._handlers.get(kind)
+            handler = handlers.get(kind)
             if handler is None:
                 continue
             handled = True
@@ -169,6 +160,17 @@ class Dispatcher:
             if kind not in self._ignored:  # once per type: a chatty server must not flood logs
                 self._ignored.add(kind)
                 log.info("%s: ignoring message type %r", self.provider, kind)
+
+    def _undecodable(self, frame: str | bytes, exc: ProtocolError) -> None:
+        self.stats.malformed_messages += 1
+        if type(frame) is bytes:
+            # A stream of raw frames would be ~50 identical errors a second: once is enough.
+            if self._binary_reported:
+                self.stats.binary_unreported += 1
+                return
+            self._binary_reported = True
+        log.warning("%s", exc)
+        self._report(str(exc))
 
     def _handler_failed(self, kind: str, exc: Exception) -> None:
         """A field of the wrong type or a missing key: the message is lost, the session is not."""

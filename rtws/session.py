@@ -167,7 +167,7 @@ class Sessions:
             return
         if self._t.state in (S.DISCONNECTING, S.DISCONNECTED, S.ERROR):
             return
-        self._failure_task = asyncio.ensure_future(self.fail_now(exc))
+        self._failure_task = asyncio.ensure_future(self._guarded(self.fail_now(exc), "teardown"))
 
     async def fail_now(self, exc: BaseException) -> None:
         """Any failure: error event, ``error`` state, and every resource released."""

@@ -83,6 +83,10 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
     output_sample_rate: int = 24000
     #: The provider's options model, so tools (the CLI) can build options from flags and files.
     options_class: ClassVar[type[TransportOptions]] = TransportOptions
+    #: True when the protocol announces every reply (``bot_reply_started()``) and has no
+    #: reply ids: after a barge-in, id-less audio is the cut reply's until the next reply
+    #: starts, even after its end-of-audio message or the user's turn ending.
+    announces_replies: ClassVar[bool] = False
 
     @property
     def model_name(self) -> str | None:
@@ -123,6 +127,7 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
             model=lambda: self.model_name,
             output_rate=lambda: self.output_sample_rate,
             bot_output=options.bot_output,
+            announced_replies=self.announces_replies,
         )
         self._monitor = SessionMonitor(
             self._bus, options, lambda: self.conversation.bot_speaking, self.bot_stopped_speaking

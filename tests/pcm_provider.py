@@ -50,6 +50,7 @@ class PcmTransport(RealTimeWebsocketTransport):
     options_class = PcmOptions
     input_sample_rate = 16000
     output_sample_rate = 24000
+    announces_replies = True  # every reply starts with "reply_started"
 
     options: PcmOptions
 

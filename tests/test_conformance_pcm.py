@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from typing import Any, ClassVar
 
 import numpy as np
@@ -90,7 +91,10 @@ class TestOwnSocketConformance(ProviderConformance):
 
 # ---------------------------------------------------------------- broken providers
 class BargeInEndsTheReply(PcmTransport):
-    """Treats the barge-in as the reply's end: audio still in flight starts a 'new' reply."""
+    """Treats the barge-in as the reply's end, and does not say that its protocol announces
+    every reply: audio still in flight then starts a 'new' reply."""
+
+    announces_replies = False
 
     async def attach_llm_listeners(self) -> None:
         await super().attach_llm_listeners()
@@ -222,3 +226,17 @@ async def test_binary_frames_without_a_binary_handler_are_reported_once() -> Non
             await suite.close_transports()
     [error] = errors
     assert "binary frame" in error.data.error and "on_binary_message" in error.data.error
+
+
+async def test_the_kit_runs_under_pytest_asyncio_strict_mode() -> None:
+    """A provider package need not configure ``asyncio_mode = "auto"``: the checks carry
+    the asyncio mark themselves (this repository's own config says auto, so override it)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-o", "asyncio_mode=strict",
+        f"{__file__}::TestPcmConformance::test_a_short_reply_plays_out",
+        f"{__file__}::TestPcmConformance::test_send_text_reaches_the_server",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    assert "2 passed" in out.decode()

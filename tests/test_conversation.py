@@ -114,6 +114,26 @@ def test_every_reply_boundary_makes_the_next_idless_audio_audible(boundary: Any)
     assert len(speaker.played) == 2 and speaker.played[0] != speaker.played[1]
 
 
+def test_announced_replies_late_audio_waits_for_the_next_reply_start() -> None:
+    """A protocol that starts every reply explicitly (Deepgram): after a cut, its end of
+    audio and the user's turn ending are not boundaries; only the next reply's start is."""
+    speaker, stats = Speaker(), TransportStats()
+    conv = Conversation(speaker, stats, provider="test", announced_replies=True)
+    conv.handle(ev.ReplyStarted())
+    conv.handle(ev.BotAudio(PCM))
+    conv.handle(ev.UserSpeechStarted())
+    conv.handle(ev.AudioDone())
+    conv.handle(ev.BotAudio(PCM))
+    conv.handle(ev.UserSpeechStopped())
+    conv.handle(ev.BotAudio(PCM))
+    conv.handle(ev.ReplyDone())
+    conv.handle(ev.BotAudio(PCM))
+    assert stats.late_audio_dropped == 3 and len(speaker.played) == 1
+    conv.handle(ev.ReplyStarted())
+    conv.handle(ev.BotAudio(PCM))
+    assert len(speaker.played) == 2 and speaker.played[0] != speaker.played[1]
+
+
 def test_idless_audio_after_audio_done_is_a_new_reply() -> None:
     conv, speaker, _ = make()
     conv.handle(ev.BotAudio(PCM))

@@ -53,6 +53,7 @@ class Conversation:
         output_rate: Callable[[], int] = lambda: 24000,
         clock: Callable[[], float] = time.perf_counter,
         bot_output: str = "reply",
+        announced_replies: bool = False,
     ) -> None:
         self._out = output
         self._emit = output.emit
@@ -61,6 +62,9 @@ class Conversation:
         self._model = model
         self._output_rate = output_rate
         self._by_sentence = bot_output == "sentence"
+        #: The provider starts every reply with ``reply_started`` (Deepgram's
+        #: AgentStartedSpeaking): after a cut, only that ends the cut reply's late audio.
+        self._announced = announced_replies
         self._clock = clock
         self.calls = CallLedger(output.emit)
         self.user_speaking = False
@@ -131,7 +135,7 @@ class Conversation:
             self.user_speaking = False
             self._emit(rtvi.UserStoppedSpeaking())
         reply = self._reply
-        if reply is not None and reply.cut and not reply.wire:
+        if reply is not None and reply.cut and not reply.wire and not self._announced:
             self._close(reply)  # the user's turn is over: what comes next answers it
 
     def user_transcript(self, text: str, final: bool = False, item_id: str | None = None) -> None:
@@ -169,7 +173,7 @@ class Conversation:
             return
         reply = self._reply
         if reply_id is None:
-            if reply is not None and reply.cut:
+            if (reply is not None and reply.cut) or (reply is None and self._waits_for_reply()):
                 self._stats.late_audio_dropped += 1
                 return
             if reply is None or reply.audio_done:
@@ -204,12 +208,16 @@ class Conversation:
         if not self.bot_speaking:
             self.bot_started()
 
+    def _waits_for_reply(self) -> bool:
+        """Announced replies: after a cut, id-less audio waits for the next reply's start."""
+        return self._announced and self._after_cut
+
     def audio_done(self, reply_id: str | None = None, item_id: str | None = None) -> None:
         """All of a reply's audio was sent: let its tail (shorter than the prebuffer) play."""
         reply = self._reply
         if reply is not None and (reply_id is None or reply.id == reply_id):
             if reply.cut:
-                if not reply.wire:
+                if not reply.wire and not self._announced:
                     self._close(reply)  # the server finished the cut reply: what follows is new
                 return
             reply.audio_done = True

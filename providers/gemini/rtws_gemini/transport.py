@@ -15,12 +15,8 @@ conversation carries on in a new connection.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
 from rtws.conversation import events as ev
@@ -34,16 +30,12 @@ from rtws.redact import get_logger, register_secret
 
 from . import endpoint, wire
 from .auth import mint_token
+from .goaway import GoAway
 from .options import GeminiLiveOptions, ManualActivity
 from .setup import INPUT_MIME, OUTPUT_RATE, setup_message
 
 log = get_logger("rtws.gemini")
 
-#: A mic chunk louder than this (RMS, dBFS) means the user is talking.
-VOICE_DBFS = -45.0
-#: After a goAway, quiet time that ends the user's turn for the move: long enough for the
-#: server's end-of-speech and its first reply (which then holds the move to the turn's end).
-GO_AWAY_PAUSE_S = 1.5
 #: After generationComplete, how long a reply waits for the tail of its transcript (an
 #: independent stream) before it ends without the turnComplete the server holds back.
 TRANSCRIPT_GRACE_S = 0.25
@@ -77,12 +69,9 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         #: longer than the reply, which ends at generationComplete.
         self._turn_open = False
         self._end_timer: asyncio.TimerHandle | None = None
-        self._go_away_deadline: float | None = None
-        self._go_away_timer: asyncio.TimerHandle | None = None
-        self._reconnect_requested = False
+        self._go_away = GoAway(lambda: self.schedule_reconnect("goAway"))
         self._resuming = False
         self._resumed = False
-        self._voice_at = float("-inf")
         #: ``goAway`` notices received, connections resumed with a handle, audio sent.
         self.go_aways = 0
         self.resumptions = 0
@@ -140,16 +129,15 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self.resumptions += self._resumed
 
     async def disconnect_llm(self) -> None:
-        self._cancel_go_away_timer()
+        self._go_away.reset()
         self._cancel_end_timer()
         self._token = None  # single-use; the next connect mints a new one
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
         await self.send_raw(wire.audio_input_json(chunk.pcm, INPUT_MIME))
         self.audio_sent_ms += chunk.duration_ms
-        if _voiced(chunk.samples):
-            self._voice_at = time.monotonic()
-        elif self._go_away_deadline is not None:
+        self._go_away.heard(chunk.samples)
+        if self._go_away.pending:
             self._maybe_reconnect_for_go_away()
 
     async def send_ready_message(self) -> None:
@@ -305,8 +293,6 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     def _on_go_away(self, message: dict[str, Any]) -> None:
         time_left = wire.parse_duration(wire.get(message["goAway"], "timeLeft"), default=0.0)
         self.go_aways += 1
-        loop = asyncio.get_running_loop()
-        self._go_away_deadline = loop.time() + time_left
         log.info("gemini: goAway, %.1f s left on this connection", time_left)
         if self._handle is None or not self.options.session_resumption:
             self.emit_error(
@@ -314,11 +300,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
                 "the next connection starts a new conversation"
             )
         # Reconnect at the next resumable point, and at the latest shortly before the deadline.
-        self._cancel_go_away_timer()
-        margin = min(2.0, time_left * 0.25)
-        self._go_away_timer = loop.call_later(
-            max(0.0, time_left - margin), self._reconnect_for_go_away
-        )
+        self._go_away.announced(time_left)
         self._maybe_reconnect_for_go_away()
 
     def _on_resumption_update(self, message: dict[str, Any]) -> None:
@@ -365,21 +347,12 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         them), nor while the user is mid-utterance: speech sent to the old
         connection after its last handle would be missing from the resumed session.
         """
-        if (
-            self._go_away_deadline is not None
-            and not self._turn_open
-            and not self.conversation.calls.open
-            and not self.conversation.user_transcript_pending
-            and time.monotonic() - self._voice_at >= GO_AWAY_PAUSE_S
-        ):
-            self._reconnect_for_go_away()
-
-    def _reconnect_for_go_away(self) -> None:
-        if self._reconnect_requested:
-            return
-        self._reconnect_requested = True
-        self._cancel_go_away_timer()
-        self.schedule_reconnect("goAway")
+        conversation = self.conversation
+        self._go_away.maybe_move(
+            not self._turn_open
+            and not conversation.calls.open
+            and not conversation.user_transcript_pending
+        )
 
     def _end_reply(self, reply: object = None) -> None:
         """End the reply (``reply``: only if it is still the one in progress)."""
@@ -392,25 +365,13 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             self._end_timer.cancel()
             self._end_timer = None
 
-    def _cancel_go_away_timer(self) -> None:
-        if self._go_away_timer is not None:
-            self._go_away_timer.cancel()
-            self._go_away_timer = None
-
     def _reset_connection_state(self) -> None:
         """A new connection: the previous one's turn and tool calls cannot continue."""
         self._setup_complete = asyncio.Event()
-        self._cancel_go_away_timer()
+        self._go_away.reset()
         self._cancel_end_timer()
-        self._go_away_deadline = None
-        self._reconnect_requested = False
         self._session_id = None
         self._turn_open = False
-
-
-def _voiced(samples: npt.NDArray[np.int16]) -> bool:
-    level = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
-    return level > 32768.0 * 10 ** (VOICE_DBFS / 20)
 
 
 def _ignore(message: dict[str, Any]) -> None:

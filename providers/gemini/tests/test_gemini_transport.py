@@ -272,6 +272,28 @@ async def test_a_late_transcript_tail_joins_its_reply_and_turn_complete_is_not_a
     assert len(events.of("bot-llm-started")) == 1  # ... and no phantom reply
 
 
+async def test_an_unfinished_input_transcript_after_the_reply_started_is_one_final(
+    fake: FakeSession,
+) -> None:
+    """Issue 17: input transcription keeps coming after modelTurn and is never finished."""
+    transport = GeminiLiveTransport(fake.options, silent_media())
+    events = Events(transport)
+    part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(distinct(0.1))}}
+    async with transport:
+        for content in (
+            {"inputTranscription": {"text": "what is"}},
+            {"modelTurn": {"parts": [part]}},
+            {"inputTranscription": {"text": " the weather"}},
+            {"generationComplete": True},
+            {"turnComplete": True},
+        ):
+            await fake.server.push({"serverContent": content})
+        await events.wait_for("user-transcription", 3)
+        await asyncio.sleep(0.1)
+    finals = [e.data.text for e in events.of("user-transcription") if e.data.final]
+    assert finals == ["what is the weather"]
+
+
 # ---------------------------------------------------------------- tools
 @pytest.mark.tidy_until_fixed(
     reason="issue 17 item 2: the late outputTranscription tail belongs in this bot-output"
