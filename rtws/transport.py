@@ -234,6 +234,8 @@ class RealTimeWebsocketTransport(ABC):
             chunk_ms=self.options.chunk_ms,
             prebuffer_ms=self.options.prebuffer_ms,
             resample_quality=self.options.resample_quality,
+            echo_cancellation=self.options.echo_cancellation,
+            noise_suppression=self.options.noise_suppression,
         )
 
     async def init_devices(self) -> None:

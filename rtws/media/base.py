@@ -30,7 +30,8 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from ..audio import InputPipeline, OutputPipeline, PlaybackMark
-from ..errors import DeviceError
+from ..audio.echo import EchoCanceller, EchoStats, canceller_available
+from ..errors import ConfigurationError, DeviceError
 from ..redact import get_logger
 
 log = get_logger("rtws.media")
@@ -80,6 +81,11 @@ class MediaFormat:
     chunk_ms: float = 20.0
     prebuffer_ms: float = 40.0
     resample_quality: str = "LQ"
+    #: Acoustic echo cancellation: None means the backend's default (on for sound
+    #: devices, off for files and memory); see :meth:`MediaManager.echo_cancellation_for`.
+    echo_cancellation: bool | None = None
+    #: WebRTC noise suppression on the mic, run by the echo canceller (so only with it on).
+    noise_suppression: bool = False
 
 
 @dataclass(slots=True)
@@ -91,16 +97,26 @@ class MediaStats:
     chunks_delivered: int = 0
     underruns: int = 0
     extra: dict[str, int] = field(default_factory=dict[str, int])
+    #: The echo canceller's figures while it runs (None when it is off).
+    echo: EchoStats | None = None
 
 
 DeviceErrorCallback = Callable[[DeviceError], None]
 
 #: Input blocks that may wait for the loop before the oldest is dropped (~2 s at 20 ms).
 MAX_PENDING_INPUT_BLOCKS = 100
+#: Seconds between two debug-log lines about the echo canceller.
+ECHO_LOG_INTERVAL = 5.0
 
 
 class MediaManager(ABC):
     """Audio in and out for one transport. Subclasses implement the device part."""
+
+    #: Whether ``echo_cancellation=None`` turns the canceller on for this backend:
+    #: yes where a speaker can leak into a mic (sound devices), no for files and memory.
+    echo_cancellation_default: bool = False
+    #: Whether the backend hands the canceller played blocks and DAC/ADC times at all.
+    supports_echo_cancellation: bool = False
 
     def __init__(self) -> None:
         self._format: MediaFormat | None = None
@@ -110,11 +126,14 @@ class MediaManager(ABC):
         self._cam_enabled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        # (block, captured_at); a None block marks the end of the input (see _end_input).
-        self._pending: collections.deque[tuple[npt.NDArray[np.int16] | None, float]] = (
-            collections.deque()
-        )
+        # (block, captured_at, adc_time); a None block marks the end of the input.
+        self._pending: collections.deque[
+            tuple[npt.NDArray[np.int16] | None, float, float | None]
+        ] = collections.deque()
+        self._echo: EchoCanceller | None = None
+        self._echo_logged_at = 0.0
         self._pending_lock = threading.Lock()
+        self._echo_wanted = False
         # The mic pump's wait for input: a bare future, resolved on the loop thread.
         self._mic_waiter: asyncio.Future[None] | None = None
         self._wakeup_scheduled = False
@@ -211,6 +230,7 @@ class MediaManager(ABC):
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._format = fmt
+        self._echo_wanted = self.echo_cancellation_for(fmt)
         with self._pending_lock:
             self._pending.clear()
         self._seq = 0
@@ -234,6 +254,36 @@ class MediaManager(ABC):
             self._input = None
             self._output = None
 
+    def echo_cancellation_for(self, fmt: MediaFormat) -> bool:
+        """Whether this backend runs the echo canceller for ``fmt``; a clear error if it cannot.
+
+        ``None`` follows the backend's default; on a machine where the
+        canceller cannot load, that default falls back to off (logged), while
+        an explicit ``True`` fails.
+        """
+        wanted = fmt.echo_cancellation
+        if wanted is False:
+            return False
+        if wanted is None and not self.echo_cancellation_default:
+            return False
+        if not self.supports_echo_cancellation:
+            raise ConfigurationError(
+                f"echo_cancellation=True needs sound devices; {type(self).__name__} has no "
+                "speaker that a mic could hear (its input and output never meet)"
+            )
+        problem = canceller_available()
+        if problem is not None:
+            if wanted:
+                raise ConfigurationError(f"echo_cancellation=True cannot run: {problem}")
+            log.warning("echo cancellation is off: %s", problem)
+            return False
+        return True
+
+    @property
+    def echo_cancellation(self) -> bool:
+        """Whether the echo canceller runs in this session (False before :meth:`start`)."""
+        return self._echo is not None
+
     @abstractmethod
     async def _start_streams(self, fmt: MediaFormat) -> None:
         """Open the backend's streams; call :meth:`_configure` before audio flows."""
@@ -256,21 +306,39 @@ class MediaManager(ABC):
             device_rate, fmt.input_sample_rate, fmt.chunk_ms, fmt.resample_quality
         )
         self._input.metering = self._metering[0]
+        if self._echo_wanted:
+            # The canceller works at the mic's own rate: a new rate needs a new one.
+            if self._echo is None or self._echo.rate != device_rate:
+                self._echo = EchoCanceller(device_rate, noise_suppression=fmt.noise_suppression)
+                self.stats.echo = self._echo.stats
+            else:
+                self._echo.resync()
 
     def _configure_output(self, device_rate: int) -> None:
-        """A new output pipeline starts empty: audio queued for the old device is dropped."""
+        """A new output pipeline for ``device_rate``; audio the old one queued moves to it."""
         fmt = self._format
         assert fmt is not None
+        old = self._output
         self._output = OutputPipeline(
             fmt.output_sample_rate, device_rate, fmt.prebuffer_ms, fmt.resample_quality
         )
+        if old is not None:
+            # A speaker at another rate: resample what is queued rather than drop it.
+            self._output.adopt(old)
         self._output.metering = self._metering[1]
 
     # ------------------------------------------------------------------ input path
     def _push_input(
-        self, block: npt.NDArray[np.int16] | None, captured_at: float | None = None
+        self,
+        block: npt.NDArray[np.int16] | None,
+        captured_at: float | None = None,
+        adc_time: float | None = None,
     ) -> None:
-        """Hand a captured device-rate block to the loop. Any thread; never blocks on the loop."""
+        """Hand a captured device-rate block to the loop. Any thread; never blocks on the loop.
+
+        ``adc_time`` is when the block's first sample left the ADC (``perf_counter``
+        seconds); the echo canceller aligns on it.
+        """
         if not self._running or (block is not None and not self._mic_enabled):
             return
         stamp = time.perf_counter() if captured_at is None else captured_at
@@ -278,7 +346,7 @@ class MediaManager(ABC):
             if len(self._pending) >= MAX_PENDING_INPUT_BLOCKS:
                 self._pending.popleft()
                 self.stats.dropped_input_blocks += 1
-            self._pending.append((block, stamp))
+            self._pending.append((block, stamp, adc_time))
             self.stats.input_blocks += 1
             if self._wakeup_scheduled:
                 return
@@ -347,13 +415,44 @@ class MediaManager(ABC):
         if pipeline is None or fmt is None or not self._mic_enabled:
             return []
         chunks: list[AudioChunk] = []
-        for block, stamp in blocks:
-            pieces = pipeline.finish() if block is None else pipeline.process(block)
+        echo = self._echo
+        for block, stamp, adc_time in blocks:
+            if block is None:
+                pieces = pipeline.finish()
+            else:
+                if echo is not None:
+                    # Before metering, resampling, gate and VAD: they must never hear the bot.
+                    if adc_time is None:
+                        adc_time = stamp - len(block) / pipeline.device_rate
+                    block = echo.process(block, adc_time)
+                pieces = pipeline.process(block)
             for pcm in pieces:
                 self._seq += 1
                 chunks.append(AudioChunk(pcm.tobytes(), fmt.input_sample_rate, stamp, self._seq))
         self.stats.chunks_delivered += len(chunks)
+        if echo is not None and time.monotonic() - self._echo_logged_at > ECHO_LOG_INTERVAL:
+            self._echo_logged_at = time.monotonic()
+            st = echo.stats
+            log.debug(
+                "echo canceller at %d Hz: ERLE %s dB, echo delay %s ms, %d late reference "
+                "samples, %d resyncs",
+                st.sample_rate,
+                st.erle_db,
+                st.delay_ms,
+                st.late_reference_samples,
+                st.resyncs,
+            )
         return chunks
+
+    def _push_far(self, block: npt.NDArray[np.int16], dac_time: float, rate: int) -> None:
+        """A block was just handed to the speaker (``dac_time``: when it plays). Any thread.
+
+        Backends call it from the output callback with exactly what the device
+        got, silence included; it only queues (the canceller runs on the loop).
+        """
+        echo = self._echo
+        if echo is not None:
+            echo.add_reference(block, dac_time, rate)
 
     # ------------------------------------------------------------------ output path
     def _pull_output(self, out: npt.NDArray[np.int16]) -> int:

@@ -1,0 +1,219 @@
+"""Acoustic echo cancellation: the bot's voice, played on laptop speakers, out of the mic.
+
+Without it a session on speakers hears itself: the mic picks up the reply,
+server VAD takes it for the user, and the bot interrupts itself about once
+a second. The canceller is WebRTC's AEC3 (the one browsers run) through the
+``pywebrtc-audio`` wheel; why that wheel is in docs/concepts/media.md.
+
+Where it sits decides whether it works, so this class takes exactly:
+
+* the far end: every block handed to the output device — after the playout
+  buffer, including the silence after an interruption — with the time its
+  first sample reaches the DAC (:meth:`add_reference`, from the output
+  callback's thread: it only queues);
+* the mic at the device rate, before any resampling, metering, gate or VAD,
+  with the time its first sample left the ADC (:meth:`process`, on one
+  consumer thread, which also owns the WebRTC processor: that is not
+  thread-safe).
+
+:class:`~rtws.audio.timeline.ReferenceTimeline` lines the two up by those
+timestamps. The reference is read ``lead_ms`` *earlier* than the mic block's
+time: AEC3 finds an echo that comes after its reference (up to ~0.5 s
+later), never one that comes before it; measured on a synthetic room, echo
+removal fell from 43 dB to 3 dB with the reference 30 ms late. The lead
+absorbs timestamp error; the room's own delay only adds to it.
+
+It also measures itself (:class:`EchoStats`): the echo return loss
+enhancement (mic power over cleaned power while the far end plays) and the
+echo's delay (cross-correlating the reference with the mic once a second).
+The wheel exposes neither from AEC3, so these are rtws's own measurements.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .resample import StreamResampler
+from .timeline import ReferenceTimeline
+
+Int16Array = npt.NDArray[np.int16]
+
+#: Reference blocks queued by the output thread before the oldest is dropped (~4 s at 20 ms).
+MAX_QUEUED_REFERENCE = 200
+#: Far-end frames quieter than this (mean square of int16 samples, ~-60 dBFS) are
+#: "the bot is silent": they do not count towards the ERLE.
+_FAR_ACTIVE_POWER = (32768 * 10 ** (-60 / 20)) ** 2
+_DELAY_RATE = 8000  # the delay estimate correlates at this rate
+_DELAY_WINDOW_S = 1.0
+_DELAY_MAX_S = 0.5
+
+
+def canceller_available() -> str | None:
+    """Why echo cancellation cannot run here, or None when it can."""
+    try:
+        import pywebrtc_audio  # noqa: F401  # pyright: ignore[reportUnusedImport]
+    except ImportError as exc:
+        return f"the pywebrtc-audio package is not installed or has no build here ({exc})"
+    return None
+
+
+@dataclass(slots=True)
+class EchoStats:
+    """What the canceller does, for ``media.stats.echo``, the debug log and the live view."""
+
+    sample_rate: int = 0
+    frames: int = 0
+    #: Echo return loss enhancement (dB): how much quieter the mic got while the bot spoke.
+    erle_db: float | None = None
+    #: The echo's delay after the speaker's DAC (ms), from cross-correlation; None until found.
+    delay_ms: float | None = None
+    #: Mic samples whose reference had not arrived yet (processed against silence).
+    late_reference_samples: int = 0
+    #: Timestamp jumps (device switches, stalls) that re-anchored the alignment.
+    resyncs: int = 0
+    dropped_reference_blocks: int = 0
+
+
+class EchoCanceller:
+    """One session's AEC3 at the mic's device rate; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        mic_rate: int,
+        *,
+        noise_suppression: bool = False,
+        lead_ms: float = 20.0,
+    ) -> None:
+        from pywebrtc_audio import AudioProcessor
+
+        self.rate = mic_rate
+        self.frame = max(1, mic_rate // 100)  # AEC3 works on 10 ms frames
+        self.lead_s = lead_ms / 1000.0
+        self.noise_suppression = noise_suppression
+        self._apm = AudioProcessor(
+            sample_rate=mic_rate,
+            echo_cancellation=True,
+            noise_suppression=noise_suppression,
+            high_pass_filter=True,
+        )
+        self._timeline = ReferenceTimeline(mic_rate)
+        self._queue: collections.deque[tuple[Int16Array, float, int]] = collections.deque()
+        self._queue_lock = threading.Lock()
+        self._ref_resampler: StreamResampler | None = None
+        # Mic samples (and their reference) waiting for a whole 10 ms frame.
+        self._carry_mic = np.zeros(0, dtype=np.int16)
+        self._carry_far = np.zeros(0, dtype=np.int16)
+        # ERLE: exponentially averaged powers over far-active frames (~2 s).
+        self._p_in = 0.0
+        self._p_out = 0.0
+        # Delay estimate: the last second of (far, mic) as the APM saw them.
+        self._hist_far: collections.deque[Int16Array] = collections.deque()
+        self._hist_mic: collections.deque[Int16Array] = collections.deque()
+        self._hist_len = 0
+        self._hist_needed = round(mic_rate * _DELAY_WINDOW_S)
+        self.stats = EchoStats(sample_rate=mic_rate)
+
+    # ------------------------------------------------------------ output thread
+    def add_reference(self, block: Int16Array, dac_time: float, rate: int) -> None:
+        """Queue a block just handed to the speaker (any thread; never waits for the consumer)."""
+        with self._queue_lock:
+            if len(self._queue) >= MAX_QUEUED_REFERENCE:
+                self._queue.popleft()
+                self.stats.dropped_reference_blocks += 1
+            self._queue.append((block.copy(), dac_time, rate))
+
+    # ------------------------------------------------------------ consumer thread
+    def process(self, mic: Int16Array, adc_time: float) -> Int16Array:
+        """The mic block with the echo removed (same length, once the first frame is whole)."""
+        self._take_reference()
+        timeline = self._timeline
+        late_before = timeline.late_samples
+        far = timeline.read(len(mic), adc_time - self.lead_s)
+        self.stats.late_reference_samples += timeline.late_samples - late_before
+        self.stats.resyncs = timeline.read_resyncs + timeline.write_resyncs
+        if len(self._carry_mic):
+            mic = np.concatenate((self._carry_mic, mic))
+            far = np.concatenate((self._carry_far, far))
+        whole = len(mic) - len(mic) % self.frame
+        self._carry_mic, self._carry_far = mic[whole:], far[whole:]
+        if not whole:
+            return np.zeros(0, dtype=np.int16)
+        mic, far = mic[:whole], far[:whole]
+        out: Int16Array = self._apm.process(mic, far)
+        self._measure(mic, far, out)
+        return out
+
+    def resync(self) -> None:
+        """A device was switched: align on the next timestamps (AEC3 re-learns the path itself)."""
+        self._timeline.forget_alignment()
+        with self._queue_lock:
+            self._queue.clear()
+        self._ref_resampler = None
+
+    def _take_reference(self) -> None:
+        with self._queue_lock:
+            blocks = list(self._queue)
+            self._queue.clear()
+        for block, dac_time, rate in blocks:
+            resampler = self._ref_resampler
+            if resampler is None or resampler.in_rate != rate:
+                resampler = self._ref_resampler = StreamResampler(rate, self.rate)
+            samples = resampler.process(block)
+            # The resampler hands back its output delay_samples late: date it accordingly.
+            self._timeline.write(samples, dac_time - resampler.delay_samples / self.rate)
+
+    # ------------------------------------------------------------ measuring
+    def _measure(self, mic: Int16Array, far: Int16Array, out: Int16Array) -> None:
+        frames = len(mic) // self.frame
+        self.stats.frames += frames
+        f = far.astype(np.float64)
+        p_far = float(np.dot(f, f)) / len(f)
+        if p_far > _FAR_ACTIVE_POWER:
+            m = mic.astype(np.float64)
+            o = out.astype(np.float64)
+            alpha = min(1.0, frames / 200.0)  # ~2 s time constant
+            self._p_in += alpha * (float(np.dot(m, m)) / len(m) - self._p_in)
+            self._p_out += alpha * (float(np.dot(o, o)) / len(o) - self._p_out)
+            if self._p_in > 0:
+                ratio = self._p_in / max(self._p_out, 1.0)
+                self.stats.erle_db = round(10 * float(np.log10(ratio)), 1)
+        self._hist_far.append(far)
+        self._hist_mic.append(mic)
+        self._hist_len += len(mic)
+        if self._hist_len >= self._hist_needed:
+            self._estimate_delay()
+
+    def _estimate_delay(self) -> None:
+        far = np.concatenate(self._hist_far).astype(np.float64)
+        mic = np.concatenate(self._hist_mic).astype(np.float64)
+        self._hist_far.clear()
+        self._hist_mic.clear()
+        self._hist_len = 0
+        step = max(1, self.rate // _DELAY_RATE)
+        # A box filter before decimating: crude, but speech correlates fine at 8 kHz.
+        n = len(far) // step * step
+        far = far[:n].reshape(-1, step).mean(axis=1)
+        mic = mic[:n].reshape(-1, step).mean(axis=1)
+        rate = self.rate / step
+        if float(np.dot(far, far)) / max(1, len(far)) < _FAR_ACTIVE_POWER:
+            return  # the bot was quiet: nothing to find
+        size = 1 << int(np.ceil(np.log2(2 * len(far))))
+        spectrum = np.fft.rfft(mic, size) * np.conj(np.fft.rfft(far, size))
+        # PHAT weighting: a sharp peak at the delay, whatever the speech's spectrum.
+        spectrum /= np.maximum(np.abs(spectrum), 1e-9)
+        corr = np.fft.irfft(spectrum, size)
+        lead = round(self.lead_s * rate)
+        max_lag = round(_DELAY_MAX_S * rate)
+        # mic lags the (lead-early) reference by delay - lead: search -lead .. max_lag.
+        lags = np.concatenate((corr[-lead:] if lead else corr[:0], corr[: max_lag + 1]))
+        best = int(np.argmax(lags))
+        peak = float(lags[best])
+        if peak < 4.0 * float(np.std(lags)):
+            return  # no clear echo (double talk, or the echo is already too weak to see)
+        lag = best - lead
+        self.stats.delay_ms = round((lag / rate + self.lead_s) * 1000.0, 1)
