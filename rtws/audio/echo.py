@@ -51,6 +51,7 @@ _FAR_ACTIVE_POWER = (32768 * 10 ** (-60 / 20)) ** 2
 _DELAY_RATE = 8000  # the delay estimate correlates at this rate
 _DELAY_WINDOW_S = 1.0
 _DELAY_MAX_S = 0.5
+_DELAY_PEAK_RATIO = 12.0
 
 
 def canceller_available() -> str | None:
@@ -74,7 +75,7 @@ class EchoStats:
     delay_ms: float | None = None
     #: Mic samples whose reference had not arrived yet (processed against silence).
     late_reference_samples: int = 0
-    #: Timestamp jumps (device switches, stalls) that re-anchored the alignment.
+    #: Device switches and timestamp jumps (stalls, mute) that re-anchored the alignment.
     resyncs: int = 0
     dropped_reference_blocks: int = 0
 
@@ -105,6 +106,7 @@ class EchoCanceller:
         self._queue: collections.deque[tuple[Int16Array, float, int]] = collections.deque()
         self._queue_lock = threading.Lock()
         self._ref_resampler: StreamResampler | None = None
+        self._switches = 0
         # Mic samples (and their reference) waiting for a whole 10 ms frame.
         self._carry_mic = np.zeros(0, dtype=np.int16)
         self._carry_far = np.zeros(0, dtype=np.int16)
@@ -135,7 +137,7 @@ class EchoCanceller:
         late_before = timeline.late_samples
         far = timeline.read(len(mic), adc_time - self.lead_s)
         self.stats.late_reference_samples += timeline.late_samples - late_before
-        self.stats.resyncs = timeline.read_resyncs + timeline.write_resyncs
+        self.stats.resyncs = timeline.read_resyncs + timeline.write_resyncs + self._switches
         if len(self._carry_mic):
             mic = np.concatenate((self._carry_mic, mic))
             far = np.concatenate((self._carry_far, far))
@@ -151,6 +153,7 @@ class EchoCanceller:
     def resync(self) -> None:
         """A device was switched: align on the next timestamps (AEC3 re-learns the path itself)."""
         self._timeline.forget_alignment()
+        self._switches += 1
         with self._queue_lock:
             self._queue.clear()
         self._ref_resampler = None
@@ -213,7 +216,8 @@ class EchoCanceller:
         lags = np.concatenate((corr[-lead:] if lead else corr[:0], corr[: max_lag + 1]))
         best = int(np.argmax(lags))
         peak = float(lags[best])
-        if peak < 4.0 * float(np.std(lags)):
+        # A real echo stands 20-60 deviations above the rest; double talk, ~6.
+        if peak < _DELAY_PEAK_RATIO * float(np.std(lags)):
             return  # no clear echo (double talk, or the echo is already too weak to see)
         lag = best - lead
         self.stats.delay_ms = round((lag / rate + self.lead_s) * 1000.0, 1)
