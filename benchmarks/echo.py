@@ -92,7 +92,9 @@ async def _arm(url: str, sessions: int, warmup: float, window: float, aec: bool)
             realtime=True,
             keep_output=False,
         )
-        options = OpenAIRealtimeOptions(api_key=API_KEY, base_url=url, echo_cancellation=aec)
+        options = OpenAIRealtimeOptions.model_validate(
+            {"api_key": API_KEY, "base_url": url, "echo_cancellation": aec}
+        )
         transport = OpenAIRealtimeTransport(options, media)
         await transport.connect()
         transports.append(transport)
