@@ -55,12 +55,12 @@ def click_response(level_db: float, delay_ms: int, reflections: int) -> tuple[fl
         )
 
     opts: dict[str, Any] = {"samplerate": RATE, "channels": 1, "dtype": "int16", "blocksize": 960}
-    with echo_path(level_db, delay_ms, reflections):
-        with (
-            sd.InputStream(device=sandbox.SD_MIC, callback=in_cb, latency="low", **opts),
-            sd.OutputStream(device=sandbox.SD_SPEAKER, callback=out_cb, latency="low", **opts),
-        ):
-            time.sleep(1.5)
+    with (
+        echo_path(level_db, delay_ms, reflections),
+        sd.InputStream(device=sandbox.SD_MIC, callback=in_cb, latency="low", **opts),
+        sd.OutputStream(device=sandbox.SD_SPEAKER, callback=out_cb, latency="low", **opts),
+    ):
+        time.sleep(1.5)
     assert played, "the click was never played"
     for stamp, block in heard:
         loud = np.flatnonzero(np.abs(block) > 300)
@@ -94,10 +94,16 @@ def test_reflections_are_later_and_quieter_copies() -> None:
 
 
 def test_the_echo_is_removed_even_when_the_block_fails() -> None:
-    with pytest.raises(RuntimeError), echo_path(-10, 40):
-        assert len(echo_routes()) == 3
-        raise RuntimeError("a failing test")
-    assert echo_routes() == []
+    routes: list[str] = []
+
+    def failing_test() -> None:
+        with echo_path(-10, 40):
+            routes.extend(echo_routes())
+            raise RuntimeError("a failing test")
+
+    with pytest.raises(RuntimeError):
+        failing_test()
+    assert len(routes) == 3 and echo_routes() == []
 
 
 @pytest.mark.parametrize(
