@@ -188,6 +188,12 @@ class SoundDeviceMediaManager(MediaManager):
             f"SoundDeviceMediaManager(mic={mic!r}, speaker={speaker!r}, running={self.is_running})"
         )
 
+    def echo_cancellation_for(self, fmt: MediaFormat) -> bool:
+        """A session with only a mic or only a speaker has no echo to cancel."""
+        if not (self.input_enabled and self.output_enabled):
+            return False
+        return super().echo_cancellation_for(fmt)
+
     # ------------------------------------------------------------------ enumeration
     async def initialize(self) -> None:
         """Check PortAudio and resolve the configured devices, so a wrong name fails early."""
