@@ -49,7 +49,8 @@ MAX_QUEUED_REFERENCE = 200
 #: "the bot is silent": they do not count towards the ERLE.
 _FAR_ACTIVE_POWER = (32768 * 10 ** (-60 / 20)) ** 2
 _DELAY_RATE = 8000  # the delay estimate correlates at this rate
-_DELAY_WINDOW_S = 1.0
+_DELAY_WINDOW_S = 1.0  # over the last second of audio
+_DELAY_EVERY_S = 3.0  # every three seconds (an estimate costs ~2 ms at 48 kHz)
 _DELAY_MAX_S = 0.5
 _DELAY_PEAK_RATIO = 12.0
 
@@ -118,6 +119,7 @@ class EchoCanceller:
         self._hist_mic: collections.deque[Int16Array] = collections.deque()
         self._hist_len = 0
         self._hist_needed = round(mic_rate * _DELAY_WINDOW_S)
+        self._since_estimate = 0
         self.stats = EchoStats(sample_rate=mic_rate)
 
     # ------------------------------------------------------------ output thread
@@ -174,11 +176,11 @@ class EchoCanceller:
     def _measure(self, mic: Int16Array, far: Int16Array, out: Int16Array) -> None:
         frames = len(mic) // self.frame
         self.stats.frames += frames
-        f = far.astype(np.float64)
+        f = far.astype(np.float32)
         p_far = float(np.dot(f, f)) / len(f)
         if p_far > _FAR_ACTIVE_POWER:
-            m = mic.astype(np.float64)
-            o = out.astype(np.float64)
+            m = mic.astype(np.float32)
+            o = out.astype(np.float32)
             alpha = min(1.0, frames / 200.0)  # ~2 s time constant
             self._p_in += alpha * (float(np.dot(m, m)) / len(m) - self._p_in)
             self._p_out += alpha * (float(np.dot(o, o)) / len(o) - self._p_out)
@@ -188,15 +190,17 @@ class EchoCanceller:
         self._hist_far.append(far)
         self._hist_mic.append(mic)
         self._hist_len += len(mic)
-        if self._hist_len >= self._hist_needed:
+        while self._hist_len - len(self._hist_mic[0]) >= self._hist_needed:
+            self._hist_len -= len(self._hist_mic.popleft())
+            self._hist_far.popleft()
+        self._since_estimate += len(mic)
+        if self._since_estimate >= _DELAY_EVERY_S * self.rate:
+            self._since_estimate = 0
             self._estimate_delay()
 
     def _estimate_delay(self) -> None:
-        far = np.concatenate(self._hist_far).astype(np.float64)
-        mic = np.concatenate(self._hist_mic).astype(np.float64)
-        self._hist_far.clear()
-        self._hist_mic.clear()
-        self._hist_len = 0
+        far = np.concatenate(self._hist_far).astype(np.float32)
+        mic = np.concatenate(self._hist_mic).astype(np.float32)
         step = max(1, self.rate // _DELAY_RATE)
         # A box filter before decimating: crude, but speech correlates fine at 8 kHz.
         n = len(far) // step * step
