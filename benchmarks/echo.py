@@ -6,16 +6,18 @@ real time that, like ``SoundDeviceMediaManager``, hands the canceller every
 block it plays with its DAC time and every mic block with its ADC time. The
 same run is made twice, in two fresh processes, with ``echo_cancellation``
 off and on; each measures its own user+sys CPU over a window after the
-sessions settled. The canceller's time per mic block is its added latency:
-AEC3 returns each 10 ms frame as soon as it has it, and 20 ms device blocks
-are whole frames, so no sample waits for framing — a block is late by exactly
-the time ``process()`` takes (the percentiles below).
+sessions settled. The latency the canceller adds to the mic has two parts:
+AEC3's own constant delay (its filter bank; measured here by
+cross-correlating a burst train before and after the canceller), and the
+time each ``process()`` call takes (20 ms device blocks are whole 10 ms
+frames, so nothing waits for framing).
 
 Prints one JSON object: ``cpu_percent`` off/on (of one core, for K
 sessions), ``ratio`` on/off, ``per_session_ms_per_s`` of CPU,
-``added_mic_latency_ms`` (wall time in ``process()`` per block, p50/p99/max:
-on a busy machine its tail is the scheduler's) and ``aec_cpu_per_block_ms``
-(the thread's CPU time in it, which the neighbours do not inflate).
+``aec3_constant_delay_ms``, ``processing_ms_per_block`` (wall time in
+``process()``, p50/p99/max: on a busy machine its tail is the scheduler's),
+``added_mic_latency_ms_p50`` (the two together) and ``aec_cpu_per_block_ms``
+(the thread's CPU time in ``process()``, which neighbours do not inflate).
 """
 
 from __future__ import annotations
@@ -132,6 +134,27 @@ async def _arm(url: str, sessions: int, warmup: float, window: float, aec: bool)
     return result
 
 
+def algorithmic_delay_ms(rate: int = DEVICE_RATE) -> float:
+    """AEC3's constant mic delay at ``rate``: where a burst train comes out of the canceller."""
+    from rtws.audio.echo import EchoCanceller
+
+    frame = rate // 100
+    t = np.arange(frame) / rate
+    burst = (8000 * np.sin(2 * np.pi * 1000 * t) * np.hanning(frame)).astype(np.int16)
+    mic = np.zeros(rate * 3, np.int16)
+    for k in range(5, 30):
+        mic[k * rate // 10 : k * rate // 10 + frame] = burst
+    canceller = EchoCanceller(rate)
+    silence = np.zeros(2 * frame, np.int16)
+    out: list[Int16Array] = []
+    for i in range(0, len(mic), 2 * frame):
+        canceller.add_reference(silence, i / rate, rate)
+        out.append(canceller.process(mic[i : i + 2 * frame], i / rate))
+    x, y = mic[rate : 2 * rate].astype(np.float64), np.concatenate(out).astype(np.float64)
+    lag = max(range(3 * frame), key=lambda k: float(x @ y[rate + k : 2 * rate + k]))
+    return lag / rate * 1000.0
+
+
 def _run_arm(url: str, args: argparse.Namespace, aec: bool) -> dict[str, Any]:
     command = [
         sys.executable, "-m", "benchmarks.echo",
@@ -167,12 +190,14 @@ def main(argv: list[str] | None = None) -> None:
     from .run import Server
     from .sysinfo import machine
 
+    delay_ms = algorithmic_delay_ms()
     server = Server(None)
     try:
         off = _run_arm(server.url, args, aec=False)
         on = _run_arm(server.url, args, aec=True)
     finally:
         server.stop()
+    processing_p50 = float(on["aec_block_ms"]["p50"]) if "aec_block_ms" in on else 0.0
     print(
         json.dumps(
             {
@@ -181,7 +206,9 @@ def main(argv: list[str] | None = None) -> None:
                 "off": off,
                 "on": on,
                 "ratio": round(on["cpu_percent"] / max(off["cpu_percent"], 1e-9), 2),
-                "added_mic_latency_ms": on.get("aec_block_ms"),
+                "aec3_constant_delay_ms": round(delay_ms, 2),
+                "processing_ms_per_block": on.get("aec_block_ms"),
+                "added_mic_latency_ms_p50": round(delay_ms + processing_p50, 2),
                 "aec_cpu_per_block_ms": on.get("aec_block_cpu_ms"),
             },
             indent=2,

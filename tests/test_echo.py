@@ -89,6 +89,20 @@ def test_the_user_talking_over_the_echo_is_kept() -> None:
     assert kept > -10.0, "the canceller took the user's voice for echo"
 
 
+def test_the_canceller_delays_the_mic_by_a_few_constant_milliseconds() -> None:
+    """AEC3's filter bank holds the mic back a fixed 8 ms at 16 kHz (9 ms at 48 kHz)."""
+    speech, rate = read_wav(DATA / "speech_16k.wav")
+    assert rate == RATE
+    cleaned, _ = cancel(np.zeros_like(speech), speech)  # the bot silent: nothing to cancel
+    n = len(cleaned) - 400
+    x, y = speech[: n - 300].astype(np.float64), cleaned[:n].astype(np.float64)
+    lag = max(range(300), key=lambda k: float(x @ y[k : k + len(x)]))
+    print(f"\n[measured] the canceller delays the mic by {lag / RATE * 1000:.1f} ms")
+    assert 0 < lag <= 0.012 * RATE
+    # The user's voice passes through otherwise intact (high-passed).
+    assert np.corrcoef(x, y[lag : lag + len(x)])[0, 1] > 0.9
+
+
 def test_a_reference_stamped_after_its_echo_cancels_little() -> None:
     """Why the far end is stamped with its DAC time: an echo before its reference stays."""
     far, near = recorded_pair()
