@@ -148,6 +148,18 @@ def test_another_speaker_rate_is_resampled_to_the_mics() -> None:
     assert power_db(near[window]) - power_db(cleaned[window]) >= 30.0
 
 
+def test_noise_suppression_runs_in_the_same_pass_and_still_cancels() -> None:
+    far, near = recorded_pair()
+    canceller = EchoCanceller(RATE, noise_suppression=True)
+    out: list[Int16Array] = []
+    for i in range(0, len(near) - BLOCK + 1, BLOCK):
+        canceller.add_reference(far[i : i + BLOCK], 3.0 + i / RATE, RATE)
+        out.append(canceller.process(near[i : i + BLOCK], 3.0 + i / RATE))
+    cleaned = np.concatenate(out)
+    window = slice(RATE * 2, int(RATE * DOUBLE_TALK_S))
+    assert power_db(near[window]) - power_db(cleaned[window]) >= 30.0
+
+
 # ---------------------------------------------------------------- the timeline
 def test_timeline_reads_what_played_at_a_time_despite_jittery_stamps() -> None:
     line = ReferenceTimeline(1000, history_s=1.0, tolerance_s=0.005)
