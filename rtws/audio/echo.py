@@ -36,13 +36,18 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import ConfigurationError
+from ..redact import get_logger
 from .resample import StreamResampler
 from .timeline import ReferenceTimeline
+
+log = get_logger("rtws.media")
 
 Int16Array = npt.NDArray[np.int16]
 
@@ -56,6 +61,8 @@ _DELAY_WINDOW_S = 1.0  # over the last second of audio
 _DELAY_EVERY_S = 3.0  # every three seconds (an estimate costs ~2 ms at 48 kHz)
 _DELAY_MAX_S = 0.5
 _DELAY_PEAK_RATIO = 12.0
+#: Seconds between two debug-log lines about the canceller.
+LOG_INTERVAL = 5.0
 
 
 def canceller_available() -> str | None:
@@ -65,6 +72,30 @@ def canceller_available() -> str | None:
     except ImportError as exc:
         return f"the pywebrtc-audio package is not installed or has no build here ({exc})"
     return None
+
+
+def echo_wanted(wanted: bool | None, *, default: bool, supported: bool, backend: str) -> bool:
+    """Whether a media backend runs the canceller, from ``options.echo_cancellation``.
+
+    ``None`` follows the backend's default (on for sound devices). Where the
+    canceller cannot load, that default falls back to off with a warning, while
+    an explicit ``True`` fails, as it does on a backend with no speaker a mic
+    could hear.
+    """
+    if wanted is False or (wanted is None and not default):
+        return False
+    if not supported:
+        raise ConfigurationError(
+            f"echo_cancellation=True needs sound devices; {backend} has no speaker that a "
+            "mic could hear (its input and output never meet)"
+        )
+    problem = canceller_available()
+    if problem is not None:
+        if wanted:
+            raise ConfigurationError(f"echo_cancellation=True cannot run: {problem}")
+        log.warning("echo cancellation is off: %s", problem)
+        return False
+    return True
 
 
 @dataclass(slots=True)
@@ -111,6 +142,7 @@ class EchoCanceller:
         self._queue_lock = threading.Lock()
         self._ref_resampler: StreamResampler | None = None
         self._switches = 0
+        self._logged_at = -LOG_INTERVAL
         # Mic samples (and their reference) waiting for a whole 10 ms frame.
         self._carry_mic = np.zeros(0, dtype=np.int16)
         self._carry_far = np.zeros(0, dtype=np.int16)
@@ -154,6 +186,23 @@ class EchoCanceller:
         out: Int16Array = self._apm.process(mic, far)
         self._measure(mic, far, out)
         return out
+
+    def log_now_and_then(self) -> None:
+        """A debug line with the figures, at most every :data:`LOG_INTERVAL` (consumer thread)."""
+        now = time.monotonic()
+        if now - self._logged_at < LOG_INTERVAL:
+            return
+        self._logged_at = now
+        st = self.stats
+        log.debug(
+            "echo canceller at %d Hz: ERLE %s dB, echo delay %s ms, %d late reference samples, "
+            "%d resyncs",
+            st.sample_rate,
+            st.erle_db,
+            st.delay_ms,
+            st.late_reference_samples,
+            st.resyncs,
+        )
 
     def resync(self) -> None:
         """A device was switched: align on the next timestamps (AEC3 re-learns the path itself)."""

@@ -30,8 +30,8 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from ..audio import InputPipeline, OutputPipeline, PlaybackMark
-from ..audio.echo import EchoCanceller, EchoStats, canceller_available
-from ..errors import ConfigurationError, DeviceError
+from ..audio.echo import EchoCanceller, EchoStats, echo_wanted
+from ..errors import DeviceError
 from ..redact import get_logger
 
 log = get_logger("rtws.media")
@@ -105,8 +105,6 @@ DeviceErrorCallback = Callable[[DeviceError], None]
 
 #: Input blocks that may wait for the loop before the oldest is dropped (~2 s at 20 ms).
 MAX_PENDING_INPUT_BLOCKS = 100
-#: Seconds between two debug-log lines about the echo canceller.
-ECHO_LOG_INTERVAL = 5.0
 
 
 class MediaManager(ABC):
@@ -131,7 +129,6 @@ class MediaManager(ABC):
             tuple[npt.NDArray[np.int16] | None, float, float | None]
         ] = collections.deque()
         self._echo: EchoCanceller | None = None
-        self._echo_logged_at = 0.0
         self._pending_lock = threading.Lock()
         self._echo_wanted = False
         # The mic pump's wait for input: a bare future, resolved on the loop thread.
@@ -231,6 +228,7 @@ class MediaManager(ABC):
         self._loop_thread = threading.get_ident()
         self._format = fmt
         self._echo_wanted = self.echo_cancellation_for(fmt)
+        self.stats.echo = None  # filled when the canceller starts with the mic
         with self._pending_lock:
             self._pending.clear()
         self._seq = 0
@@ -255,29 +253,13 @@ class MediaManager(ABC):
             self._output = None
 
     def echo_cancellation_for(self, fmt: MediaFormat) -> bool:
-        """Whether this backend runs the echo canceller for ``fmt``; a clear error if it cannot.
-
-        ``None`` follows the backend's default; on a machine where the
-        canceller cannot load, that default falls back to off (logged), while
-        an explicit ``True`` fails.
-        """
-        wanted = fmt.echo_cancellation
-        if wanted is False:
-            return False
-        if wanted is None and not self.echo_cancellation_default:
-            return False
-        if not self.supports_echo_cancellation:
-            raise ConfigurationError(
-                f"echo_cancellation=True needs sound devices; {type(self).__name__} has no "
-                "speaker that a mic could hear (its input and output never meet)"
-            )
-        problem = canceller_available()
-        if problem is not None:
-            if wanted:
-                raise ConfigurationError(f"echo_cancellation=True cannot run: {problem}")
-            log.warning("echo cancellation is off: %s", problem)
-            return False
-        return True
+        """Whether this backend runs the echo canceller for ``fmt`` (see :func:`echo_wanted`)."""
+        return echo_wanted(
+            fmt.echo_cancellation,
+            default=self.echo_cancellation_default,
+            supported=self.supports_echo_cancellation,
+            backend=type(self).__name__,
+        )
 
     @property
     def echo_cancellation(self) -> bool:
@@ -430,18 +412,8 @@ class MediaManager(ABC):
                 self._seq += 1
                 chunks.append(AudioChunk(pcm.tobytes(), fmt.input_sample_rate, stamp, self._seq))
         self.stats.chunks_delivered += len(chunks)
-        if echo is not None and time.monotonic() - self._echo_logged_at > ECHO_LOG_INTERVAL:
-            self._echo_logged_at = time.monotonic()
-            st = echo.stats
-            log.debug(
-                "echo canceller at %d Hz: ERLE %s dB, echo delay %s ms, %d late reference "
-                "samples, %d resyncs",
-                st.sample_rate,
-                st.erle_db,
-                st.delay_ms,
-                st.late_reference_samples,
-                st.resyncs,
-            )
+        if echo is not None:
+            echo.log_now_and_then()
         return chunks
 
     def _push_far(self, block: npt.NDArray[np.int16], dac_time: float, rate: int) -> None:
