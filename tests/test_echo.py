@@ -128,7 +128,9 @@ def test_blocks_that_are_not_whole_10_ms_frames_come_out_all_the_same() -> None:
     cleaned, _ = cancel(far, near, block=70)  # 4.4 ms blocks
     window = slice(RATE * 2, int(RATE * DOUBLE_TALK_S))
     processed = len(near) // 70 * 70
-    assert 0 <= processed - len(cleaned) < RATE // 100  # held back: less than one 10 ms frame
+    # Held back at the end: a partial 10 ms frame, and the blocks still waiting for the
+    # reference that plays lead_ms after them.
+    assert 0 <= processed - len(cleaned) < RATE // 100 + 0.02 * RATE + 70
     assert power_db(near[window]) - power_db(cleaned[window]) >= 30.0
 
 

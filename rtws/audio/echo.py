@@ -17,11 +17,15 @@ Where it sits decides whether it works, so this class takes exactly:
   thread-safe).
 
 :class:`~rtws.audio.timeline.ReferenceTimeline` lines the two up by those
-timestamps. The reference is read ``lead_ms`` *earlier* than the mic block's
-time: AEC3 finds an echo that comes after its reference (up to ~0.5 s
-later), never one that comes before it; measured on a synthetic room, echo
-removal fell from 43 dB to 3 dB with the reference 30 ms late. The lead
-absorbs timestamp error; the room's own delay only adds to it.
+timestamps. Each mic block is paired with the reference that played from
+its capture time *plus* ``lead_ms``: AEC3 finds an echo that comes after its
+reference (by up to a few hundred ms), never one that comes before it, and
+timestamps can be off by ten milliseconds or so (measured on the test bed:
+the echo's delay read 12 ms short at 44.1 kHz). The lead keeps the reference
+ahead of the echo despite that; the room's own delay only adds to it. That
+reference has not always reached the speaker yet when the mic block is
+processed (it is queued an output latency ahead, usually 20-40 ms): the block
+then waits for it, up to :data:`MAX_WAIT_S`.
 
 AEC3 delays the mic by a constant 8 ms at 16 kHz, 9 ms at 48 kHz (its filter
 bank; measured), plus the ~0.3 ms a 20 ms block takes to process.
@@ -53,6 +57,9 @@ Int16Array = npt.NDArray[np.int16]
 
 #: Reference blocks queued by the output thread before the oldest is dropped (~4 s at 20 ms).
 MAX_QUEUED_REFERENCE = 200
+#: Mic time a block waits for its reference before it is processed without (a speaker
+#: that stalled or went away must not hold the mic back for long).
+MAX_WAIT_S = 0.06
 #: Far-end frames quieter than this (mean square of int16 samples, ~-60 dBFS) are
 #: "the bot is silent": they do not count towards the ERLE.
 _FAR_ACTIVE_POWER = (32768 * 10 ** (-60 / 20)) ** 2
@@ -61,6 +68,12 @@ _DELAY_WINDOW_S = 1.0  # over the last second of audio
 _DELAY_EVERY_S = 3.0  # every three seconds (an estimate costs ~2 ms at 48 kHz)
 _DELAY_MAX_S = 0.5
 _DELAY_PEAK_RATIO = 12.0
+#: AEC3 starts knowing nothing about the room: the first ~0.2 s of echo passes while it
+#: finds the delay (measured on the test bed: -32 dBFS leaks, enough for a server VAD).
+#: For this much far-end speech after a start or a device switch, frames where the bot
+#: is audible are turned down by LEARNING_GAIN as well; after that, AEC3 alone.
+LEARNING_S = 1.0
+LEARNING_GAIN = 0.1  # -20 dB
 #: Seconds between two debug-log lines about the canceller.
 LOG_INTERVAL = 5.0
 
@@ -143,6 +156,9 @@ class EchoCanceller:
         self._ref_resampler: StreamResampler | None = None
         self._switches = 0
         self._logged_at = -LOG_INTERVAL
+        # Mic blocks (and where their reference starts) waiting for the reference to play.
+        self._waiting: collections.deque[tuple[Int16Array, int]] = collections.deque()
+        self._max_wait = round(mic_rate * MAX_WAIT_S)
         # Mic samples (and their reference) waiting for a whole 10 ms frame.
         self._carry_mic = np.zeros(0, dtype=np.int16)
         self._carry_far = np.zeros(0, dtype=np.int16)
@@ -155,6 +171,7 @@ class EchoCanceller:
         self._hist_len = 0
         self._hist_needed = round(mic_rate * _DELAY_WINDOW_S)
         self._since_estimate = 0
+        self._learning_frames = round(LEARNING_S * 100)
         self.stats = EchoStats(sample_rate=mic_rate)
 
     # ------------------------------------------------------------ output thread
@@ -168,22 +185,40 @@ class EchoCanceller:
 
     # ------------------------------------------------------------ consumer thread
     def process(self, mic: Int16Array, adc_time: float) -> Int16Array:
-        """The mic block with the echo removed: whole 10 ms frames of it (the rest waits)."""
+        """The mic with the echo removed, as far as its reference has arrived.
+
+        Returns whole 10 ms frames, in order. A block whose reference (up to
+        ``lead_ms`` past its end) has not been played yet waits for it, at
+        most :data:`MAX_WAIT_S` of mic time; after that it is processed with
+        silence for the missing part, which is counted as late.
+        """
         self._take_reference()
         timeline = self._timeline
-        late_before = timeline.late_samples
-        far = timeline.read(len(mic), adc_time - self.lead_s)
-        self.stats.late_reference_samples += timeline.late_samples - late_before
+        start = timeline.locate(len(mic), adc_time + self.lead_s)
+        self._waiting.append((mic, start))
+        newest_end = start + len(mic)
+        ready: list[tuple[Int16Array, Int16Array]] = []
+        while self._waiting:
+            block, at = self._waiting[0]
+            if at + len(block) > timeline.written_until and newest_end - at < self._max_wait:
+                break  # its reference is still on its way to the speaker
+            self._waiting.popleft()
+            late_before = timeline.late_samples
+            ready.append((block, timeline.read_at(at, len(block))))
+            self.stats.late_reference_samples += timeline.late_samples - late_before
         self.stats.resyncs = timeline.read_resyncs + timeline.write_resyncs + self._switches
-        if len(self._carry_mic):
-            mic = np.concatenate((self._carry_mic, mic))
-            far = np.concatenate((self._carry_far, far))
+        if not ready:
+            return np.zeros(0, dtype=np.int16)
+        mic = np.concatenate([self._carry_mic, *(m for m, _ in ready)])
+        far = np.concatenate([self._carry_far, *(f for _, f in ready)])
         whole = len(mic) - len(mic) % self.frame
         self._carry_mic, self._carry_far = mic[whole:], far[whole:]
         if not whole:
             return np.zeros(0, dtype=np.int16)
         mic, far = mic[:whole], far[:whole]
         out: Int16Array = self._apm.process(mic, far)
+        if self._learning_frames > 0:
+            out = self._while_learning(far, out)
         self._measure(mic, far, out)
         return out
 
@@ -208,6 +243,7 @@ class EchoCanceller:
         """A device was switched: align on the next timestamps (AEC3 re-learns the path itself)."""
         self._timeline.forget_alignment()
         self._switches += 1
+        self._learning_frames = round(LEARNING_S * 100)
         with self._queue_lock:
             self._queue.clear()
         self._ref_resampler = None
@@ -223,6 +259,21 @@ class EchoCanceller:
             samples = resampler.process(block)
             # The resampler hands back its output delay_samples late: date it accordingly.
             self._timeline.write(samples, dac_time - resampler.delay_samples / self.rate)
+
+    def _while_learning(self, far: Int16Array, out: Int16Array) -> Int16Array:
+        """Turn down the frames where the bot is audible while AEC3 is still learning the room.
+
+        The price: a user who talks over the very first second of the bot's
+        speech (in a session, or after a device switch) is heard 20 dB quieter.
+        """
+        frames = far.reshape(-1, self.frame).astype(np.float32)
+        active = np.einsum("ij,ij->i", frames, frames) / self.frame > _FAR_ACTIVE_POWER
+        if not active.any():
+            return out
+        self._learning_frames -= int(np.count_nonzero(active))
+        quieter = out.reshape(-1, self.frame).copy()
+        quieter[active] = (quieter[active] * LEARNING_GAIN).astype(np.int16)
+        return quieter.reshape(-1)
 
     # ------------------------------------------------------------ measuring
     def _measure(self, mic: Int16Array, far: Int16Array, out: Int16Array) -> None:
@@ -266,14 +317,11 @@ class EchoCanceller:
         # PHAT weighting: a sharp peak at the delay, whatever the speech's spectrum.
         spectrum /= np.maximum(np.abs(spectrum), 1e-9)
         corr = np.fft.irfft(spectrum, size)
-        lead = round(self.lead_s * rate)
-        max_lag = round(_DELAY_MAX_S * rate)
-        # mic lags the (lead-early) reference by delay - lead: search -lead .. max_lag.
-        lags = np.concatenate((corr[-lead:] if lead else corr[:0], corr[: max_lag + 1]))
+        # The mic lags the reference (read lead_s ahead) by the echo's delay + lead_s.
+        lags = corr[: round((_DELAY_MAX_S + self.lead_s) * rate) + 1]
         best = int(np.argmax(lags))
         peak = float(lags[best])
         # A real echo stands 20-60 deviations above the rest; double talk, ~6.
         if peak < _DELAY_PEAK_RATIO * float(np.std(lags)):
             return  # no clear echo (double talk, or the echo is already too weak to see)
-        lag = best - lead
-        self.stats.delay_ms = round((lag / rate + self.lead_s) * 1000.0, 1)
+        self.stats.delay_ms = round((best / rate - self.lead_s) * 1000.0, 1)

@@ -79,6 +79,11 @@ class ReferenceTimeline:
 
     def read(self, n: int, start_time: float) -> Int16Array:
         """``n`` samples of what was played from ``start_time`` on (zeros where nothing was)."""
+        return self.read_at(self.locate(n, start_time), n)
+
+    def locate(self, n: int, start_time: float) -> int:
+        """Where the ``n`` samples read for ``start_time`` start: right after the previous
+        read when the stamp agrees within the tolerance, else at the stamp (a resync)."""
         start = self.index_at(start_time)
         expected = self._read_next
         if expected is not None and abs(start - expected) <= self.tolerance:
@@ -86,6 +91,10 @@ class ReferenceTimeline:
         elif expected is not None:
             self.read_resyncs += 1
         self._read_next = start + n
+        return start
+
+    def read_at(self, start: int, n: int) -> Int16Array:
+        """``n`` samples from index ``start``; what is not written yet counts as late."""
         out = np.zeros(n, dtype=np.int16)
         # Only what is still in the ring and already written is real.
         lo = max(start, self._write_end - self.capacity, self._write_start)
