@@ -68,12 +68,6 @@ _DELAY_WINDOW_S = 1.0  # over the last second of audio
 _DELAY_EVERY_S = 3.0  # every three seconds (an estimate costs ~2 ms at 48 kHz)
 _DELAY_MAX_S = 0.5
 _DELAY_PEAK_RATIO = 12.0
-#: AEC3 starts knowing nothing about the room: the first ~0.2 s of echo passes while it
-#: finds the delay (measured on the test bed: -32 dBFS leaks, enough for a server VAD).
-#: For this much far-end speech after a start or a device switch, frames where the bot
-#: is audible are turned down by LEARNING_GAIN as well; after that, AEC3 alone.
-LEARNING_S = 1.0
-LEARNING_GAIN = 0.1  # -20 dB
 #: Seconds between two debug-log lines about the canceller.
 LOG_INTERVAL = 5.0
 
@@ -171,7 +165,6 @@ class EchoCanceller:
         self._hist_len = 0
         self._hist_needed = round(mic_rate * _DELAY_WINDOW_S)
         self._since_estimate = 0
-        self._learning_frames = round(LEARNING_S * 100)
         self.stats = EchoStats(sample_rate=mic_rate)
 
     # ------------------------------------------------------------ output thread
@@ -217,8 +210,6 @@ class EchoCanceller:
             return np.zeros(0, dtype=np.int16)
         mic, far = mic[:whole], far[:whole]
         out: Int16Array = self._apm.process(mic, far)
-        if self._learning_frames > 0:
-            out = self._while_learning(far, out)
         self._measure(mic, far, out)
         return out
 
@@ -243,7 +234,6 @@ class EchoCanceller:
         """A device was switched: align on the next timestamps (AEC3 re-learns the path itself)."""
         self._timeline.forget_alignment()
         self._switches += 1
-        self._learning_frames = round(LEARNING_S * 100)
         with self._queue_lock:
             self._queue.clear()
         self._ref_resampler = None
@@ -259,21 +249,6 @@ class EchoCanceller:
             samples = resampler.process(block)
             # The resampler hands back its output delay_samples late: date it accordingly.
             self._timeline.write(samples, dac_time - resampler.delay_samples / self.rate)
-
-    def _while_learning(self, far: Int16Array, out: Int16Array) -> Int16Array:
-        """Turn down the frames where the bot is audible while AEC3 is still learning the room.
-
-        The price: a user who talks over the very first second of the bot's
-        speech (in a session, or after a device switch) is heard 20 dB quieter.
-        """
-        frames = far.reshape(-1, self.frame).astype(np.float32)
-        active = np.einsum("ij,ij->i", frames, frames) / self.frame > _FAR_ACTIVE_POWER
-        if not active.any():
-            return out
-        self._learning_frames -= int(np.count_nonzero(active))
-        quieter = out.reshape(-1, self.frame).copy()
-        quieter[active] = (quieter[active] * LEARNING_GAIN).astype(np.int16)
-        return quieter.reshape(-1)
 
     # ------------------------------------------------------------ measuring
     def _measure(self, mic: Int16Array, far: Int16Array, out: Int16Array) -> None:
