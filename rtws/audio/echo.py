@@ -22,17 +22,18 @@ its capture time *plus* ``lead_ms``: AEC3 finds an echo that comes after its
 reference (by up to a few hundred ms), never one that comes before it, and
 timestamps can be off by ten milliseconds or so (measured on the test bed:
 the echo's delay read 12 ms short at 44.1 kHz). The lead keeps the reference
-ahead of the echo despite that; the room's own delay only adds to it. That
-reference has not always reached the speaker yet when the mic block is
-processed (it is queued an output latency ahead, usually 20-40 ms): the block
-then waits for it, up to :data:`MAX_WAIT_S`.
+ahead of the echo despite that; the room's own delay only adds to it. The
+output callback hands a block over an output latency before it plays
+(usually 20-40 ms), so that reference is normally there when the mic block
+is processed; if not, the block waits for it, up to :data:`MAX_WAIT_S`.
 
 AEC3 delays the mic by a constant 8 ms at 16 kHz, 9 ms at 48 kHz (its filter
 bank; measured), plus the ~0.3 ms a 20 ms block takes to process.
 
 It also measures itself (:class:`EchoStats`): the echo return loss
 enhancement (mic power over cleaned power while the far end plays) and the
-echo's delay (cross-correlating the reference with the mic once a second).
+echo's delay (cross-correlating the last second of reference and mic, every
+three seconds).
 The wheel exposes neither from AEC3, so these are rtws's own measurements.
 """
 
