@@ -162,6 +162,27 @@ def test_noise_suppression_runs_in_the_same_pass_and_still_cancels() -> None:
     assert power_db(near[window]) - power_db(cleaned[window]) >= 30.0
 
 
+def test_after_a_speaker_switch_the_echo_is_turned_down_while_aec3_relearns() -> None:
+    far, near = recorded_pair()
+
+    def run(new_speaker: bool) -> Int16Array:
+        canceller = EchoCanceller(RATE)
+        out: list[Int16Array] = []
+        for i in range(0, len(near) - BLOCK + 1, BLOCK):
+            if i == 3 * RATE:
+                canceller.resync(new_speaker=new_speaker)
+            canceller.add_reference(far[i : i + BLOCK], 3.0 + i / RATE, RATE)
+            out.append(canceller.process(near[i : i + BLOCK], 3.0 + i / RATE))
+        return np.concatenate(out)
+
+    window = slice(3 * RATE, int(3.5 * RATE))  # bot speech right after the switch
+    turned_down = power_db(run(False)[window]) - power_db(run(True)[window])
+    assert turned_down > 6.0  # -20 dB where the bot is audible, its pauses untouched
+    # Only for a while: by the time the user talks over the bot, nothing is turned down.
+    late = slice(int(DOUBLE_TALK_S * RATE), 6 * RATE - BLOCK)
+    assert abs(power_db(run(False)[late]) - power_db(run(True)[late])) < 1.0
+
+
 # ---------------------------------------------------------------- the timeline
 def test_timeline_reads_what_played_at_a_time_despite_jittery_stamps() -> None:
     line = ReferenceTimeline(1000, history_s=1.0, tolerance_s=0.005)

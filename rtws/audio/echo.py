@@ -69,6 +69,13 @@ _DELAY_WINDOW_S = 1.0  # over the last second of audio
 _DELAY_EVERY_S = 3.0  # every three seconds (an estimate costs ~2 ms at 48 kHz)
 _DELAY_MAX_S = 0.5
 _DELAY_PEAK_RATIO = 12.0
+#: A new speaker is a new echo path, and AEC3 lets echo through while it re-learns
+#: it (a switch mid-reply on the test bed sometimes interrupted the bot). For this
+#: much bot speech after a speaker switch, frames where the bot is audible are also
+#: turned down by RELEARN_GAIN. Only after a switch: at a session's start it would
+#: also turn down a user heard while the bot speaks.
+RELEARN_S = 1.0
+RELEARN_GAIN = 0.1  # -20 dB
 #: Seconds between two debug-log lines about the canceller.
 LOG_INTERVAL = 5.0
 
@@ -166,6 +173,7 @@ class EchoCanceller:
         self._hist_len = 0
         self._hist_needed = round(mic_rate * _DELAY_WINDOW_S)
         self._since_estimate = 0
+        self._relearn_frames = 0
         self.stats = EchoStats(sample_rate=mic_rate)
 
     # ------------------------------------------------------------ output thread
@@ -211,6 +219,8 @@ class EchoCanceller:
             return np.zeros(0, dtype=np.int16)
         mic, far = mic[:whole], far[:whole]
         out: Int16Array = self._apm.process(mic, far)
+        if self._relearn_frames > 0:
+            out = self._while_relearning(far, out)
         self._measure(mic, far, out)
         return out
 
@@ -231,10 +241,16 @@ class EchoCanceller:
             st.resyncs,
         )
 
-    def resync(self) -> None:
-        """A device was switched: align on the next timestamps (AEC3 re-learns the path itself)."""
+    def resync(self, *, new_speaker: bool = False) -> None:
+        """A device was switched: align on the next timestamps; AEC3 re-learns the path.
+
+        ``new_speaker``: also turn the bot's echo down while it does (see
+        :data:`RELEARN_S`).
+        """
         self._timeline.forget_alignment()
         self._switches += 1
+        if new_speaker:
+            self._relearn_frames = round(RELEARN_S * 100)
         with self._queue_lock:
             self._queue.clear()
         self._ref_resampler = None
@@ -250,6 +266,16 @@ class EchoCanceller:
             samples = resampler.process(block)
             # The resampler hands back its output delay_samples late: date it accordingly.
             self._timeline.write(samples, dac_time - resampler.delay_samples / self.rate)
+
+    def _while_relearning(self, far: Int16Array, out: Int16Array) -> Int16Array:
+        frames = far.reshape(-1, self.frame).astype(np.float32)
+        active = np.einsum("ij,ij->i", frames, frames) / self.frame > _FAR_ACTIVE_POWER
+        if not active.any():
+            return out
+        self._relearn_frames -= int(np.count_nonzero(active))
+        quieter = out.reshape(-1, self.frame).copy()
+        quieter[active] = (quieter[active] * RELEARN_GAIN).astype(np.int16)
+        return quieter.reshape(-1)
 
     # ------------------------------------------------------------ measuring
     def _measure(self, mic: Int16Array, far: Int16Array, out: Int16Array) -> None:

@@ -389,7 +389,7 @@ class SoundDeviceMediaManager(MediaManager):
                     )
                 self._configure_output(new.rate)
             if self._echo is not None:
-                self._echo.resync()  # a new speaker, a new clock and a new echo path
+                self._echo.resync(new_speaker=True)  # a new clock and a new echo path
         log.info("speaker switched to %r at %d Hz", device.name, new.rate)
         if old is not None:
             # The old stream plays silence now, but the audio its device already holds
