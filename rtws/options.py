@@ -105,14 +105,26 @@ class TransportOptions(BaseModel):
     reconnect_hold_ms: float = Field(
         default=2000.0, ge=0.0, le=60000.0, description="mic audio held while (re)connecting"
     )
+    echo_cancellation: bool | None = Field(
+        default=None,
+        description=(
+            "acoustic echo cancellation (WebRTC AEC3) on the mic, so the bot's voice from "
+            "laptop speakers never counts as the user. None: on for sound devices, off for "
+            "files and memory"
+        ),
+    )
+    noise_suppression: bool = Field(
+        default=False,
+        description="WebRTC noise suppression on the mic (runs with echo cancellation on)",
+    )
     echo_gate_level: float | None = Field(
         default=None,
         ge=0.0,
         le=1.0,
         description=(
-            "while the bot speaks, mic audio below this level (0..1, as in user-audio-level) "
-            "is sent as silence; ~0.6 stops laptop speakers from interrupting the bot. "
-            "None: off (headsets, or acoustic echo cancellation in the OS)"
+            "half-duplex fallback: while the bot speaks, mic audio below this level (0..1, as "
+            "in user-audio-level) is sent as silence. None: off (echo cancellation does the "
+            "job); see the troubleshooting page for choosing a level"
         ),
     )
     level_interval: float = Field(

@@ -247,6 +247,8 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
             prebuffer_ms=self.options.prebuffer_ms,
             resample_quality=self.options.resample_quality,
             max_playout_s=self.options.max_playout_s,
+            echo_cancellation=self.options.echo_cancellation,
+            noise_suppression=self.options.noise_suppression,
         )
 
     async def connect(self) -> None:

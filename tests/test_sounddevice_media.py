@@ -344,6 +344,38 @@ async def test_switching_the_mic_leaves_no_gap(
     assert extra_ms <= 60
 
 
+async def test_a_speaker_at_another_rate_gets_the_queued_audio_resampled(
+    manager: SoundDeviceMediaManager, record_property: Any
+) -> None:
+    """Issue 18 item 14: a switch mid-reply used to drop what was queued for the old rate."""
+    await manager.start(FORMAT)
+    assert manager.selected_speaker is not None
+    old_rate = manager.selected_speaker.default_sample_rate
+    with (
+        sandbox.Listener(sandbox.SD_SPEAKER_MONITOR) as old_ear,
+        sandbox.Listener(sandbox.SD_MIC) as new_ear,  # what virtual_mic_src plays
+    ):
+        await asyncio.sleep(0.2)
+        manager.play(tone(800, 2.0, 24000), "reply")  # all of it queued at once
+        manager.end_of_stream("reply")
+        await asyncio.sleep(0.6)
+        manager.output_rate = 48000 if old_rate != 48000 else 32000
+        await manager.update_speaker("virtual_mic_src")
+        assert manager.format is not None
+        await asyncio.sleep(1.9)
+    played_ms = manager.played_ms("reply")
+    heard_s = [
+        np.count_nonzero(tone_amplitudes(ear.audio(), ear.rate, 800, 5) > 0.1) * 0.005
+        for ear in (old_ear, new_ear)
+    ]
+    record_property("speaker_rate_switch_audio_lost_ms", round((2.0 - sum(heard_s)) * 1000))
+    print(f"\n[measured] across a rate switch: heard {heard_s} s of a 2.0 s tone")
+    assert heard_s[0] > 0.4 and heard_s[1] > 1.0, heard_s
+    assert abs(sum(heard_s) - 2.0) < 0.06, "audio lost (or doubled) across the switch"
+    # Played positions carried over, converted to the new rate: truncation stays right.
+    assert played_ms == pytest.approx(2000, abs=25)
+
+
 async def test_callback_errors_are_contained_and_reported_once() -> None:
     class Failing(SoundDeviceMediaManager):
         """A backend bug: the output side raises on every block."""

@@ -55,11 +55,16 @@ class ProbedMedia(FileMediaManager):
         self._in_provider = 0  # provider-rate samples of the current item played so far
         self._out_device = 0  # device-rate samples of it that reached the playout buffer
 
-    def _push_input(self, block: Int16Array | None, captured_at: float | None = None) -> None:
+    def _push_input(
+        self,
+        block: Int16Array | None,
+        captured_at: float | None = None,
+        adc_time: float | None = None,
+    ) -> None:
         stamp = now()
         if block is not None:
             self.recent_blocks.append(stamp)
-        super()._push_input(block, stamp)
+        super()._push_input(block, stamp, adc_time)
 
     def block_number(self, stamp: float) -> int:
         """The number of the block handed over at ``stamp`` (-1 if no longer kept)."""

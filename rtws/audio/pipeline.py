@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import soxr
 
 from .chunker import Chunker
 from .levels import LevelMeter
@@ -136,6 +137,37 @@ class OutputPipeline:
 
     def played_ms(self, item_id: str | None) -> int:
         return self.buffer.played_ms(item_id)
+
+    def adopt(self, old: OutputPipeline) -> None:
+        """Take over what ``old`` (another device rate) has queued, resampled: nothing is lost.
+
+        Played counts move over converted to this rate, so a later interruption
+        still reports how much of the item was heard.
+        """
+        tail = old.resampler.flush()
+        if len(tail):
+            old.buffer.write(tail, old._item)
+        segments, played = old.buffer.take_queued()
+        ratio = self.device_rate / old.device_rate
+        # One resample per item: the segments of an item are contiguous audio.
+        merged: list[tuple[Int16Array, str | None]] = []
+        for samples, item in segments:
+            if merged and merged[-1][1] == item:
+                merged[-1] = (np.concatenate((merged[-1][0], samples)), item)
+            else:
+                merged.append((samples, item))
+        converted = [
+            (
+                soxr.resample(
+                    samples, old.device_rate, self.device_rate, quality=self.resampler.quality
+                ),
+                item,
+            )
+            for samples, item in merged
+        ]
+        self.buffer.adopt(converted, {k: round(v * ratio) for k, v in played.items()})
+        self._item = old._item
+        self.level = old.level
 
     def _finish_item(self) -> None:
         tail = self.resampler.flush()

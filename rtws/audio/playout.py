@@ -162,6 +162,37 @@ class PlayoutBuffer:
         self.samples_played += filled
         return filled
 
+    # ------------------------------------------------------------ moving to another device
+    def take_queued(self) -> tuple[list[tuple[Int16Array, str | None]], dict[str | None, int]]:
+        """Empty the queue without playing it: (unplayed segments, samples played per item).
+
+        For a speaker switch to another rate: the caller resamples the
+        segments and hands both to the new buffer's :meth:`adopt`, so nothing
+        queued is lost and played positions (what truncation reports) carry on.
+        """
+        with self._lock:
+            segments = list(self._segments)
+            if segments and self._offset:
+                head, item = segments[0]
+                segments[0] = (head[self._offset :], item)
+            played = dict(self._played)
+            self._segments.clear()
+            self._offset = 0
+            self._buffered = 0
+            self._playing = False
+        return segments, played
+
+    def adopt(
+        self, segments: list[tuple[Int16Array, str | None]], played: dict[str | None, int]
+    ) -> None:
+        """Queue what another buffer gave up (already at this rate), with its played counts."""
+        with self._lock:
+            for item, count in played.items():
+                self._played[item] = self._played.get(item, 0) + count
+                self._last_item = item
+        for samples, item in segments:
+            self.write(samples, item)
+
     # ------------------------------------------------------------ queries
     @property
     def buffered_ms(self) -> float:

@@ -146,6 +146,13 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
         help="pace --input/--output in real time (default: as fast as the session goes)",
     )
     media.add_argument(
+        "--no-echo-cancellation",
+        dest="echo_cancellation",
+        action="store_false",
+        help="let the mic hear the speaker (a headset, or the OS cancels echo already); "
+        "by default sound devices cancel the bot's echo",
+    )
+    media.add_argument(
         "--record",
         metavar="FILE.wav",
         help="record both sides to a stereo WAV (left = microphone, right = bot)",

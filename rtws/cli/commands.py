@@ -121,6 +121,8 @@ async def talk(args: argparse.Namespace, console: Console) -> int:
                 code=EXIT_USAGE,
             )
         overrides[field] = args.url
+    if not args.echo_cancellation:
+        overrides["echo_cancellation"] = False
     options = build_options(
         model, args.provider, config=config, assignments=args.option or (), overrides=overrides
     )

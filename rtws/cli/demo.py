@@ -20,6 +20,7 @@ from rich.console import Console
 
 from .. import rtvi
 from ..audio import read_wav
+from ..audio.echo import canceller_available
 from ..media.base import MediaManager
 from .errors import EXIT_ERROR, EXIT_USAGE, CLIError
 from .media import (
@@ -76,9 +77,11 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
         recorder = stack.enter_context(recorder_for(args.record, 24000))
         async with _demo_server(args, pace=0.0 if files else 1.0) as (url, key):
             fields: dict[str, Any] = {"instructions": DEMO_INSTRUCTIONS}
-            if not files:
-                # Laptop speakers leak the bot's voice into the mic; the gate keeps that
-                # echo from barging in on the bot, while a user speaking up still can.
+            if not args.echo_cancellation:
+                fields["echo_cancellation"] = False
+            elif not files and canceller_available() is not None:
+                # No echo canceller on this machine: laptop speakers would leak the bot's
+                # voice into the mic, so a half-duplex gate keeps it from barging in.
                 fields["echo_gate_level"] = 0.6
             if url is not None and key is not None:
                 fields.update({url_field(OpenAIRealtimeOptions) or "url": url, "api_key": key})

@@ -31,14 +31,19 @@ class RecordingFileMedia(RecordingTap, FileMediaManager):
     _read_file_this_tick = False
     _tail_seen: int | None = None
 
-    def _push_input(self, block: Int16Array | None, captured_at: float | None = None) -> None:
+    def _push_input(
+        self,
+        block: Int16Array | None,
+        captured_at: float | None = None,
+        adc_time: float | None = None,
+    ) -> None:
         # The tail silence after the file is counted down in _tail_left: a push that
         # moved it is tail, not file.
         tail = self._tail_left
         unmoved = self._tail_seen is None or tail == self._tail_seen
         self._read_file_this_tick = block is not None and unmoved
         self._tail_seen = tail
-        super()._push_input(block, captured_at)
+        super()._push_input(block, captured_at, adc_time)
 
     def _block_is_time(self, real: int) -> bool:
         read_file, self._read_file_this_tick = self._read_file_this_tick, False

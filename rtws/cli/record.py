@@ -129,13 +129,18 @@ class RecordingTap(MediaManager):
 
     recorder: StereoRecorder | None = None
 
-    def _push_input(self, block: Int16Array | None, captured_at: float | None = None) -> None:
+    def _push_input(
+        self,
+        block: Int16Array | None,
+        captured_at: float | None = None,
+        adc_time: float | None = None,
+    ) -> None:
         recorder, pipeline = self.recorder, self._input
         if recorder is not None and block is not None and pipeline is not None and self.is_running:
             # Muted audio never leaves the machine; the recording says so with silence.
             heard = block if self.is_mic_enabled else np.zeros_like(block)
             recorder.tap("mic", heard, pipeline.device_rate)
-        super()._push_input(block, captured_at)
+        super()._push_input(block, captured_at, adc_time)
 
     def _pull_output(self, out: Int16Array) -> int:
         real = super()._pull_output(out)

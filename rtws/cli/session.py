@@ -352,6 +352,7 @@ class Session:
 
     async def _redraw(self, live: Live) -> None:
         while True:
+            self.view.echo = self.transport.media.stats.echo
             live.refresh()
             await asyncio.sleep(1 / REDRAW_HZ)
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import rtvi
+from ..audio.echo import EchoStats
 from .text import printable
 
 Who = Literal["you", "bot", "call", "info", "error"]
@@ -99,6 +100,8 @@ class SessionView:
         self._pending_latency: float | None = None
         self._measured_turns = False  # the provider reports turn_latency: ttfb is not shown
         self._turn_line: Line | None = None  # the current reply's first line
+        #: The media's echo canceller figures, refreshed by the session before each redraw.
+        self.echo: EchoStats | None = None
 
     # ------------------------------------------------------------------ input
     def handle(self, msg: rtvi.RTVIMessage) -> None:
@@ -297,8 +300,9 @@ class SessionView:
             "speaker", _meter(self.bot_level), _device(self.speaker_name, self.bot_speaking)
         )
         latency = Text.assemble(("latency  ", "bold"), (self.latency_summary(), "dim"))
+        echo = Text.assemble(("echo     ", "bold"), (self.echo_summary(), "dim"))
         shown = list(self.lines)[-self.visible_lines :]
-        body = Group(status, latency, Text(""), *(line.rich() for line in shown))
+        body = Group(status, latency, echo, Text(""), *(line.rich() for line in shown))
         state_style = STATE_STYLES.get(self.state, "yellow")
         return Panel(
             body,
@@ -309,6 +313,16 @@ class SessionView:
             subtitle=Text(KEYS_HELP, style="dim") if self.keys_help else None,
             subtitle_align="left",
         )
+
+    def echo_summary(self) -> str:
+        """The echo canceller's figures (``media.stats.echo``), or why there are none."""
+        echo = self.echo
+        if echo is None:
+            return "no cancellation (headset, or --no-echo-cancellation)"
+        if echo.erle_db is None:
+            return "cancelling · waiting for the bot to speak"
+        delay = f"{echo.delay_ms:.0f} ms" if echo.delay_ms is not None else "—"
+        return f"cancelling · {echo.erle_db:.0f} dB removed · echo delay {delay}"
 
     def latency_summary(self) -> str:
         if not self.latencies_ms:

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from ..audio import InputPipeline, OutputPipeline, PlaybackMark
+from ..audio.echo import EchoCanceller, EchoStats, echo_wanted
 from ..errors import DeviceError
 from ..redact import get_logger
 
@@ -82,6 +83,11 @@ class MediaFormat:
     resample_quality: str = "LQ"
     #: The most bot audio queued for the speaker, in seconds (None: no bound).
     max_playout_s: float | None = None
+    #: Acoustic echo cancellation: None means the backend's default (on for sound
+    #: devices, off for files and memory); see :meth:`MediaManager.echo_cancellation_for`.
+    echo_cancellation: bool | None = None
+    #: WebRTC noise suppression on the mic, run by the echo canceller (so only with it on).
+    noise_suppression: bool = False
 
 
 @dataclass(slots=True)
@@ -95,6 +101,8 @@ class MediaStats:
     #: Bot audio refused because the playout buffer held ``max_playout_s`` already.
     dropped_bot_audio_ms: int = 0
     extra: dict[str, int] = field(default_factory=dict[str, int])
+    #: The echo canceller's figures while it runs (None when it is off).
+    echo: EchoStats | None = None
 
 
 DeviceErrorCallback = Callable[[DeviceError], None]
@@ -106,6 +114,12 @@ MAX_PENDING_INPUT_BLOCKS = 100
 class MediaManager(ABC):
     """Audio in and out for one transport. Subclasses implement the device part."""
 
+    #: Whether ``echo_cancellation=None`` turns the canceller on for this backend:
+    #: yes where a speaker can leak into a mic (sound devices), no for files and memory.
+    echo_cancellation_default: bool = False
+    #: Whether the backend hands the canceller played blocks and DAC/ADC times at all.
+    supports_echo_cancellation: bool = False
+
     def __init__(self) -> None:
         self._format: MediaFormat | None = None
         self._input: InputPipeline | None = None
@@ -114,11 +128,13 @@ class MediaManager(ABC):
         self._cam_enabled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        # (block, captured_at); a None block marks the end of the input (see _end_input).
-        self._pending: collections.deque[tuple[npt.NDArray[np.int16] | None, float]] = (
-            collections.deque()
-        )
+        # (block, captured_at, adc_time); a None block marks the end of the input.
+        self._pending: collections.deque[
+            tuple[npt.NDArray[np.int16] | None, float, float | None]
+        ] = collections.deque()
+        self._echo: EchoCanceller | None = None
         self._pending_lock = threading.Lock()
+        self._echo_wanted = False
         # The mic pump's wait for input: a bare future, resolved on the loop thread.
         self._mic_waiter: asyncio.Future[None] | None = None
         self._wakeup_scheduled = False
@@ -218,6 +234,8 @@ class MediaManager(ABC):
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._format = fmt
+        self._echo_wanted = self.echo_cancellation_for(fmt)
+        self.stats.echo = None  # filled when the canceller starts with the mic
         with self._pending_lock:
             self._pending.clear()
         self._seq = 0
@@ -241,6 +259,20 @@ class MediaManager(ABC):
             self._input = None
             self._output = None
 
+    def echo_cancellation_for(self, fmt: MediaFormat) -> bool:
+        """Whether this backend runs the echo canceller for ``fmt`` (see :func:`echo_wanted`)."""
+        return echo_wanted(
+            fmt.echo_cancellation,
+            default=self.echo_cancellation_default,
+            supported=self.supports_echo_cancellation,
+            backend=type(self).__name__,
+        )
+
+    @property
+    def echo_cancellation(self) -> bool:
+        """Whether the echo canceller runs in this session (False before :meth:`start`)."""
+        return self._echo is not None
+
     @abstractmethod
     async def _start_streams(self, fmt: MediaFormat) -> None:
         """Open the backend's streams; call :meth:`_configure` before audio flows."""
@@ -263,11 +295,19 @@ class MediaManager(ABC):
             device_rate, fmt.input_sample_rate, fmt.chunk_ms, fmt.resample_quality
         )
         self._input.metering = self._metering[0]
+        if self._echo_wanted:
+            # The canceller works at the mic's own rate: a new rate needs a new one.
+            if self._echo is None or self._echo.rate != device_rate:
+                self._echo = EchoCanceller(device_rate, noise_suppression=fmt.noise_suppression)
+                self.stats.echo = self._echo.stats
+            else:
+                self._echo.resync()
 
     def _configure_output(self, device_rate: int) -> None:
-        """A new output pipeline starts empty: audio queued for the old device is dropped."""
+        """A new output pipeline for ``device_rate``; audio the old one queued moves to it."""
         fmt = self._format
         assert fmt is not None
+        old = self._output
         self._output = OutputPipeline(
             fmt.output_sample_rate,
             device_rate,
@@ -275,13 +315,23 @@ class MediaManager(ABC):
             fmt.resample_quality,
             fmt.max_playout_s,
         )
+        if old is not None:
+            # A speaker at another rate: resample what is queued rather than drop it.
+            self._output.adopt(old)
         self._output.metering = self._metering[1]
 
     # ------------------------------------------------------------------ input path
     def _push_input(
-        self, block: npt.NDArray[np.int16] | None, captured_at: float | None = None
+        self,
+        block: npt.NDArray[np.int16] | None,
+        captured_at: float | None = None,
+        adc_time: float | None = None,
     ) -> None:
-        """Hand a captured device-rate block to the loop. Any thread; never blocks on the loop."""
+        """Hand a captured device-rate block to the loop. Any thread; never blocks on the loop.
+
+        ``adc_time`` is when the block's first sample left the ADC (``perf_counter``
+        seconds); the echo canceller aligns on it.
+        """
         if not self._running:
             return
         if block is not None and not self._mic_enabled:
@@ -291,7 +341,7 @@ class MediaManager(ABC):
             if len(self._pending) >= MAX_PENDING_INPUT_BLOCKS:
                 self._pending.popleft()
                 self.stats.dropped_input_blocks += 1
-            self._pending.append((block, stamp))
+            self._pending.append((block, stamp, adc_time))
             self.stats.input_blocks += 1
             if self._wakeup_scheduled:
                 return
@@ -360,13 +410,34 @@ class MediaManager(ABC):
         if pipeline is None or fmt is None:
             return []
         chunks: list[AudioChunk] = []
-        for block, stamp in blocks:
-            pieces = pipeline.finish() if block is None else pipeline.process(block)
+        echo = self._echo
+        for block, stamp, adc_time in blocks:
+            if block is None:
+                pieces = pipeline.finish()
+            else:
+                if echo is not None:
+                    # Before metering, resampling, gate and VAD: they must never hear the bot.
+                    if adc_time is None:
+                        adc_time = stamp - len(block) / pipeline.device_rate
+                    block = echo.process(block, adc_time)
+                pieces = pipeline.process(block)
             for pcm in pieces:
                 self._seq += 1
                 chunks.append(AudioChunk(pcm.tobytes(), fmt.input_sample_rate, stamp, self._seq))
         self.stats.chunks_delivered += len(chunks)
+        if echo is not None:
+            echo.log_now_and_then()
         return chunks
+
+    def _push_far(self, block: npt.NDArray[np.int16], dac_time: float, rate: int) -> None:
+        """A block was just handed to the speaker (``dac_time``: when it plays). Any thread.
+
+        Backends call it from the output callback with exactly what the device
+        got, silence included; it only queues (the canceller runs on the loop).
+        """
+        echo = self._echo
+        if echo is not None:
+            echo.add_reference(block, dac_time, rate)
 
     # ------------------------------------------------------------------ output path
     def _pull_output(self, out: npt.NDArray[np.int16]) -> int:

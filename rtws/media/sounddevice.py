@@ -123,6 +123,10 @@ class SoundDeviceMediaManager(MediaManager):
             speaker-only or mic-only session).
     """
 
+    #: A speaker can leak into a mic: cancel the echo unless told not to.
+    echo_cancellation_default = True
+    supports_echo_cancellation = True
+
     #: PortAudio streams open in this process through any instance (for leak checks).
     _live_streams: ClassVar[int] = 0
     _live_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -183,6 +187,12 @@ class SoundDeviceMediaManager(MediaManager):
         return (
             f"SoundDeviceMediaManager(mic={mic!r}, speaker={speaker!r}, running={self.is_running})"
         )
+
+    def echo_cancellation_for(self, fmt: MediaFormat) -> bool:
+        """A session with only a mic or only a speaker has no echo to cancel."""
+        if not (self.input_enabled and self.output_enabled):
+            return False
+        return super().echo_cancellation_for(fmt)
 
     # ------------------------------------------------------------------ enumeration
     async def initialize(self) -> None:
@@ -368,6 +378,8 @@ class SoundDeviceMediaManager(MediaManager):
                 with self._pending_lock:
                     self._pending.clear()  # blocks at the old rate must not reach the new pipeline
                 self._configure_input(new.rate)
+            elif self._echo is not None:
+                self._echo.resync()  # same rate, but a new clock and a new echo path
         self._close_stream(old)
         log.info("microphone switched to %r at %d Hz", device.name, new.rate)
 
@@ -379,13 +391,16 @@ class SoundDeviceMediaManager(MediaManager):
             if self._output is None or self._output.device_rate != new.rate:
                 if self._output is not None and self._output.buffer.buffered_samples:
                     log.info(
-                        "speaker %r runs at %d Hz, not %d Hz: %.0f ms of queued bot audio dropped",
+                        "speaker %r runs at %d Hz, not %d Hz: %.0f ms of queued bot audio "
+                        "resampled for it",
                         device.name,
                         new.rate,
                         self._output.device_rate,
                         self._output.buffer.buffered_ms,
                     )
                 self._configure_output(new.rate)
+            if self._echo is not None:
+                self._echo.resync(new_speaker=True)  # a new clock and a new echo path
         log.info("speaker switched to %r at %d Hz", device.name, new.rate)
         if old is not None:
             # The old stream plays silence now, but the audio its device already holds
@@ -568,9 +583,14 @@ class SoundDeviceMediaManager(MediaManager):
                     block = (indata.astype(np.int32).sum(axis=1) // handle.channels).astype(
                         np.int16
                     )
+                adc_time = None
+                if self._echo is not None:
+                    adc_time = _stream_time(time_info.inputBufferAdcTime, time_info, captured_at)
+                    if adc_time is None:  # a host API without timestamps: estimate
+                        adc_time = captured_at - float(handle.stream.latency) - frames / handle.rate
                 with self._input_lock:
                     if self._in is handle:
-                        self._push_input(block, captured_at)
+                        self._push_input(block, captured_at, adc_time)
             except Exception as exc:  # nothing may escape into PortAudio
                 self._callback_failed(handle, exc)
 
@@ -588,15 +608,24 @@ class SoundDeviceMediaManager(MediaManager):
                         outdata.fill(0)
                         return
                     if handle.channels == 1:
-                        self._pull_output(outdata[:, 0])
-                        return
-                    mono = (
-                        handle.scratch
-                        if len(handle.scratch) == frames
-                        else np.zeros(frames, np.int16)
-                    )
-                    self._pull_output(mono)
-                outdata[:] = mono[:, np.newaxis]  # the same audio on every channel
+                        mono = outdata[:, 0]
+                        self._pull_output(mono)
+                    else:
+                        mono = (
+                            handle.scratch
+                            if len(handle.scratch) == frames
+                            else np.zeros(frames, np.int16)
+                        )
+                        self._pull_output(mono)
+                        outdata[:] = mono[:, np.newaxis]  # the same audio on every channel
+                    if self._echo is not None:
+                        # The canceller's reference: exactly what the device got, and when
+                        # it reaches the air.
+                        now = time.perf_counter()
+                        dac_time = _stream_time(time_info.outputBufferDacTime, time_info, now)
+                        if dac_time is None:
+                            dac_time = now + float(handle.stream.latency)
+                        self._push_far(mono, dac_time, handle.rate)
             except Exception as exc:  # nothing may escape into PortAudio
                 outdata.fill(0)
                 self._callback_failed(handle, exc)
@@ -688,6 +717,19 @@ class SoundDeviceMediaManager(MediaManager):
 #: PortAudio errors that mean "not this format" (paInvalidChannelCount,
 #: paInvalidSampleRate, paSampleFormatNotSupported): worth trying another.
 _FORMAT_REFUSALS = frozenset({-9998, -9997, -9994})
+
+
+def _stream_time(stamp: float, time_info: Any, now: float) -> float | None:
+    """A PortAudio stream time as ``time.perf_counter()`` seconds (None: the host API gave none).
+
+    Each stream has its own clock (``currentTime`` is "now" on it), so the
+    offset is taken per callback: mic and speaker stamps then compare even on
+    two devices of two host APIs.
+    """
+    current = float(time_info.currentTime)
+    if not stamp or not current:
+        return None
+    return float(stamp) + (now - current)
 
 
 def _error_code(exc: Exception) -> int | None:
