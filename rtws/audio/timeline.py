@@ -46,6 +46,7 @@ class ReferenceTimeline:
         self._write_start = 0  # the first index ever written
         self._write_end = 0  # index after the last sample written
         self._written = False
+        self._reanchor = False
         self._read_next: int | None = None
         #: Samples the mic asked for that had not been written yet (the reference came late).
         self.late_samples = 0
@@ -68,9 +69,9 @@ class ReferenceTimeline:
         if not n:
             return
         start = self.index_at(start_time)
-        if self._written and abs(start - self._write_end) <= self.tolerance:
+        if self._written and not self._reanchor and abs(start - self._write_end) <= self.tolerance:
             start = self._write_end
-        elif self._written:
+        elif self._written and not self._reanchor:
             self.write_resyncs += 1
         else:
             self._written = True
@@ -80,6 +81,7 @@ class ReferenceTimeline:
             self._fill(self._write_end, min(start, self._write_end + self.capacity), None)
         self._fill(start, start + n, samples)
         self._write_end = max(self._write_end, start + n)
+        self._reanchor = False
 
     def read(self, n: int, start_time: float) -> Int16Array:
         """``n`` samples of what was played from ``start_time`` on (zeros where nothing was)."""
@@ -110,8 +112,9 @@ class ReferenceTimeline:
         return out
 
     def forget_alignment(self) -> None:
-        """A device changed: the next blocks anchor on their timestamps again."""
+        """A device changed: the next blocks, read and written, anchor on their timestamps."""
         self._read_next = None
+        self._reanchor = True
 
     def _fill(self, lo: int, hi: int, samples: Int16Array | None) -> None:
         if hi <= lo:
