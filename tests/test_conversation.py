@@ -134,6 +134,24 @@ def test_announced_replies_late_audio_waits_for_the_next_reply_start() -> None:
     assert len(speaker.played) == 2 and speaker.played[0] != speaker.played[1]
 
 
+def test_announced_replies_a_barge_in_after_the_reply_ended_still_drops_its_late_audio() -> None:
+    """Deepgram sends a reply's audio faster than real time and ends it (AgentAudioDone)
+    while it still plays: a barge-in then cuts a reply the wire already closed, and audio
+    until the next reply's start is still that reply's."""
+    speaker, stats = Speaker(), TransportStats()
+    conv = Conversation(speaker, stats, provider="test", announced_replies=True)
+    conv.handle(ev.ReplyStarted())
+    conv.handle(ev.BotAudio(PCM))
+    conv.handle(ev.AudioDone())
+    conv.handle(ev.ReplyDone())
+    conv.handle(ev.UserSpeechStarted())
+    conv.handle(ev.BotAudio(PCM))
+    assert stats.late_audio_dropped == 1 and len(speaker.played) == 1
+    conv.handle(ev.ReplyStarted())
+    conv.handle(ev.BotAudio(PCM))
+    assert len(speaker.played) == 2 and speaker.played[0] != speaker.played[1]
+
+
 def test_idless_audio_after_audio_done_is_a_new_reply() -> None:
     conv, speaker, _ = make()
     conv.handle(ev.BotAudio(PCM))

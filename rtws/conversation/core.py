@@ -324,6 +324,10 @@ class Conversation:
             if reply.spoken is not None:  # words not in a bot-output yet: maybe unheard
                 reply.unheard = TextBuffer()
                 reply.unheard.add(reply.spoken.flush())
+        elif reply is None and self._announced:
+            # The reply ended on the wire but its audio may still be playing, and more of
+            # it in flight: until the next reply announces itself, audio is that reply's.
+            self._after_cut = True
         if self.bot_speaking:
             self._emit(rtvi.BotInterrupted())
             self.bot_stopped()
