@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,29 @@ async def test_rtws_talk_deepgram_with_files(tmp_path: Path) -> None:
     assert settings is not None and settings["agent"]["think"]["prompt"] == "Be brief."
     pcm, _ = read_wav(output)
     assert np.abs(pcm.astype(np.int32)).max() > 1000
+
+
+async def test_record_is_written_at_the_rate_the_options_chose(tmp_path: Path) -> None:
+    """Deepgram's rates are options: the recording follows the session's, not a default."""
+    record = tmp_path / "both.wav"
+    async with FakeDeepgramAgent(pace=0.0) as server:
+        server.script(Reply(text="Recorded.", heard="hello there"))
+        code, _, err = await rtws_cli(
+            "talk", "deepgram",
+            "--url", server.url,
+            "--option", "output_sample_rate=16000",
+            "--input", str(SPEECH_16K),
+            "--output", str(tmp_path / "out.wav"),
+            "--record", str(record),
+            env=env(DEEPGRAM_API_KEY=DEFAULT_API_KEY),
+        )  # fmt: skip
+        asked = server.latest.output_rate
+    assert code == 0, err
+    with wave.open(str(record), "rb") as wav:
+        channels, rate = wav.getnchannels(), wav.getframerate()
+        both = np.frombuffer(wav.readframes(wav.getnframes()), np.int16).reshape(-1, 2)
+    assert asked == 16000 and (channels, rate) == (2, 16000)
+    assert np.abs(both[:, 1].astype(np.int32)).max() > 1000  # the reply, on the right
 
 
 async def test_rtws_talk_deepgram_with_a_wrong_key(tmp_path: Path) -> None:
