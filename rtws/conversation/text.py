@@ -56,6 +56,11 @@ class SentenceSplitter:
         self._buffer = rest
         return out
 
+    @property
+    def rest(self) -> str:
+        """The unfinished sentence so far (what :meth:`flush` would return)."""
+        return self._buffer.strip()
+
     def flush(self) -> str:
         rest, self._buffer = self._buffer.strip(), ""
         return rest
