@@ -58,6 +58,9 @@ class Speaker:
     def bot_started(self) -> None:
         pass
 
+    def bot_stopped(self) -> None:
+        pass
+
     def fail(self, message: str) -> None:
         self.failures.append(message)
 

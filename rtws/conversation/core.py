@@ -347,6 +347,7 @@ class Conversation:
     def bot_stopped(self) -> None:
         if self.bot_speaking:
             self.bot_speaking = False
+            self._out.bot_stopped()
             self._emit(rtvi.BotStoppedSpeaking())
 
     def _ttfb(self, seconds: float) -> None:
