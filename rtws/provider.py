@@ -367,9 +367,7 @@ class TransportOutput:
         whole before playback began has no later audio to check it on.
         """
         api = self._api
-        report = api.turn_latency.metrics(
-            media, self._last_item, api.provider_name, api.model_name
-        )
+        report = api.turn_latency.metrics(media, self._last_item, api.provider_name, api.model_name)
         if report is not None:
             self._bus.emit(report)
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigurationError, DeviceError
-from ..media.base import AudioDevice, MediaManager
+from ..media.base import AudioDevice
 from ..media.sounddevice import SoundDeviceMediaManager
 from ..providers import available_providers, closest_provider, load_provider
 from ..transport import RealTimeWebsocketTransport

@@ -76,7 +76,9 @@ class DeepgramHarness(ProviderHarness, ToolCallingHarness):
         ]
 
     async def server_call_tool(self, name: str, arguments: dict[str, Any]) -> None:
-        requests = len([m for c in self.server.connections for m in c.of_type("FunctionCallRequest")])
+        requests = len(
+            [m for c in self.server.connections for m in c.of_type("FunctionCallRequest")]
+        )
         await self.server_call_function(name, arguments)
         await self.server.wait_sent("FunctionCallRequest", count=requests + 1)
 
