@@ -71,7 +71,9 @@ class Speaker:
         return [e for e in self.events if e.type == kind]
 
 
-def make(bot_output: str = "reply") -> tuple[Conversation, Speaker, TransportStats]:
+def make(
+    bot_output: str = "reply", *, announced: bool = False
+) -> tuple[Conversation, Speaker, TransportStats]:
     speaker, stats = Speaker(), TransportStats()
     clock = iter(range(1000))
     conv = Conversation(
@@ -81,6 +83,7 @@ def make(bot_output: str = "reply") -> tuple[Conversation, Speaker, TransportSta
         model=lambda: "m1",
         clock=lambda: float(next(clock)),
         bot_output=bot_output,
+        announced_replies=announced,
     )
     return conv, speaker, stats
 
@@ -120,8 +123,7 @@ def test_every_reply_boundary_makes_the_next_idless_audio_audible(boundary: Any)
 def test_announced_replies_late_audio_waits_for_the_next_reply_start() -> None:
     """A protocol that starts every reply explicitly (Deepgram): after a cut, its end of
     audio and the user's turn ending are not boundaries; only the next reply's start is."""
-    speaker, stats = Speaker(), TransportStats()
-    conv = Conversation(speaker, stats, provider="test", announced_replies=True)
+    conv, speaker, stats = make(announced=True)
     conv.handle(ev.ReplyStarted())
     conv.handle(ev.BotAudio(PCM))
     conv.handle(ev.UserSpeechStarted())
@@ -132,17 +134,14 @@ def test_announced_replies_late_audio_waits_for_the_next_reply_start() -> None:
     conv.handle(ev.ReplyDone())
     conv.handle(ev.BotAudio(PCM))
     assert stats.late_audio_dropped == 3 and len(speaker.played) == 1
-    conv.handle(ev.ReplyStarted())
-    conv.handle(ev.BotAudio(PCM))
-    assert len(speaker.played) == 2 and speaker.played[0] != speaker.played[1]
+    the_next_announced_reply_plays(conv, speaker)
 
 
 def test_announced_replies_a_barge_in_after_the_reply_ended_still_drops_its_late_audio() -> None:
     """Deepgram sends a reply's audio faster than real time and ends it (AgentAudioDone)
     while it still plays: a barge-in then cuts a reply the wire already closed, and audio
     until the next reply's start is still that reply's."""
-    speaker, stats = Speaker(), TransportStats()
-    conv = Conversation(speaker, stats, provider="test", announced_replies=True)
+    conv, speaker, stats = make(announced=True)
     conv.handle(ev.ReplyStarted())
     conv.handle(ev.BotAudio(PCM))
     conv.handle(ev.AudioDone())
@@ -150,6 +149,10 @@ def test_announced_replies_a_barge_in_after_the_reply_ended_still_drops_its_late
     conv.handle(ev.UserSpeechStarted())
     conv.handle(ev.BotAudio(PCM))
     assert stats.late_audio_dropped == 1 and len(speaker.played) == 1
+    the_next_announced_reply_plays(conv, speaker)
+
+
+def the_next_announced_reply_plays(conv: Conversation, speaker: Speaker) -> None:
     conv.handle(ev.ReplyStarted())
     conv.handle(ev.BotAudio(PCM))
     assert len(speaker.played) == 2 and speaker.played[0] != speaker.played[1]

@@ -38,18 +38,23 @@ def env(**extra: str) -> dict[str, str]:
     return {**clean, "PYTHONUNBUFFERED": "1", **extra}
 
 
+async def talk_to(
+    server: FakeDeepgramAgent, *args: str, key: str = DEFAULT_API_KEY
+) -> tuple[int, str, str]:
+    """``rtws talk deepgram`` on the fake, its speech as the mic."""
+    return await rtws_cli(
+        "talk", "deepgram", "--url", server.url, "--input", str(SPEECH_16K), *args,
+        env=env(DEEPGRAM_API_KEY=key),
+    )  # fmt: skip
+
+
 async def test_rtws_talk_deepgram_with_files(tmp_path: Path) -> None:
     output = tmp_path / "out.wav"
     async with FakeDeepgramAgent(pace=0.0) as server:
         server.script(Reply(text="Hello from the fake agent.", heard="hello there"))
-        code, out, err = await rtws_cli(
-            "talk", "deepgram",
-            "--url", server.url,
-            "--option", "prompt=Be brief.",
-            "--input", str(SPEECH_16K),
-            "--output", str(output),
-            env=env(DEEPGRAM_API_KEY=DEFAULT_API_KEY),
-        )  # fmt: skip
+        code, out, err = await talk_to(
+            server, "--option", "prompt=Be brief.", "--output", str(output)
+        )
         settings = server.latest.settings
     assert code == 0, err
     lines = out.splitlines()
@@ -65,15 +70,9 @@ async def test_record_is_written_at_the_rate_the_options_chose(tmp_path: Path) -
     record = tmp_path / "both.wav"
     async with FakeDeepgramAgent(pace=0.0) as server:
         server.script(Reply(text="Recorded.", heard="hello there"))
-        code, _, err = await rtws_cli(
-            "talk", "deepgram",
-            "--url", server.url,
-            "--option", "output_sample_rate=16000",
-            "--input", str(SPEECH_16K),
-            "--output", str(tmp_path / "out.wav"),
-            "--record", str(record),
-            env=env(DEEPGRAM_API_KEY=DEFAULT_API_KEY),
-        )  # fmt: skip
+        code, _, err = await talk_to(
+            server, "--option", "output_sample_rate=16000", "--record", str(record)
+        )
         asked = server.latest.output_rate
     assert code == 0, err
     with wave.open(str(record), "rb") as wav:
@@ -85,11 +84,9 @@ async def test_record_is_written_at_the_rate_the_options_chose(tmp_path: Path) -
 
 async def test_rtws_talk_deepgram_with_a_wrong_key(tmp_path: Path) -> None:
     async with FakeDeepgramAgent(pace=0.0) as server:
-        code, out, err = await rtws_cli(
-            "talk", "deepgram", "--url", server.url,
-            "--input", str(SPEECH_16K), "--output", str(tmp_path / "o.wav"),
-            env=env(DEEPGRAM_API_KEY="dg-wrong-0123456789"),
-        )  # fmt: skip
+        code, out, err = await talk_to(
+            server, "--output", str(tmp_path / "o.wav"), key="dg-wrong-0123456789"
+        )
     assert code != 0
     assert "401" in err and "Traceback" not in err and "0123456789" not in out + err
 

@@ -22,6 +22,7 @@ from rtws_deepgram.testing import FunctionCall, Reply
 
 from rtws import FileMediaManager, rtvi
 from rtws.testing.probes import EventLog, wait_for
+from rtws.testing.tools import UntilCancelled
 from rtws.tools import Tool
 from tests.tool_signatures import TOOLS
 
@@ -91,17 +92,11 @@ async def test_a_barge_in_cancels_the_running_tool_once(fake: FakeSession) -> No
     """The runner cancels the call at the barge-in, and the agent withdraws it too
     (``FunctionCallCancelled``): the call still stops once, and nothing is answered."""
     fake.server.script(Reply(text="Found {results}.", calls=[FunctionCall("search", {})]))
-    started, cancelled = asyncio.Event(), asyncio.Event()
+    hang = UntilCancelled()
 
     async def search() -> str:
         """Search for a long time."""
-        started.set()
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        return "late"
+        return await hang.run()
 
     transport = DeepgramVoiceAgentTransport(
         with_tools(fake, search), FileMediaManager(None, input_rate=16000, realtime=False)
@@ -109,9 +104,9 @@ async def test_a_barge_in_cancels_the_running_tool_once(fake: FakeSession) -> No
     log = EventLog(transport)
     async with transport:
         await transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Search.")))
-        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.wait_for(hang.started.wait(), 5)
         await fake.server.interrupt()
-        await asyncio.wait_for(cancelled.wait(), 5)
+        await asyncio.wait_for(hang.cancelled.wait(), 5)
         await fake.server.wait_sent("FunctionCallCancelled")
         # The next reply comes after the cancellation on the socket: by then it was handled.
         fake.server.script(Reply(text="Okay."))

@@ -27,7 +27,7 @@ from providers.openai.tests.test_conformance import OpenAIHarness
 from rtws import MediaManager, rtvi
 from rtws.conversation import events as ev
 from rtws.testing import ProviderHarness
-from rtws.testing.tools import ToolConformance
+from rtws.testing.tools import ToolConformance, UntilCancelled
 from rtws.tools import Tool
 from tests.tool_signatures import TOOLS
 
@@ -134,17 +134,11 @@ async def test_barge_in_cancels_a_running_tool_and_drops_its_result(
 ) -> None:
     openai_fake.bot = ScriptedBot([Reply.call("slow_search", {}, call_id="c1")])
     t = transport(openai_fake)
-    started, cancelled = asyncio.Event(), asyncio.Event()
+    hang = UntilCancelled()
 
     @t.tool
     async def slow_search() -> str:
-        started.set()
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        return "late"
+        return await hang.run()
 
     @t.tool(cancel_on_interruption=False)
     def unrelated() -> str:
@@ -153,11 +147,11 @@ async def test_barge_in_cancels_a_running_tool_and_drops_its_result(
     log = EventLog(t)
     async with t:
         await ask(t)
-        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.wait_for(hang.started.wait(), 5)
         await openai_fake.send_event(
             {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "u2"}
         )
-        await asyncio.wait_for(cancelled.wait(), 5)
+        await asyncio.wait_for(hang.cancelled.wait(), 5)
         stopped = await log.wait("llm-function-call-stopped")  # at the barge-in, not later
         await openai_fake.send_event(
             {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 900, "item_id": "u2"}
