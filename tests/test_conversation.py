@@ -250,6 +250,17 @@ def test_one_bot_output_per_reply_and_late_words_open_no_reply() -> None:
     assert speaker.of("bot-tts-text")[-1].data.text == " (late words)"
 
 
+def test_the_items_of_one_reply_make_one_bot_output_with_a_space_between() -> None:
+    """gpt-realtime-2 speaks a preamble item, then the answer, in one response."""
+    conv, speaker, _ = make()
+    conv.handle(ev.ReplyStarted("r1"))
+    for text in ("Let me check.", "It is sunny."):
+        conv.handle(ev.BotText(text, True, "r1"))
+        conv.handle(ev.BotTextDone(text, True, "r1"))
+    conv.handle(ev.ReplyDone("r1"))
+    assert [e.data.text for e in speaker.of("bot-output")] == ["Let me check. It is sunny."]
+
+
 def test_sentence_mode_emits_each_sentence_as_it_completes() -> None:
     conv, speaker, _ = make("sentence")
     conv.handle(ev.ReplyStarted())

@@ -273,6 +273,8 @@ class Conversation:
             rest = pending.flush()
             if rest:
                 self._emit(rtvi.bot_output(rest, spoken=spoken))
+        elif pending is not None:
+            pending.end_part()  # a reply of several items (a preamble, then the answer)
 
     def _start(self, reply_id: str | None) -> Reply:
         self._replies += 1
