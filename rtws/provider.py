@@ -22,6 +22,7 @@ from .conversation import Conversation, events, metrics
 from .dispatch import BinaryHandler, Dispatcher, LLMHandler, TransportStats
 from .errors import ConnectionFailed, ProtocolError, ProviderError, RTWSError
 from .events import EventBus
+from .latency import TurnLatency
 from .media.base import MediaManager
 from .monitor import SessionMonitor
 from .redact import get_logger, redact
@@ -49,6 +50,10 @@ class ProviderAPI:
     _monitor: SessionMonitor
     _media: MediaManager | None
     _ws: WebSocketConnection | None
+    #: End of the user's speech → first reply sample played (:mod:`rtws.latency`). A
+    #: provider that learns where speech ended feeds it (``sent`` for every mic chunk,
+    #: ``speech_ended``, ``reset`` for a new server timeline); the base reports it.
+    turn_latency: TurnLatency
 
     if TYPE_CHECKING:
 
@@ -57,6 +62,9 @@ class ProviderAPI:
 
         @property
         def state(self) -> TransportState: ...
+
+        @property
+        def model_name(self) -> str | None: ...
 
         def close_error(self, code: int | None, reason: str) -> RTWSError: ...
 
@@ -331,6 +339,7 @@ class TransportOutput:
         self._api = api
         self._bus = api._bus  # pyright: ignore[reportPrivateUsage]
         self._overflow: OverflowReport | None = None  # see _overflowed
+        self._last_item: str | None = None  # the audio item played last (turn latency)
 
     def emit(self, message: rtvi.RTVIMessage) -> None:
         self._bus.emit(message)
@@ -347,7 +356,20 @@ class TransportOutput:
         media.play(pcm, item_id)
         if stats.dropped_bot_audio_ms != dropped_before:  # the playout buffer is full
             self._overflowed(stats.dropped_bot_audio_ms - dropped_before)
+        self._last_item = item_id
+        self._report_turn_latency(media)
         return True
+
+    def _report_turn_latency(self, media: MediaManager) -> None:
+        """``turn_latency`` once the speaker started playing the reply (once per turn).
+
+        Checked as audio arrives and when the bot falls silent: a reply that arrived
+        whole before playback began has no later audio to check it on.
+        """
+        api = self._api
+        report = api.turn_latency.metrics(media, self._last_item, api.provider_name, api.model_name)
+        if report is not None:
+            self._bus.emit(report)
 
     def _overflowed(self, dropped_ms: int) -> None:
         """Counted always; reported as an ``error`` event at most every few seconds."""
@@ -375,6 +397,11 @@ class TransportOutput:
 
     def bot_started(self) -> None:
         self._api._monitor.watch_bot()  # pyright: ignore[reportPrivateUsage]
+
+    def bot_stopped(self) -> None:
+        media = self._api._media  # pyright: ignore[reportPrivateUsage]
+        if media is not None:
+            self._report_turn_latency(media)
 
     def fail(self, message: str) -> None:
         self._api.connection_error(ProviderError(message, fatal=True))

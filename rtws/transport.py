@@ -39,6 +39,7 @@ from .errors import (
     UnsupportedMessage,
 )
 from .events import EventBus
+from .latency import TurnLatency
 from .media.base import AudioChunk, MediaFormat, MediaManager
 from .monitor import SessionMonitor
 from .options import TransportOptions
@@ -120,6 +121,7 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
         self._connect_task: asyncio.Task[None] | None = None
         self._disconnect_done: asyncio.Event | None = None
         self.stats = TransportStats()
+        self.turn_latency = TurnLatency()
         self.conversation = Conversation(
             TransportOutput(self),
             self.stats,

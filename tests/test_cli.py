@@ -724,6 +724,35 @@ def test_view_shows_the_cut_sentence_as_interrupted_and_the_next_reply_whole() -
     assert "Second one, cut [interrupted]" in render(view)
 
 
+def test_view_splits_a_reply_into_sentences_and_shows_a_cut_reply_once() -> None:
+    """The core's default: one bot-output per reply, at its end (a cut one's marked
+    interrupted, after the barge-in). The view prints sentences as the deltas complete
+    them, the cut sentence as far as it got, and no line twice."""
+    printed: list[Line] = []
+    view = SessionView("openai", on_line=printed.append)
+    feed(
+        view,
+        rtvi.BotTTSText(data=rtvi.TextData(text="One. Two")),
+        rtvi.BotTTSText(data=rtvi.TextData(text=" words.")),
+        rtvi.bot_output("One. Two words.", spoken=True),
+        rtvi.BotTTSText(data=rtvi.TextData(text="Yes. Then a sec")),
+        rtvi.BotInterrupted(),
+        rtvi.bot_output("Yes. Then a second", spoken=True, spoken_status="interrupted"),
+        rtvi.bot_output("Unheard.", spoken=True, spoken_status="interrupted"),  # not audible
+        rtvi.bot_output("Typed, no deltas.", spoken=False),
+    )
+    shown = [(line.text, line.interrupted) for line in printed]
+    assert shown == [
+        ("One.", False),
+        ("Two words.", False),
+        ("Yes.", False),
+        ("Then a sec", True),
+        ("Unheard.", True),
+        ("Typed, no deltas.", False),
+    ]
+    assert all(line.final for line in view.lines)
+
+
 def test_view_shows_the_turn_latency_once_measured_instead_of_ttfb() -> None:
     printed: list[str] = []  # as printed, at the time
     view = SessionView("openai", on_line=lambda line: printed.append(line.plain()))

@@ -193,6 +193,23 @@ async def test_kit_fails_a_broken_provider(
                     task.cancel()
 
 
+class SlowUplink(EchoTransport):
+    """A correct provider on a slow network: each mic chunk takes 30 ms to go out."""
+
+    async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
+        await asyncio.sleep(0.03)
+        await super().handle_user_audio_stream(chunk)
+
+
+async def test_the_mic_check_waits_for_the_whole_chirp() -> None:
+    """The mic captures (and rtws holds, then sends first) audio while the session
+    connects, so a count of received samples reaches the chirp's length before the chirp
+    has all arrived; the check must not judge a chirp still on its way (it did, under load:
+    "mic audio arrived altered (correlation 0.014)")."""
+    results = await _Suite(SlowUplink).run("test_mic_audio_reaches_the_server")
+    assert results == {"test_mic_audio_reaches_the_server": "ok"}
+
+
 async def test_run_outside_pytest_reports_each_check() -> None:
     results = await TestEchoConformance().run()
     checks = [

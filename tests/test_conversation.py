@@ -58,6 +58,9 @@ class Speaker:
     def bot_started(self) -> None:
         pass
 
+    def bot_stopped(self) -> None:
+        pass
+
     def fail(self, message: str) -> None:
         self.failures.append(message)
 
@@ -68,7 +71,9 @@ class Speaker:
         return [e for e in self.events if e.type == kind]
 
 
-def make(bot_output: str = "reply") -> tuple[Conversation, Speaker, TransportStats]:
+def make(
+    bot_output: str = "reply", *, announced: bool = False
+) -> tuple[Conversation, Speaker, TransportStats]:
     speaker, stats = Speaker(), TransportStats()
     clock = iter(range(1000))
     conv = Conversation(
@@ -78,6 +83,7 @@ def make(bot_output: str = "reply") -> tuple[Conversation, Speaker, TransportSta
         model=lambda: "m1",
         clock=lambda: float(next(clock)),
         bot_output=bot_output,
+        announced_replies=announced,
     )
     return conv, speaker, stats
 
@@ -117,8 +123,7 @@ def test_every_reply_boundary_makes_the_next_idless_audio_audible(boundary: Any)
 def test_announced_replies_late_audio_waits_for_the_next_reply_start() -> None:
     """A protocol that starts every reply explicitly (Deepgram): after a cut, its end of
     audio and the user's turn ending are not boundaries; only the next reply's start is."""
-    speaker, stats = Speaker(), TransportStats()
-    conv = Conversation(speaker, stats, provider="test", announced_replies=True)
+    conv, speaker, stats = make(announced=True)
     conv.handle(ev.ReplyStarted())
     conv.handle(ev.BotAudio(PCM))
     conv.handle(ev.UserSpeechStarted())
@@ -129,6 +134,25 @@ def test_announced_replies_late_audio_waits_for_the_next_reply_start() -> None:
     conv.handle(ev.ReplyDone())
     conv.handle(ev.BotAudio(PCM))
     assert stats.late_audio_dropped == 3 and len(speaker.played) == 1
+    the_next_announced_reply_plays(conv, speaker)
+
+
+def test_announced_replies_a_barge_in_after_the_reply_ended_still_drops_its_late_audio() -> None:
+    """Deepgram sends a reply's audio faster than real time and ends it (AgentAudioDone)
+    while it still plays: a barge-in then cuts a reply the wire already closed, and audio
+    until the next reply's start is still that reply's."""
+    conv, speaker, stats = make(announced=True)
+    conv.handle(ev.ReplyStarted())
+    conv.handle(ev.BotAudio(PCM))
+    conv.handle(ev.AudioDone())
+    conv.handle(ev.ReplyDone())
+    conv.handle(ev.UserSpeechStarted())
+    conv.handle(ev.BotAudio(PCM))
+    assert stats.late_audio_dropped == 1 and len(speaker.played) == 1
+    the_next_announced_reply_plays(conv, speaker)
+
+
+def the_next_announced_reply_plays(conv: Conversation, speaker: Speaker) -> None:
     conv.handle(ev.ReplyStarted())
     conv.handle(ev.BotAudio(PCM))
     assert len(speaker.played) == 2 and speaker.played[0] != speaker.played[1]
@@ -224,6 +248,17 @@ def test_one_bot_output_per_reply_and_late_words_open_no_reply() -> None:
     assert [e.data.text for e in speaker.of("bot-output")] == ["Hello there. Nice to meet you!"]
     assert speaker.types("bot-llm-started").count("bot-llm-started") == 1
     assert speaker.of("bot-tts-text")[-1].data.text == " (late words)"
+
+
+def test_the_items_of_one_reply_make_one_bot_output_with_a_space_between() -> None:
+    """gpt-realtime-2 speaks a preamble item, then the answer, in one response."""
+    conv, speaker, _ = make()
+    conv.handle(ev.ReplyStarted("r1"))
+    for text in ("Let me check.", "It is sunny."):
+        conv.handle(ev.BotText(text, True, "r1"))
+        conv.handle(ev.BotTextDone(text, True, "r1"))
+    conv.handle(ev.ReplyDone("r1"))
+    assert [e.data.text for e in speaker.of("bot-output")] == ["Let me check. It is sunny."]
 
 
 def test_sentence_mode_emits_each_sentence_as_it_completes() -> None:

@@ -2,9 +2,10 @@
 
 The mic is a 48 kHz (by default) array and the virtual speaker runs at 48 kHz,
 so both resamplers run, as with a typical sound card. Probes sit at the
-transport's edges, in a subclass: after ``handle_user_audio_stream`` (bytes
-handed to the socket), after ``play_bot_audio`` (samples in the playout buffer
-the device callback reads), around ``flush`` and the output callback.
+transport's edges: after ``handle_user_audio_stream`` (bytes handed to the
+socket), in the media's ``play`` (samples in the playout buffer the device
+callback reads: the conversation core calls it for every piece of a reply it
+lets through), around ``flush`` and the output callback.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class ProbedMedia(FileMediaManager):
             keep_output=False,
         )
         self.probe = probe
+        #: The socket's probe: which frame is being handled when audio is queued.
+        self.wire: WireProbe | None = None
+        #: When the first audio of each item arrived (for the interruption figures).
+        self.first_arrival: dict[str, float] = {}
         self.track_audible = spec.barge_in
         #: real samples played since the last flush (the interrupted item's, in barge-in runs)
         self.since_flush = 0
@@ -84,6 +89,7 @@ class ProbedMedia(FileMediaManager):
             self.first_block += 1
 
     def play(self, pcm: bytes | Int16Array, item_id: str | None = None) -> None:
+        self._note_arrival(item_id or "")
         output = self._output
         if output is None or output.device_rate == output.provider_rate:
             # No output resampler: nothing is held back, and the probe would only add cost.
@@ -96,6 +102,12 @@ class ProbedMedia(FileMediaManager):
         if self.probe.window.active:
             expected = self._in_provider * output.device_rate / output.provider_rate
             self.probe.out_hold_ms.append((expected - self._out_device) * 1000 / output.device_rate)
+
+    def _note_arrival(self, item: str) -> None:
+        arrived = self.wire.current if self.wire is not None else None
+        self.probe.on_audio(item, arrived, now())
+        if item not in self.first_arrival and arrived is not None:
+            self.first_arrival[item] = arrived
 
     def end_of_stream(self, item_id: str | None = None) -> None:
         super().end_of_stream(item_id)
@@ -143,9 +155,8 @@ class ProbedTransport(WireProbed):
         super().__init__(options, media)
         self.probe = media.probe
         self.probed_media = media
-        self.wire = WireProbe()
+        self.wire = media.wire = WireProbe()
         self.deflate = spec.deflate
-        self.first_arrival: dict[str, float] = {}
         self._chunk_in = spec.chunk_ms * spec.device_rate // 1000  # device samples per chunk
         self._block_in = 20 * spec.device_rate // 1000  # device samples per block
         self._signal: float | None = None
@@ -171,14 +182,6 @@ class ProbedTransport(WireProbed):
         # Chunks go out in order: no later chunk refers to a block before this one's last.
         media.forget_blocks_before(last)
 
-    def play_bot_audio(self, pcm: bytes, item_id: str | None = None) -> None:
-        super().play_bot_audio(pcm, item_id)
-        item = item_id or ""
-        arrived = self.wire.current
-        self.probe.on_audio(item, arrived, now())
-        if item not in self.first_arrival and arrived is not None:
-            self.first_arrival[item] = arrived
-
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
         self._signal = self.wire.current
         await super()._on_speech_started(event)
@@ -193,7 +196,7 @@ class ProbedTransport(WireProbed):
         if signal is None or not media.flushes or not self.probe.window.active:
             return
         flushed_at, played = media.flushes[-1]
-        first = self.first_arrival.get(event["item_id"])
+        first = media.first_arrival.get(event["item_id"])
         self.probe.interruptions.append(
             Interruption(
                 signal_at=signal,

@@ -13,13 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigurationError, DeviceError
-from ..media.base import AudioDevice, MediaManager
+from ..media.base import AudioDevice
 from ..media.sounddevice import SoundDeviceMediaManager
 from ..providers import available_providers, closest_provider, load_provider
 from ..transport import RealTimeWebsocketTransport
 from .devices import device_note, stream_format
 from .errors import EXIT_USAGE, CLIError
 from .media import (
+    RecordingFileMedia,
+    RecordingSoundDeviceMedia,
     check_media_flags,
     device_media,
     file_media,
@@ -130,14 +132,15 @@ async def talk(args: argparse.Namespace, console: Console) -> int:
     output_path = Path(args.output) if args.output else None
     files = input_path is not None or output_path is not None
     check_media_flags(args, files)
-    with recorder_for(args.record, cls.output_sample_rate) as recorder:
-        if files:
-            media: MediaManager = file_media(
-                input_path, output_path, realtime=args.realtime, recorder=recorder
-            )
-        else:
-            media = device_media(args.mic, args.speaker, recorder=recorder)
-        transport = cls(options, media)
+    media: RecordingFileMedia | RecordingSoundDeviceMedia
+    if files:
+        media = file_media(input_path, output_path, realtime=args.realtime)
+    else:
+        media = device_media(args.mic, args.speaker)
+    transport = cls(options, media)
+    # The instance's rate: a provider whose rates are options (Deepgram) sets them there.
+    with recorder_for(args.record, transport.output_sample_rate) as recorder:
+        media.recorder = recorder
         settings = SessionSettings(
             duration=args.duration,
             interactive=live_terminal(args.plain, console),

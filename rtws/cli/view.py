@@ -4,6 +4,12 @@
 conversation, latency) and renders it with rich, so the live terminal view
 and the plain line output come from the same code, and tests drive it by
 feeding events and rendering to a recording console: no TTY needed.
+
+The bot's words are shown a sentence per line, from the streaming
+``bot-tts-text`` deltas: ``bot-output`` comes once per reply by default
+(``TransportOptions.bot_output``), at its end, which is too late to print as
+it is said, and a barge-in must show which sentence was cut, not the whole
+reply.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from rich.text import Text
 
 from .. import rtvi
 from ..audio.echo import EchoStats
+from ..conversation.text import SentenceSplitter
 from .text import printable
 
 Who = Literal["you", "bot", "call", "info", "error"]
@@ -97,6 +104,9 @@ class SessionView:
         self.lines: collections.deque[Line] = collections.deque(maxlen=500)
         self._user_partial: Line | None = None
         self._bot_partial: Line | None = None
+        self._bot_sentences = SentenceSplitter()  # the deltas since the last bot-output
+        self._bot_lines = 0  # sentences of those deltas already shown as lines
+        self._cut_shown = False  # the cut reply's line is shown: its bot-output is not
         self._pending_latency: float | None = None
         self._measured_turns = False  # the provider reports turn_latency: ttfb is not shown
         self._turn_line: Line | None = None  # the current reply's first line
@@ -129,6 +139,8 @@ class SessionView:
                 self._user_text(data.text, final=data.final)
             case rtvi.BotTTSText(data=data) | rtvi.BotLLMText(data=data):
                 self._bot_delta(data.text)
+            case rtvi.BotOutput(data=data) if data.spoken_status == "interrupted":
+                self._bot_cut_output(data.text)
             case rtvi.BotOutput(data=data):
                 self._bot_final(data.text)
             case rtvi.BotInterrupted():
@@ -213,36 +225,78 @@ class SessionView:
             self.add(Line("you", text))
 
     def _bot_delta(self, text: str) -> None:
+        """A sentence per line: each one complete is final, the one in progress streams."""
+        self._cut_shown = False
+        for sentence in self._bot_sentences.feed(text):
+            self._bot_lines += 1
+            partial, self._bot_partial = self._bot_partial, None
+            if partial is None:
+                self.add(self._bot_line(sentence, final=True))
+            else:
+                self._finish(partial, sentence)
+        rest = self._bot_sentences.rest
+        if not rest:
+            return
         if self._bot_partial is None:
-            self._bot_partial = Line("bot", text, final=False, latency_ms=self._take_latency())
+            self._bot_partial = self._bot_line(rest, final=False)
             self.lines.append(self._bot_partial)
-            self._turn_line = self._turn_line or self._bot_partial
         else:
-            self._bot_partial.text += text
+            self._bot_partial.text = rest
+
+    def _bot_line(self, text: str, *, final: bool) -> Line:
+        """A new bot line; the turn's first one carries its latency."""
+        line = Line("bot", text, final=final, latency_ms=self._take_latency())
+        self._turn_line = self._turn_line or line
+        return line
+
+    def _finish(self, line: Line, text: str, *, interrupted: bool = False) -> None:
+        line.text = text or line.text
+        line.final = True
+        line.interrupted = interrupted
+        if self.on_line is not None:
+            self.on_line(line)
 
     def _bot_final(self, text: str) -> None:
+        """``bot-output``: the end of a reply (or of a sentence, with ``bot_output="sentence"``).
+
+        Its text is whole; the deltas may have been split into lines already. Then
+        only the unfinished rest is left to close; with no line shown, the text is.
+        """
         partial, self._bot_partial = self._bot_partial, None
-        if partial is None:
-            if text:
-                line = Line("bot", text, latency_ms=self._take_latency())
-                self._turn_line = self._turn_line or line
-                self.add(line)
+        split = self._bot_lines
+        self._bot_sentences.flush()
+        self._bot_lines = 0
+        if partial is not None:
+            self._finish(partial, "" if split else text)
+        elif not split and text:
+            self.add(self._bot_line(text, final=True))
+
+    def _bot_cut_output(self, text: str) -> None:
+        """The ``bot-output`` of a cut reply (``spoken_status="interrupted"``): shown at the
+        barge-in already, unless no ``bot-interrupted`` came (the bot was not audible)."""
+        if self._cut_shown:
+            self._cut_shown = False
             return
-        partial.text = text or partial.text
-        partial.final = True
-        if self.on_line is not None:
-            self.on_line(partial)
+        partial, self._bot_partial = self._bot_partial, None
+        self._bot_sentences.flush()
+        self._bot_lines = 0
+        if partial is not None:
+            self._finish(partial, "", interrupted=True)
+        elif text:
+            line = self._bot_line(text, final=True)
+            line.interrupted = True
+            self.add(line)
 
     def _interrupted(self) -> None:
         partial, self._bot_partial = self._bot_partial, None
+        self._bot_sentences.flush()
+        self._bot_lines = 0
+        self._cut_shown = True
         if partial is not None:
-            # The cut reply's last sentence will never be finished (its deltas and its
-            # bot-output stop here): show it now, as far as it got. Left open, the next
-            # reply's text would flow into it and take its [interrupted] label.
-            partial.interrupted = True
-            partial.final = True
-            if self.on_line is not None:
-                self.on_line(partial)
+            # The cut reply's last sentence will never be finished (its deltas stop
+            # here): show it now, as far as it got. Left open, the next reply's text
+            # would flow into it and take its [interrupted] label.
+            self._finish(partial, "", interrupted=True)
             return
         for line in reversed(self.lines):
             if line.who == "bot":

@@ -5,7 +5,12 @@ Every call goes through the same documented order, whatever the protocol:
 ``llm-function-call-started`` → ``llm-function-call-in-progress`` (arguments
 complete) → ``llm-function-call-stopped`` (``cancelled=False`` with the
 result the user sent, or ``cancelled=True`` when the server withdrew it, the
-reply ended before its arguments were complete, or the session ended).
+user talked over it (:class:`~rtws.tools.ToolRunner`), the reply ended before
+its arguments were complete, or the session ended).
+
+A call stops once: several parties may cancel the same call (the tool runner
+at a barge-in, then Gemini's ``toolCallCancellation`` for the same turn), and
+the ledger is the one place that knows it already said so.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from typing import Any
 
 from .. import rtvi
 
-#: Cancelled call ids remembered, so a late result for one is recognised and not sent.
+#: Ended call ids remembered, so a late result for a cancelled one is recognised and not
+#: sent, and a second cancellation of a call that already stopped emits nothing.
 CANCELLED_KEPT = 64
 
 
@@ -36,6 +42,7 @@ class CallLedger:
         self._emit = emit
         self.open: dict[str, Call] = {}
         self._cancelled: collections.deque[str] = collections.deque(maxlen=CANCELLED_KEPT)
+        self._answered: collections.deque[str] = collections.deque(maxlen=CANCELLED_KEPT)
 
     @property
     def waiting(self) -> bool:
@@ -79,6 +86,7 @@ class CallLedger:
             return False
         call = self.open.pop(call_id, None)
         function_name = call.name if call is not None else name
+        self._answered.append(call_id)
         self._emit(_stopped(call_id, function_name, cancelled=False, result=result))
         return True
 
@@ -91,7 +99,10 @@ class CallLedger:
         return call.name if call is not None else None
 
     def cancel(self, call_id: str) -> None:
+        """The call is over without a result; nothing when it had already stopped."""
         call = self.open.pop(call_id, None)
+        if call is None and (call_id in self._cancelled or call_id in self._answered):
+            return
         if call_id not in self._cancelled:
             self._cancelled.append(call_id)
         self._emit(_stopped(call_id, call.name if call else None, cancelled=True))
@@ -110,6 +121,7 @@ class CallLedger:
     def clear(self) -> None:
         self.open.clear()
         self._cancelled.clear()
+        self._answered.clear()
 
 
 def _stopped(

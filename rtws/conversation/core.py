@@ -273,6 +273,8 @@ class Conversation:
             rest = pending.flush()
             if rest:
                 self._emit(rtvi.bot_output(rest, spoken=spoken))
+        elif pending is not None:
+            pending.end_part()  # a reply of several items (a preamble, then the answer)
 
     def _start(self, reply_id: str | None) -> Reply:
         self._replies += 1
@@ -324,6 +326,10 @@ class Conversation:
             if reply.spoken is not None:  # words not in a bot-output yet: maybe unheard
                 reply.unheard = TextBuffer()
                 reply.unheard.add(reply.spoken.flush())
+        elif reply is None and self._announced:
+            # The reply ended on the wire but its audio may still be playing, and more of
+            # it in flight: until the next reply announces itself, audio is that reply's.
+            self._after_cut = True
         if self.bot_speaking:
             self._emit(rtvi.BotInterrupted())
             self.bot_stopped()
@@ -343,6 +349,7 @@ class Conversation:
     def bot_stopped(self) -> None:
         if self.bot_speaking:
             self.bot_speaking = False
+            self._out.bot_stopped()
             self._emit(rtvi.BotStoppedSpeaking())
 
     def _ttfb(self, seconds: float) -> None:

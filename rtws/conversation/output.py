@@ -33,6 +33,12 @@ class Output(Protocol):
         """The bot became audible (the transport starts watching for its silence)."""
         ...
 
+    def bot_stopped(self) -> None:
+        """The bot fell silent, for any reason (played out, cut off, the connection ended),
+        just before ``bot-stopped-speaking``: the last moment its reply's playback start
+        can be measured (turn latency)."""
+        ...
+
     def fail(self, message: str) -> None:
         """A fatal server error: the session must end."""
         ...

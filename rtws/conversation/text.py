@@ -56,6 +56,11 @@ class SentenceSplitter:
         self._buffer = rest
         return out
 
+    @property
+    def rest(self) -> str:
+        """The unfinished sentence so far (what :meth:`flush` would return)."""
+        return self._buffer.strip()
+
     def flush(self) -> str:
         rest, self._buffer = self._buffer.strip(), ""
         return rest
@@ -67,18 +72,28 @@ class TextBuffer:
     A user utterance, or a reply's words: appending is O(1), reading joins once.
     """
 
-    __slots__ = ("_parts", "_size")
+    __slots__ = ("_gap", "_parts", "_size")
 
     def __init__(self) -> None:
         self._parts: list[str] = []
         self._size = 0
+        self._gap = False  # a part ended: the next text is a new word
 
     def add(self, delta: str) -> None:
         room = MAX_UTTERANCE - self._size
         if room > 0 and delta:
+            if self._gap and self._parts and not delta[0].isspace():
+                delta = " " + delta
+            self._gap = False
             piece = delta[:room]
             self._parts.append(piece)
             self._size += len(piece)
+
+    def end_part(self) -> None:
+        """A part of the text is complete (a reply's item): what follows is joined to it
+        with a space, unless either side already has one ("Let me check. It is sunny.",
+        not "check.It")."""
+        self._gap = bool(self._parts) and not self._parts[-1][-1:].isspace()
 
     @property
     def text(self) -> str:
@@ -91,6 +106,7 @@ class TextBuffer:
         text = self.text.strip()
         self._parts.clear()
         self._size = 0
+        self._gap = False
         return text
 
     def __bool__(self) -> bool:

@@ -14,6 +14,7 @@ provider's own fake. A provider opts in with two more harness actions::
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from typing import Any, cast
 
@@ -41,6 +42,32 @@ class ToolCallingHarness(ABC):
         """Every function result the server received, in order, as Python values: the
         value the function returned, or the ``{"error": ...}`` object rtws sent instead
         (undo the protocol's wrapping, such as a JSON string or ``{"output": value}``)."""
+
+
+class UntilCancelled:
+    """The body of a tool that runs until it is cancelled, for cancellation tests::
+
+        hang = UntilCancelled()
+
+        @transport.tool
+        async def search(query: str) -> str:
+            return await hang.run(query)
+
+    ``started`` is set once the tool runs, ``cancelled`` once it was cancelled.
+    """
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def run(self, result: str = "late") -> str:
+        self.started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return result  # only if nothing cancelled it within the hour
 
 
 def _add(a: int, b: int) -> int:

@@ -69,13 +69,10 @@ class ToolRunner:
     def __init__(self, transport: RealTimeWebsocketTransport) -> None:
         self._transport = transport
         self._calls: dict[str, _Call] = {}
-        #: Calls a barge-in cancelled whose stopped event the provider may still send.
-        self._unreported: dict[str, _Call] = {}
         self._epoch = 0  # +1 whenever the session ends or reconnects
         transport.on("llm-function-call-in-progress", self._on_call)
         transport.on("llm-function-call-stopped", self._on_stopped)
         transport.on("user-started-speaking", self._on_user_speaking)
-        transport.on("user-stopped-speaking", self._on_user_done)
         transport.on("transport-state-changed", self._on_state)
         #: Calls answered, failed (error result sent) and dropped; for tests and the CLI.
         self.answered = 0
@@ -137,7 +134,6 @@ class ToolRunner:
         )
 
     def _on_stopped(self, msg: rtvi.LLMFunctionCallStopped) -> None:
-        self._unreported.pop(msg.data.tool_call_id, None)  # the provider reported it
         call = self._calls.get(msg.data.tool_call_id)
         if call is not None and msg.data.cancelled:
             self._drop(call, "cancelled by the server")
@@ -150,31 +146,20 @@ class ToolRunner:
         nothing to interrupt, but the user moving on makes the pending answer
         stale. Gemini's server also cancels the calls of a turn the user
         interrupts (``toolCallCancellation``); OpenAI's never does, so for
-        OpenAI this is the only way a barge-in ends a call.
+        OpenAI this is the only way a barge-in ends a call. Either way the
+        transport's call ledger emits the one ``llm-function-call-stopped``
+        (cancelled), now, and refuses the call's result should one still come.
         """
         for call in list(self._calls.values()):
             if call.tool.cancel_on_interruption:
                 self._drop(call, "the user interrupted")
-                self._report_cancelled(call)
-
-    def _on_user_done(self, msg: rtvi.UserStoppedSpeaking) -> None:
-        """The barge-in is over: calls the server did not cancel meanwhile are reported here."""
-        unreported, self._unreported = self._unreported, {}
-        for call in unreported.values():
-            self._transport.emit(
-                rtvi.LLMFunctionCallStopped(
-                    data=rtvi.LLMFunctionCallStoppedData(
-                        tool_call_id=call.call_id, cancelled=True, function_name=call.tool.name
-                    )
-                )
-            )
+                self._transport.function_call_cancelled(call.call_id)
 
     def _on_state(self, msg: rtvi.TransportStateChanged) -> None:
         if msg.data.state in _SESSION_OVER:
             self._epoch += 1
+            # The transport's ledger stops every call a closed connection left open.
             self._drop_all(f"the session is {msg.data.state}")
-            # Providers stop every call a closed connection left open themselves.
-            self._unreported.clear()
 
     # ---- running one call
     async def _run(self, call: _Call) -> None:
@@ -255,22 +240,6 @@ class ToolRunner:
     def _count_drop(self, call: _Call, reason: str) -> None:
         self.dropped += 1
         log.info("tool call %s (%s) dropped: %s", call.call_id, call.tool.name, reason)
-
-    def _report_cancelled(self, call: _Call) -> None:
-        """``llm-function-call-stopped`` (cancelled) for a call a barge-in ended, exactly once.
-
-        A provider with a call ledger (``function_call_cancelled``) is told at
-        once and emits it. Otherwise the server may still cancel the call
-        itself (Gemini's ``toolCallCancellation`` comes with the barge-in) and
-        the provider then emits the event; so the runner waits for the end of
-        the user's speech and emits it only for calls nobody reported by then
-        (OpenAI, which never cancels calls).
-        """
-        ledger = getattr(self._transport, "function_call_cancelled", None)
-        if callable(ledger):
-            ledger(call.call_id)
-        else:
-            self._unreported[call.call_id] = call
 
 
 def _in_thread(tool: Tool, kwargs: dict[str, Any]) -> asyncio.Future[Any]:

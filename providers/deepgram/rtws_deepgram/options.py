@@ -9,9 +9,9 @@ written, so any provider Deepgram documents (``open_ai``, ``anthropic``,
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from rtws import TransportOptions
 from rtws.options import WebSocketURL
@@ -68,6 +68,8 @@ class DeepgramVoiceAgentOptions(TransportOptions):
         description="agent.think.provider, as Deepgram documents it",
     )
     prompt: str | None = Field(default=None, description="the think LLM's system prompt")
+    #: Declarations as Deepgram takes them (server-side ones with an ``endpoint``); plain
+    #: Python functions go in ``tools`` and are run by rtws (docs/tools.md).
     functions: list[AgentFunction] = Field(default_factory=list[AgentFunction])
     speak_provider: dict[str, Any] = Field(
         default_factory=lambda: {"type": "deepgram", "model": "aura-2-thalia-en"},
@@ -85,6 +87,15 @@ class DeepgramVoiceAgentOptions(TransportOptions):
     settings_timeout: float = Field(
         default=10.0, gt=0.0, description="seconds to wait for Welcome, then SettingsApplied"
     )
+
+    @model_validator(mode="after")
+    def _function_names_unique(self) -> Self:
+        """``functions`` and ``tools`` share ``agent.think.functions``: one name, one function."""
+        names = [f.name for f in self.functions] + [t.name for t in self.tools]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"functions and tools: duplicate function names {duplicates}")
+        return self
 
     @property
     def model(self) -> str:

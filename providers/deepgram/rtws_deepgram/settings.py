@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtws.tools import deepgram_function
+
 from .options import DeepgramVoiceAgentOptions
 
 
@@ -18,10 +20,11 @@ def settings_message(options: DeepgramVoiceAgentOptions) -> dict[str, Any]:
     think: dict[str, Any] = {"provider": dict(options.think_provider)}
     if options.prompt:
         think["prompt"] = options.prompt
-    if options.functions:
-        think["functions"] = [
-            f.model_dump(exclude_none=True, exclude_defaults=False) for f in options.functions
-        ]
+    functions = [f.model_dump(exclude_none=True) for f in options.functions]
+    # Plain functions (``tools``) are client side: rtws' tool runner answers their calls.
+    functions += [deepgram_function(tool) for tool in options.tools]
+    if functions:
+        think["functions"] = functions
     agent: dict[str, Any] = {
         "listen": {"provider": listen},
         "think": think,

@@ -4,8 +4,11 @@ Deepgram's wire has no reply or item ids and carries audio as raw binary
 PCM both ways. The base (provider API v2) tracks replies without ids, drops
 the late audio of a reply the user cut off, aggregates transcripts and owns
 the function-call ledger, so each Deepgram message is one or two helper
-calls here. The little state left: the request id, the two handshake
-events and the last fatal ``Error`` (which decides whether to reconnect).
+calls here. Deepgram announces every reply (``AgentStartedSpeaking``), so the
+transport sets ``announces_replies``: after a barge-in, audio is the cut
+reply's (in flight, even after its ``AgentAudioDone``) until the next reply
+starts. The little state left: the request id, the two handshake events and
+the last fatal ``Error`` (which decides whether to reconnect).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
 
     provider_name = "deepgram"
     options_class = DeepgramVoiceAgentOptions
+    announces_replies = True
     options: DeepgramVoiceAgentOptions
 
     def __init__(
@@ -59,10 +63,6 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
         self._welcome = asyncio.Event()
         self._applied = asyncio.Event()
         self._fatal: tuple[str, str] | None = None
-        #: Since the user's barge-in, no AgentStartedSpeaking and no end of the user's turn:
-        #: audio now is the cut reply's (in flight), even after its AgentAudioDone, where the
-        #: base would take id-less audio for a new reply.
-        self._cut = False
 
     # ================================================================ hooks
     async def initialize_llm(self) -> None:
@@ -72,7 +72,7 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
             )
 
     async def attach_llm_listeners(self) -> None:
-        self.on_binary_message(self._on_audio)  # agent speech: raw PCM, no id
+        self.on_binary_message(self.play_bot_audio)  # agent speech: raw PCM, no id
         table: dict[str, LLMHandler] = {
             "Welcome": self._on_welcome,
             "SettingsApplied": lambda _: self._applied.set(),
@@ -99,7 +99,7 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
     async def connect_llm(self) -> None:
         self._welcome.clear()
         self._applied.clear()
-        self._fatal, self._cut = None, False
+        self._fatal = None
         scheme = "Bearer" if self.options.auth_scheme == "bearer" else "Token"
         key = secret_value(self.options.api_key)
         await self.open_websocket(self.options.url, {"Authorization": f"{scheme} {key}"})
@@ -155,24 +155,17 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
         self.request_id = str(message.get("request_id") or "") or None
         self._welcome.set()
 
-    def _on_audio(self, pcm: bytes) -> None:
-        if self._cut:
-            self.stats.late_audio_dropped += 1
-            return
-        self.play_bot_audio(pcm)
-
     def _on_user_started(self, _: dict[str, Any]) -> None:
         self.user_started_speaking()  # the docs: stop playback, discard buffered agent audio
-        self._cut = True
 
     def _on_conversation_text(self, message: dict[str, Any]) -> None:
         text = str(message["content"])
         if message.get("role") == "user":
-            self._cut = False  # the user's turn is over: what comes next answers it
             self.user_transcript(text, final=True)
             self.user_stopped_speaking()
             return
-        if self.conversation.reply is None:  # the words may come before AgentStartedSpeaking
+        reply = self.conversation.reply
+        if reply is None or reply.cut:  # the words may come before AgentStartedSpeaking
             self.bot_reply_started()
         self.bot_transcript(text + " ")
 
@@ -181,7 +174,6 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
         self.emit(rtvi.BotLLMText(data=rtvi.TextData(text=str(message["content"]))))
 
     def _on_agent_started(self, message: dict[str, Any]) -> None:
-        self._cut = False
         reply = self.conversation.reply
         if reply is None or reply.cut or reply.audio_bytes or reply.audio_done:
             self.bot_reply_started()  # else the reply its words opened goes on

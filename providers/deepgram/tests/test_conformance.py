@@ -5,7 +5,9 @@ it in real time, as a client buffering Deepgram's stream does. The fake finds
 no turns in the kit's mic signals (``hear_speech=False``), so a check's own
 audio never starts a reply or a barge-in; a barge-in is the harness's
 ``UserStartedSpeaking``; Deepgram has no truncation message (the
-server knows what it stopped), so the kit skips that part.
+server knows what it stopped), so the kit skips that part. Plain-function
+tools are declared in ``Settings.agent.think.functions`` and run by rtws'
+tool runner, so the kit's tool checks run here too.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from rtws_deepgram import DeepgramVoiceAgentTransport
 from rtws_deepgram.testing import FakeDeepgramAgent, FunctionCall, Reply, options_for
 
 from rtws import MediaManager, rtvi
-from rtws.testing import ProviderConformance, ProviderHarness
+from rtws.testing import ProviderHarness
 from rtws.testing.signals import Int16Array
+from rtws.testing.tools import ToolCallingHarness, ToolConformance
 
 
-class DeepgramHarness(ProviderHarness):
+class DeepgramHarness(ProviderHarness, ToolCallingHarness):
     def __init__(self) -> None:
         self.server = FakeDeepgramAgent(pace=0.0)
         self.server.hear_speech = False  # only the harness decides when the user speaks
@@ -72,6 +75,16 @@ class DeepgramHarness(ProviderHarness):
             for m in record.of_type("FunctionCallResponse", sent=False)
         ]
 
+    async def server_call_tool(self, name: str, arguments: dict[str, Any]) -> None:
+        requests = len(
+            [m for c in self.server.connections for m in c.of_type("FunctionCallRequest")]
+        )
+        await self.server_call_function(name, arguments)
+        await self.server.wait_sent("FunctionCallRequest", count=requests + 1)
+
+    def tool_results(self) -> list[Any]:
+        return [result for _, result in self.function_results()]
+
     async def server_error(self, message: str) -> None:
         await self.server.warn("CONFORMANCE", message)  # Deepgram's non-fatal report
 
@@ -89,6 +102,6 @@ def _json_or_text(content: str) -> Any:
         return content
 
 
-class TestDeepgramConformance(ProviderConformance):
+class TestDeepgramConformance(ToolConformance):
     def make_harness(self) -> ProviderHarness:
         return DeepgramHarness()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -37,18 +38,23 @@ def env(**extra: str) -> dict[str, str]:
     return {**clean, "PYTHONUNBUFFERED": "1", **extra}
 
 
+async def talk_to(
+    server: FakeDeepgramAgent, *args: str, key: str = DEFAULT_API_KEY
+) -> tuple[int, str, str]:
+    """``rtws talk deepgram`` on the fake, its speech as the mic."""
+    return await rtws_cli(
+        "talk", "deepgram", "--url", server.url, "--input", str(SPEECH_16K), *args,
+        env=env(DEEPGRAM_API_KEY=key),
+    )  # fmt: skip
+
+
 async def test_rtws_talk_deepgram_with_files(tmp_path: Path) -> None:
     output = tmp_path / "out.wav"
     async with FakeDeepgramAgent(pace=0.0) as server:
         server.script(Reply(text="Hello from the fake agent.", heard="hello there"))
-        code, out, err = await rtws_cli(
-            "talk", "deepgram",
-            "--url", server.url,
-            "--option", "prompt=Be brief.",
-            "--input", str(SPEECH_16K),
-            "--output", str(output),
-            env=env(DEEPGRAM_API_KEY=DEFAULT_API_KEY),
-        )  # fmt: skip
+        code, out, err = await talk_to(
+            server, "--option", "prompt=Be brief.", "--output", str(output)
+        )
         settings = server.latest.settings
     assert code == 0, err
     lines = out.splitlines()
@@ -59,13 +65,28 @@ async def test_rtws_talk_deepgram_with_files(tmp_path: Path) -> None:
     assert np.abs(pcm.astype(np.int32)).max() > 1000
 
 
+async def test_record_is_written_at_the_rate_the_options_chose(tmp_path: Path) -> None:
+    """Deepgram's rates are options: the recording follows the session's, not a default."""
+    record = tmp_path / "both.wav"
+    async with FakeDeepgramAgent(pace=0.0) as server:
+        server.script(Reply(text="Recorded.", heard="hello there"))
+        code, _, err = await talk_to(
+            server, "--option", "output_sample_rate=16000", "--record", str(record)
+        )
+        asked = server.latest.output_rate
+    assert code == 0, err
+    with wave.open(str(record), "rb") as wav:
+        channels, rate = wav.getnchannels(), wav.getframerate()
+        both = np.frombuffer(wav.readframes(wav.getnframes()), np.int16).reshape(-1, 2)
+    assert asked == 16000 and (channels, rate) == (2, 16000)
+    assert np.abs(both[:, 1].astype(np.int32)).max() > 1000  # the reply, on the right
+
+
 async def test_rtws_talk_deepgram_with_a_wrong_key(tmp_path: Path) -> None:
     async with FakeDeepgramAgent(pace=0.0) as server:
-        code, out, err = await rtws_cli(
-            "talk", "deepgram", "--url", server.url,
-            "--input", str(SPEECH_16K), "--output", str(tmp_path / "o.wav"),
-            env=env(DEEPGRAM_API_KEY="dg-wrong-0123456789"),
-        )  # fmt: skip
+        code, out, err = await talk_to(
+            server, "--output", str(tmp_path / "o.wav"), key="dg-wrong-0123456789"
+        )
     assert code != 0
     assert "401" in err and "Traceback" not in err and "0123456789" not in out + err
 

@@ -24,6 +24,7 @@ from rtws_gemini.testing.tool_calls import call_declared_tools
 from providers.gemini.tests.conftest import Events, FakeSession
 from providers.gemini.tests.genai_check import check_client_frame
 from providers.gemini.tests.test_gemini_transport import say, silent_media, speech
+from rtws.testing.tools import UntilCancelled
 from rtws.tools import Tool
 from tests.tool_signatures import TOOLS
 
@@ -122,24 +123,18 @@ async def _cancelled_by_the_server(
     call_declared_tools(server, ["search"], turns=1)
     media = silent_media(realtime=True)
     transport = GeminiLiveTransport(options, media)
-    started, cancelled = asyncio.Event(), asyncio.Event()
+    hang = UntilCancelled()
 
     @transport.tool(cancel_on_interruption=on_interruption)
     async def search(query: str) -> str:
-        started.set()
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        return query
+        return await hang.run(query)
 
     events = Events(transport)
     async with transport:
         await transport.send_message(say("find it"))
-        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.wait_for(hang.started.wait(), 5)
         media.feed(speech())  # the user talks over the pending call: the fake cancels it
-        await asyncio.wait_for(cancelled.wait(), 10)
+        await asyncio.wait_for(hang.cancelled.wait(), 10)
         [stopped] = await events.wait_for("llm-function-call-stopped")
         await events.wait_for("user-stopped-speaking", timeout=10)
         await events.wait_for("bot-output", timeout=10)  # the fake answers the new turn

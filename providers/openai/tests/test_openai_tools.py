@@ -9,6 +9,7 @@ client event, ``tools`` included, against the ``openai`` SDK).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -24,8 +25,9 @@ from rtws_openai.testing.tool_bot import ToolCallingBot
 from providers.openai.tests.support import EventLog, extras, options, transport
 from providers.openai.tests.test_conformance import OpenAIHarness
 from rtws import MediaManager, rtvi
+from rtws.conversation import events as ev
 from rtws.testing import ProviderHarness
-from rtws.testing.tools import ToolConformance
+from rtws.testing.tools import ToolConformance, UntilCancelled
 from rtws.tools import Tool
 from tests.tool_signatures import TOOLS
 
@@ -132,17 +134,11 @@ async def test_barge_in_cancels_a_running_tool_and_drops_its_result(
 ) -> None:
     openai_fake.bot = ScriptedBot([Reply.call("slow_search", {}, call_id="c1")])
     t = transport(openai_fake)
-    started, cancelled = asyncio.Event(), asyncio.Event()
+    hang = UntilCancelled()
 
     @t.tool
     async def slow_search() -> str:
-        started.set()
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        return "late"
+        return await hang.run()
 
     @t.tool(cancel_on_interruption=False)
     def unrelated() -> str:
@@ -151,16 +147,16 @@ async def test_barge_in_cancels_a_running_tool_and_drops_its_result(
     log = EventLog(t)
     async with t:
         await ask(t)
-        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.wait_for(hang.started.wait(), 5)
         await openai_fake.send_event(
             {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "u2"}
         )
-        await asyncio.wait_for(cancelled.wait(), 5)
-        assert not log.of("llm-function-call-stopped")  # reported when the user is done
+        await asyncio.wait_for(hang.cancelled.wait(), 5)
+        stopped = await log.wait("llm-function-call-stopped")  # at the barge-in, not later
         await openai_fake.send_event(
             {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 900, "item_id": "u2"}
         )
-        stopped = await log.wait("llm-function-call-stopped")
+        await log.wait("user-stopped-speaking")
     assert len(log.of("llm-function-call-stopped")) == 1
     assert stopped.to_dict()["data"] == {
         "tool_call_id": "c1", "cancelled": True, "function_name": "slow_search",
@@ -312,13 +308,12 @@ class DropsResults(OpenAIRealtimeTransport):
 
 
 class LosesArguments(OpenAIRealtimeTransport):
-    """Reports every call without its arguments."""
+    """Hands every call to the core without its arguments."""
 
-    def emit(self, message: rtvi.RTVIMessage) -> None:
-        if isinstance(message, rtvi.LLMFunctionCallInProgress):
-            data = message.data.model_copy(update={"arguments": None})
-            message = message.model_copy(update={"data": data})
-        super().emit(message)
+    def feed(self, event: ev.ProviderEvent) -> Any:
+        if isinstance(event, ev.FunctionCallArguments):
+            event = dataclasses.replace(event, arguments=None)
+        return super().feed(event)
 
 
 class _BrokenHarness(OpenAIHarness):
