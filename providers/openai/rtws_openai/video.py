@@ -1,0 +1,75 @@
+"""Camera frames for OpenAI Realtime: one picture per user turn, not a stream.
+
+OpenAI Realtime has no video stream: a picture is a user message with an
+``input_image`` content part (a JPEG data URL). Sending one every second
+would fill the conversation (and the bill) with images nobody asked about,
+so the transport keeps only the latest frame from the camera path and adds
+it to the conversation when the user starts speaking (``speech_started``):
+the picture then sits just before the user's words in the conversation, and
+is there before the server's VAD commits the turn and starts the reply, so
+"what am I holding up?" is answered about what the camera saw as the
+question began. A ``client-message`` ``{"t": "snapshot"}`` adds a fresh
+picture at once (for push-to-talk, or "look now").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rtws.video import VideoFrame
+
+Event = dict[str, Any]
+
+
+def image_item(frame: VideoFrame, detail: str = "auto") -> Event:
+    """A user message holding one picture (``conversation.item.create``)."""
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_image", "image_url": frame.data_url(), "detail": detail}],
+        },
+    }
+
+
+class TurnImages:
+    """The latest camera frame, and when it goes into the conversation."""
+
+    def __init__(self, send: Callable[[Event], Awaitable[None]]) -> None:
+        self._send = send
+        self.latest: VideoFrame | None = None
+        self._sent_seq = 0
+        self._snapshot_wanted = False
+        #: pictures added to the conversation this transport's life.
+        self.images_sent = 0
+
+    async def frame(self, frame: VideoFrame) -> None:
+        """A frame from the camera path: kept; sent at once when a snapshot was asked for."""
+        self.latest = frame
+        if self._snapshot_wanted:
+            self._snapshot_wanted = False
+            await self._send_latest()
+
+    def want_snapshot(self) -> None:
+        """The next frame (taken at once by the caller) goes into the conversation."""
+        self._snapshot_wanted = True
+
+    async def turn_started(self, camera_on: bool) -> None:
+        """The user started speaking: add the latest picture, unless it was sent already."""
+        if camera_on and self.latest is not None and self.latest.seq != self._sent_seq:
+            await self._send_latest()
+
+    def camera_off(self) -> None:
+        """A picture from before the camera went off must not be sent at a later turn."""
+        self.latest = None
+        self._snapshot_wanted = False
+
+    async def _send_latest(self) -> None:
+        frame = self.latest
+        if frame is None:
+            return
+        await self._send(image_item(frame))
+        self._sent_seq = frame.seq
+        self.images_sent += 1
