@@ -9,7 +9,7 @@ which one and whether it is on, and wakes the uplink when that changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,13 +49,19 @@ class Cameras:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_file(cls, path: str | Path) -> Cameras:
-        """One camera showing a still image or a looped video (checked now: a bad file
-        fails here, before any session)."""
-        p = Path(path)
-        open_file_source(p).close()
-        device = _camera_device("file-camera", f"file: {p}", True)
-        cams = cls(lambda: [(device, lambda: open_file_source(p))])
+    def from_files(cls, paths: str | Path | Sequence[str | Path]) -> Cameras:
+        """A camera per still image or looped video, checked now (a bad file fails here,
+        before any session). Ids: ``file-camera``, then ``file-camera-2``, ``-3``..."""
+        files = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+        if not files:
+            raise DeviceError("camera: no file given", kind="videoinput")
+        found: list[tuple[AudioDevice, Opener]] = []
+        for n, p in enumerate(files, start=1):
+            open_file_source(p).close()
+            device_id = "file-camera" if n == 1 else f"file-camera-{n}"
+            device = _camera_device(device_id, f"file: {p}", n == 1)
+            found.append((device, lambda p=p: open_file_source(p)))
+        cams = cls(lambda: list(found))
         cams.refresh()
         return cams
 

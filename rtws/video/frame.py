@@ -11,7 +11,7 @@ Both steps are CPU work (a few milliseconds), which is why
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ RGBImage = npt.NDArray[np.uint8]
 class VideoFrame:
     """One JPEG picture handed to ``handle_user_video_frame``."""
 
-    jpeg: bytes
+    jpeg: bytes = field(repr=False)
     width: int
     height: int
     #: ``time.perf_counter()`` when the picture was taken.

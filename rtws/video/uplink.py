@@ -98,16 +98,17 @@ class VideoUplink:
                     continue
                 self._due = max(self._due + 1.0 / self._fps(), loop.time())
                 try:
-                    if source is None or generation != cameras.generation:
-                        if source is not None:
-                            await loop.run_in_executor(worker, source.close)
+                    opened = source
+                    if opened is None or generation != cameras.generation:
+                        if opened is not None:
                             source = None
+                            await loop.run_in_executor(worker, opened.close)
                         generation = cameras.generation
-                        source = await loop.run_in_executor(worker, cameras.opener()[1])
+                        opened = await loop.run_in_executor(worker, cameras.opener()[1])
+                        source = opened
                     selected = cameras.selected
                     label = selected.id if selected is not None else ""
-                    current: FrameSource = source
-                    frame = await loop.run_in_executor(worker, self._capture, current, label)
+                    frame = await loop.run_in_executor(worker, self._capture, opened, label)
                 except DeviceError as exc:
                     await self._failed(cameras, worker, source, exc)
                     source = None
