@@ -155,7 +155,7 @@ async def test_update_cam_to_an_unknown_id_is_a_device_error(
     t = GeminiLiveTransport(fake.options, media)
     await t.connect()
     try:
-        with pytest.raises(DeviceError, match="no camera with id 'cam-9'.*'file-camera'"):
+        with pytest.raises(DeviceError, match=r"no camera with id 'cam-9'.*'file-camera'"):
             await t.update_cam("cam-9")
         await t.update_cam("file-camera")
         assert t.media.selected_cam is not None
