@@ -102,7 +102,7 @@ def test_a_directory_is_not_a_camera_file(tmp_path: Path) -> None:
 def test_a_camera_that_cannot_be_opened_says_busy_or_gone() -> None:
     # Index 99 exists on no machine: OpenCV fails to open it exactly as it fails on a
     # camera another program holds, so this is the "busy camera" path.
-    with pytest.raises(DeviceError, match="busy .* or gone"):
+    with pytest.raises(DeviceError, match=r"busy .* or gone"):
         CameraSource(99, "USB cam")
 
 
@@ -133,7 +133,12 @@ def test_enabling_with_no_camera_is_a_device_error() -> None:
 
 
 def test_linux_cameras_are_listed_from_sysfs_without_opening_them(tmp_path: Path) -> None:
-    for node, name, index in (("video0", "Integrated Camera", "0"), ("video1", "Integrated Camera", "1"), ("video2", "USB Cam", "0")):  # fmt: skip
+    nodes = [
+        ("video0", "Integrated Camera", "0"),
+        ("video1", "Integrated Camera", "1"),  # its metadata node
+        ("video2", "USB Cam", "0"),
+    ]
+    for node, name, index in nodes:
         (tmp_path / node).mkdir()
         (tmp_path / node / "name").write_text(name + "\n")
         (tmp_path / node / "index").write_text(index + "\n")
