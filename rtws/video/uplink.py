@@ -96,7 +96,7 @@ class VideoUplink:
                 if wait > 0:
                     await self._sleep(wait)
                     continue
-                self._due = max(self._due + 1.0 / self._fps(), loop.time())
+                self._due = self._next_due(loop.time())
                 try:
                     opened = source
                     if opened is None or generation != cameras.generation:
@@ -124,6 +124,13 @@ class VideoUplink:
             # The worker finishes what it holds (a capture takes milliseconds), then exits:
             # no thread outlives the session.
             await asyncio.shield(loop.run_in_executor(None, worker.shutdown, True))
+
+    def _next_due(self, now: float) -> float:
+        """On time: one interval after the last tick. Late by more than an interval (a
+        snapshot, the camera just switched on, a stalled loop): one interval from now,
+        never a burst of frames to catch up."""
+        interval = 1.0 / self._fps()
+        return self._due + interval if now - self._due < interval else now + interval
 
     def _capture(self, source: FrameSource, label: str) -> VideoFrame:
         """In the worker thread: take a picture, scale it, encode it."""

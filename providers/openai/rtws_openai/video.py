@@ -14,6 +14,7 @@ picture at once (for push-to-talk, or "look now").
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,20 +42,22 @@ class TurnImages:
         self._send = send
         self.latest: VideoFrame | None = None
         self._sent_seq = 0
-        self._snapshot_wanted = False
+        self._snapshot_after: float | None = None  # perf_counter() of a snapshot request
         #: pictures added to the conversation this transport's life.
         self.images_sent = 0
 
     async def frame(self, frame: VideoFrame) -> None:
         """A frame from the camera path: kept; sent at once when a snapshot was asked for."""
         self.latest = frame
-        if self._snapshot_wanted:
-            self._snapshot_wanted = False
+        wanted = self._snapshot_after
+        if wanted is not None and frame.captured_at >= wanted:
+            self._snapshot_after = None
             await self._send_latest()
 
     def want_snapshot(self) -> None:
-        """The next frame (taken at once by the caller) goes into the conversation."""
-        self._snapshot_wanted = True
+        """The first frame taken from now on goes into the conversation (a frame already
+        being taken may show the previous camera, or the scene a moment ago)."""
+        self._snapshot_after = time.perf_counter()
 
     async def turn_started(self, camera_on: bool) -> None:
         """The user started speaking: add the latest picture, unless it was sent already."""
@@ -64,7 +67,7 @@ class TurnImages:
     def camera_off(self) -> None:
         """A picture from before the camera went off must not be sent at a later turn."""
         self.latest = None
-        self._snapshot_wanted = False
+        self._snapshot_after = None
 
     async def _send_latest(self) -> None:
         frame = self.latest

@@ -29,7 +29,7 @@ def decode_image_url(url: str) -> tuple[str, bytes]:
             data = b""
         if data.startswith(_MAGIC[mime]):
             return mime, data
-        problem = f"the data is not a {mime} image"
+        problem = f"the data is not {mime}"
     raise InvalidRequest(
         f"Invalid 'item.content.image_url': {problem}.",
         code="invalid_value",
