@@ -121,7 +121,7 @@ async def test_cameras_are_honestly_absent(echo_server: EchoServer) -> None:
     assert await t.get_all_cams() == []
     with pytest.raises(DeviceError, match=r"no camera with id 'cam-1' \(cameras available: none\)"):
         await t.update_cam("cam-1")
-    with pytest.raises(UnsupportedMessage, match="echo cannot .* 'video'"):
+    with pytest.raises(UnsupportedMessage, match=r"echo cannot .* 'video'"):
         t.enable_cam(True)  # the echo provider has no handle_user_video_frame
     t.enable_cam(False)
     assert t.is_cam_enabled is False

@@ -32,6 +32,7 @@ from .media import (
     report_files,
 )
 from .options import url_field
+from .camera import choose_camera
 from .session import Session, SessionSettings, live_terminal
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
                 )
             else:
                 media = device_media(args.mic, args.speaker, recorder=recorder)
+            if args.cam:
+                choose_camera(OpenAIRealtimeTransport, media, args.cam)
             transport = OpenAIRealtimeTransport(options, media)
             if not files and not args.real:
                 _greet_once(transport)
@@ -97,6 +100,7 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
                 interactive=live_terminal(args.plain, console),
                 recorder=recorder,
                 finish_after_reply=files and args.duration is None,
+                camera=bool(args.cam),
             )
             session = Session(transport, console, settings)
             code = await session.run()

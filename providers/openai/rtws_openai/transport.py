@@ -266,10 +266,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             self.emit_error(f"OpenAI{what}: {wire.describe(error)}", fatal=False)
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
-        camera_on = self.is_cam_enabled
-        if not camera_on:
-            self.images.camera_off()
-        await self.images.turn_started(camera_on)
+        if await self.images.turn_started(self.is_cam_enabled):
+            self.video.capture_now()
         if self.options.interrupts:
             # The server's VAD cancels the response itself: truncate, do not cancel.
             await self._barge_in(self.user_started_speaking(), cancel=False)

@@ -59,10 +59,18 @@ class TurnImages:
         being taken may show the previous camera, or the scene a moment ago)."""
         self._snapshot_after = time.perf_counter()
 
-    async def turn_started(self, camera_on: bool) -> None:
-        """The user started speaking: add the latest picture, unless it was sent already."""
-        if camera_on and self.latest is not None and self.latest.seq != self._sent_seq:
+    async def turn_started(self, camera_on: bool) -> bool:
+        """The user started speaking: add the latest picture. True when there is none
+        not sent yet (the camera just came on): the caller takes one now, and it is
+        added as soon as it is taken."""
+        if not camera_on:
+            self.camera_off()
+            return False
+        if self.latest is not None and self.latest.seq != self._sent_seq:
             await self._send_latest()
+            return False
+        self.want_snapshot()
+        return True
 
     def camera_off(self) -> None:
         """A picture from before the camera went off must not be sent at a later turn."""
