@@ -21,6 +21,7 @@ from rich.console import Console
 from .. import rtvi
 from ..audio import read_wav
 from ..media.base import MediaManager
+from .camera import choose_camera
 from .errors import EXIT_ERROR, EXIT_USAGE, CLIError
 from .media import (
     check_media_flags,
@@ -32,7 +33,6 @@ from .media import (
     report_files,
 )
 from .options import url_field
-from .camera import choose_camera
 from .session import Session, SessionSettings, live_terminal
 
 if TYPE_CHECKING:
