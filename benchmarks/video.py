@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +53,9 @@ def scene(path: Path, width: int = 1280, height: int = 720) -> Path:
     return path
 
 
-async def window(sessions: int, fps: float | None, seconds: float, url: str, camera: Path) -> dict[str, Any]:  # fmt: skip
+async def window(
+    sessions: int, fps: float | None, seconds: float, url: str, camera: Path
+) -> dict[str, Any]:
     """K sessions ready, then this process's CPU over ``seconds``; camera on when ``fps``."""
     from rtws_gemini import GeminiLiveOptions, GeminiLiveTransport
 
@@ -98,14 +99,14 @@ async def window(sessions: int, fps: float | None, seconds: float, url: str, cam
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "rtws_gemini.testing", "--port", str(args.port),
-         "--api-key", API_KEY, "--playback-wait", "0"],
-        stdout=subprocess.PIPE, text=True,
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rtws_gemini.testing", "--port", str(args.port),
+        "--api-key", API_KEY, "--playback-wait", "0",
+        stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         assert server.stdout is not None
-        line = server.stdout.readline()  # "fake Gemini Live listening on ws://..."
+        line = (await server.stdout.readline()).decode()  # "fake Gemini Live listening on ws://..."
         url = line.split(" on ", 1)[1].split()[0]
         with tempfile.TemporaryDirectory() as tmp:
             camera = scene(Path(tmp) / "scene.png")
@@ -113,7 +114,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             video = await window(args.sessions, args.fps, args.seconds, url, camera)
     finally:
         server.terminate()
-        server.wait(10)
+        await server.wait()
     return {
         "sessions": args.sessions,
         "fps_asked": args.fps,
