@@ -174,3 +174,26 @@ async def test_the_fake_closes_on_a_frame_that_is_not_an_image() -> None:
         await ws.send(json.dumps({"realtimeInput": {"video": not_a_jpeg}}))
         code, reason = await close_of(ws)
     assert code == 1007 and "Invalid video frame" in reason
+
+
+async def test_frames_go_on_after_a_reconnect_without_a_restart(
+    fake: FakeSession, tmp_path: Path
+) -> None:
+    media = FileMediaManager(realtime=True, camera=image(tmp_path / "red.png", RED))
+    options = fake.options.model_copy(update={"video_fps": 20.0})
+    t = GeminiLiveTransport(options, media)
+    events = Events(t)
+    await t.connect()
+    try:
+        t.enable_cam(True)
+        await events.until(lambda: len(fake.server.connections[0].video) >= 2)
+        await fake.server.drop()
+        await events.wait_for("reconnected")
+        await events.until(
+            lambda: len(fake.server.connections) == 2 and len(fake.server.connections[1].video) >= 2
+        )
+        assert t.is_cam_enabled and t.video.running
+    finally:
+        await t.disconnect()
+    assert not t.video.running  # the camera path ends with the session, not before
+    assert t.video.stats.device_errors == 0
