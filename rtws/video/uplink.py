@@ -158,8 +158,6 @@ class VideoUplink:
     async def _send(self, send: Callable[[VideoFrame], Awaitable[None]], frame: VideoFrame) -> None:
         try:
             await send(frame)
-        except DeviceError:
-            raise
         except RTWSError as exc:
             self.stats.frames_dropped += 1
             log.debug("video frame not sent: %s", exc)
