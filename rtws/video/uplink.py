@@ -81,6 +81,7 @@ class VideoUplink:
         unsubscribe = cameras.on_change(self._wake.set)
         worker = ThreadPoolExecutor(1, thread_name_prefix="rtws-video")
         source: FrameSource | None = None
+        label = ""  # the open source's camera id
         generation = -1
         self.running = True
         try:
@@ -104,10 +105,9 @@ class VideoUplink:
                             source = None
                             await loop.run_in_executor(worker, opened.close)
                         generation = cameras.generation
-                        opened = await loop.run_in_executor(worker, cameras.opener()[1])
-                        source = opened
-                    selected = cameras.selected
-                    label = selected.id if selected is not None else ""
+                        device, opener = cameras.opener()
+                        opened = await loop.run_in_executor(worker, opener)
+                        source, label = opened, device.id
                     frame = await loop.run_in_executor(worker, self._capture, opened, label)
                 except DeviceError as exc:
                     await self._failed(cameras, worker, source, exc)
