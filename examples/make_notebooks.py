@@ -538,10 +538,89 @@ await server.stop()
 """),
 ]
 
+# ---------------------------------------------------------------- seeing
+SEEING = [
+    md("""
+# A voice session that sees
+
+The camera is a picture here (any PNG, JPEG or video file works, and so does a real
+camera with `rtws[video]`): the bot is asked about it, and the cell after the session
+shows the frame that was really sent. The no-key demo bot behind the local OpenAI fake
+"sees" by naming the picture's dominant colour, which is true of whatever it is shown.
+"""),
+    code("""
+import asyncio
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from IPython.display import Image, Markdown, display
+from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
+from rtws_openai.testing import DEFAULT_API_KEY, DemoBot, FakeRealtimeServer
+
+from rtws import FileMediaManager
+from rtws.audio import read_wav
+"""),
+    md("""
+## The camera: a picture made here
+
+A yellow card with a dark stripe, 1280x720, as a camera would give it.
+"""),
+    code("""
+card = np.zeros((720, 1280, 3), np.uint8)
+card[:] = (30, 215, 240)  # BGR: yellow
+card[300:420] = (60, 40, 40)
+picture = Path(tempfile.mkdtemp()) / "card.png"
+cv2.imwrite(str(picture), card)
+"""),
+    md("""
+## Ask about it
+
+The camera starts off, as in a browser; `enable_cam(True)` switches it on. OpenAI takes
+the latest frame into the conversation when the user starts speaking (Gemini would get
+one every second).
+"""),
+    code("""
+server = await FakeRealtimeServer(bot=DemoBot(asr=False, tts=False)).start()
+speech, rate = read_wav("data/speech_16k.wav")
+media = FileMediaManager(None, input_rate=rate, realtime=True, camera=picture)
+options = OpenAIRealtimeOptions(base_url=server.base_url, api_key=DEFAULT_API_KEY)
+transport = OpenAIRealtimeTransport(options, media)
+said: list[str] = []
+transport.on("bot-output", lambda msg: said.append(msg.data.text))
+answered = asyncio.Event()
+transport.on("bot-stopped-speaking", lambda msg: answered.set())
+
+transport.enable_cam(True)
+async with transport:
+    silence = np.zeros(rate, np.int16)  # a second first: the camera's first frame is taken
+    media.feed(np.concatenate([silence, speech, silence]))
+    await asyncio.wait_for(answered.wait(), timeout=30)
+display(Markdown(f"🤖 **bot:** {said[0]}"))
+"""),
+    md("## The frame that was sent"),
+    code("""
+mime, sent = server.connections[0].images[-1]  # what the server received
+frame = transport.video.stats.last_frame
+display(Image(data=sent, format="jpeg"))
+taken = transport.video.stats.frames_sent
+display(Markdown(f"{frame.width}x{frame.height} {mime}, {len(sent) / 1000:.1f} kB, {taken} taken"))
+"""),
+    code("""
+# The bot described the picture it received, and the picture is the one we made.
+assert said[0].startswith("I see a picture of 768 by 432 pixels, mostly yellow."), said
+assert sent == frame.jpeg
+assert (frame.width, frame.height) == (768, 432)
+await server.stop()
+"""),
+]
+
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "quickstart.ipynb": QUICKSTART,
     "bring_your_own_provider.ipynb": BYOP,
     "inspecting_a_session.ipynb": INSPECT,
+    "seeing.ipynb": SEEING,
 }
 
 

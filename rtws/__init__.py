@@ -31,6 +31,7 @@ from .options import ReconnectPolicy, TransportOptions
 from .providers import available_providers, load_provider
 from .state import TransportState
 from .transport import RealTimeWebsocketTransport
+from .video import VideoFrame
 
 if TYPE_CHECKING:  # imported lazily at run time: it loads PortAudio
     from .media.sounddevice import SoundDeviceMediaManager
@@ -62,6 +63,7 @@ __all__ = [
     "TransportOptions",
     "TransportState",
     "UnsupportedMessage",
+    "VideoFrame",
     "WebSocketConnection",
     "available_providers",
     "load_provider",

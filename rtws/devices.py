@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import rtvi
-from .errors import InvalidStateError, RTWSError
+from .errors import InvalidStateError, RTWSError, UnsupportedMessage
 from .media.base import AudioDevice, MediaManager
 from .redact import redact
 from .state import TransportState
@@ -27,6 +27,7 @@ class DeviceControls:
 
     _devices_initialized: bool
     _sessions: Sessions
+    provider_name: str
 
     if TYPE_CHECKING:
 
@@ -37,6 +38,9 @@ class DeviceControls:
         def state(self) -> TransportState: ...
 
         def emit(self, message: RTVIMessage) -> None: ...
+
+        @property
+        def supports_video(self) -> bool: ...
 
         async def _ensure_llm_initialized(self) -> None: ...
 
@@ -70,7 +74,12 @@ class DeviceControls:
         self._devices_initialized = True
 
     def _on_device_error(self, error: RTWSError) -> None:
-        self.emit(rtvi.DeviceErrorEvent(data=rtvi.DeviceErrorData(message=redact(str(error)))))
+        data = rtvi.DeviceErrorData(
+            message=redact(str(error)),
+            device_id=getattr(error, "device_id", None),
+            kind=getattr(error, "kind", None),
+        )
+        self.emit(rtvi.DeviceErrorEvent(data=data))
 
     async def get_all_mics(self) -> list[AudioDevice]:
         return await self.media.get_all_mics()
@@ -96,6 +105,9 @@ class DeviceControls:
         self.media.enable_mic(enabled)
 
     def enable_cam(self, enabled: bool) -> None:
+        """Camera on or off; on needs a provider that carries video (``UnsupportedMessage``)."""
+        if enabled and not self.supports_video:
+            raise UnsupportedMessage("video", self.provider_name)
         self.media.enable_cam(enabled)
 
     @property

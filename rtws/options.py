@@ -137,6 +137,20 @@ class TransportOptions(BaseModel):
             "sentence as the transcript streams ('sentence')"
         ),
     )
+    video_fps: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=30.0,
+        description="camera frames per second sent while the camera is on (Gemini: 1)",
+    )
+    video_max_size: int = Field(
+        default=768,
+        ge=64,
+        le=4096,
+        description="frames are scaled so their long side is at most this many pixels "
+        "(Gemini and OpenAI both document 768)",
+    )
+    video_jpeg_quality: int = Field(default=80, ge=10, le=100, description="JPEG quality")
     tools: list[Tool] = Field(
         default_factory=list[Tool],
         description="functions the model may call: plain functions or rtws.tools.Tool",

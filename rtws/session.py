@@ -131,6 +131,8 @@ class Sessions:
             await media.start(t.media_format())
             uplink = t._uplink  # pyright: ignore[reportPrivateUsage]
             self.spawn(uplink.run(media, t.handle_user_audio_stream), "mic-pump")  # pyright: ignore[reportPrivateUsage]
+            if t.supports_video:
+                self.spawn(t.video.run(media.cameras, t.handle_user_video_frame), "video")
             t._monitor.start(media)  # pyright: ignore[reportPrivateUsage]
         t._move(S.CONNECTED)  # pyright: ignore[reportPrivateUsage]
         await self.unless_lost(t.send_ready_message())
@@ -315,12 +317,12 @@ class Sessions:
 
     async def cancel_provider_tasks(self) -> None:
         """Session tasks of the provider (keepalives, readers) die with their connection;
-        the mic pump lives on (it holds audio for the next one)."""
+        the mic pump and the camera path live on (they wait for the next one)."""
         current = asyncio.current_task()
         tasks = [
             task
             for task in self.tasks
-            if task is not current and not task.get_name().endswith("-mic-pump")
+            if task is not current and not task.get_name().endswith(("-mic-pump", "-video"))
         ]
         for task in tasks:
             task.cancel()

@@ -49,6 +49,8 @@ from .session import Sessions
 from .state import StateMachine, TransportState
 from .tools import Tool, ToolRunner
 from .uplink import MicUplink
+from .video import VideoFrame
+from .video.uplink import VideoUplink
 
 S = TransportState
 log = get_logger("rtws.transport")
@@ -147,6 +149,13 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
             kinds=self.message_types,
             report=lambda text: self.emit_error(text, fatal=False),
         )
+        #: The camera path (rtws.video): frames to handle_user_video_frame; ``.stats``.
+        self.video = VideoUplink(
+            lambda: self.options.video_fps,
+            lambda: self.options.video_max_size,
+            lambda: self.options.video_jpeg_quality,
+            lambda error: self._on_device_error(error),
+        )
         #: Answers the model's calls to ``options.tools`` / ``@transport.tool`` (rtws.tools).
         self.tool_runner = ToolRunner(self)
 
@@ -195,6 +204,20 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
         raise UnsupportedMessage(message.type, self.provider_name)
 
     # ---- optional hooks
+    async def handle_user_video_frame(self, frame: VideoFrame) -> None:
+        """Send one camera frame (a JPEG, see :class:`rtws.video.VideoFrame`) to the LLM.
+
+        Optional: a provider that carries video overrides it. Without it,
+        ``enable_cam(True)`` raises :class:`UnsupportedMessage` naming the provider.
+        """
+        raise UnsupportedMessage("video", self.provider_name)
+
+    @property
+    def supports_video(self) -> bool:
+        """Whether this provider implements :meth:`handle_user_video_frame`."""
+        hook = type(self).handle_user_video_frame
+        return hook is not RealTimeWebsocketTransport.handle_user_video_frame
+
     def wants_authentication(self) -> bool:
         """True when :meth:`authenticate` has work to do (e.g. minting an ephemeral token)."""
         return False
@@ -350,6 +373,7 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
     def _on_state_change(self, new: TransportState, previous: TransportState) -> None:
         log.debug("%s: %s -> %s", self.provider_name, previous, new)
         # The mic follows the state: live when ready, held while (re)opening, else dropped.
+        self.video.set_live(new is S.READY)
         if new is S.READY:
             self._uplink.open()
         elif new in _OPENING:

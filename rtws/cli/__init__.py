@@ -135,6 +135,11 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     media.add_argument("--mic", help="microphone id or (part of a) name; see `rtws devices`")
     media.add_argument("--speaker", help="speaker id or (part of a) name")
     media.add_argument(
+        "--cam",
+        metavar="NAME|PATH",
+        help="camera on: an image or video file, or a camera id or (part of a) name",
+    )
+    media.add_argument(
         "--input", metavar="FILE.wav", help="read the user's speech from a WAV file (headless)"
     )
     media.add_argument(

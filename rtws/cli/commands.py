@@ -17,6 +17,7 @@ from ..media.base import AudioDevice
 from ..media.sounddevice import SoundDeviceMediaManager
 from ..providers import available_providers, closest_provider, load_provider
 from ..transport import RealTimeWebsocketTransport
+from .camera import cameras_note, choose_camera
 from .devices import device_note, stream_format
 from .errors import EXIT_USAGE, CLIError
 from .media import (
@@ -50,15 +51,18 @@ async def devices(args: argparse.Namespace, console: Console) -> int:
             hint="is a sound server running? on a headless machine: scripts/audio-sandbox up",
         )
     everything = [*mics, *speakers]
+    cams = await media.get_all_cams()
     if args.json:
         doc = {
             "mics": [_device_doc(media, d, everything) for d in mics],
             "speakers": [_device_doc(media, d, everything) for d in speakers],
+            "cameras": [c.model_dump() for c in cams],
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         for title, found in (("Microphones", mics), ("Speakers", speakers)):
             console.print(_device_table(media, title, found, everything))
+        console.print(_camera_table(cams))
         console.print(
             "[dim]opens at: the rate and channels a session's stream uses "
             "(PortAudio's listed defaults can differ)[/dim]"
@@ -104,6 +108,18 @@ def _device_table(
     return table
 
 
+def _camera_table(cams: list[AudioDevice]) -> Table:
+    table = Table(title="Cameras", title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("", width=1)
+    table.add_column("id", overflow="fold")
+    table.add_column("name", overflow="fold")
+    for cam in cams:
+        table.add_row("*" if cam.is_default else "", cam.id, cam.name)
+    if not cams:
+        table.add_row("", "(none)", cameras_note() or "")
+    return table
+
+
 # ====================================================================== talk
 async def talk(args: argparse.Namespace, console: Console) -> int:
     """A live session with any installed provider."""
@@ -137,11 +153,14 @@ async def talk(args: argparse.Namespace, console: Console) -> int:
         media = file_media(input_path, output_path, realtime=args.realtime)
     else:
         media = device_media(args.mic, args.speaker)
+    if args.cam:
+        choose_camera(cls, media, args.cam)
     transport = cls(options, media)
     # The instance's rate: a provider whose rates are options (Deepgram) sets them there.
     with recorder_for(args.record, transport.output_sample_rate) as recorder:
         media.recorder = recorder
         settings = SessionSettings(
+            camera=bool(args.cam),
             duration=args.duration,
             interactive=live_terminal(args.plain, console),
             recorder=recorder,

@@ -22,6 +22,7 @@ from .. import rtvi
 from ..audio import read_wav
 from ..audio.echo import canceller_available
 from ..media.base import MediaManager
+from .camera import choose_camera
 from .errors import EXIT_ERROR, EXIT_USAGE, CLIError
 from .media import (
     check_media_flags,
@@ -92,6 +93,8 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
                 )
             else:
                 media = device_media(args.mic, args.speaker, recorder=recorder)
+            if args.cam:
+                choose_camera(OpenAIRealtimeTransport, media, args.cam)
             transport = OpenAIRealtimeTransport(options, media)
             if not files and not args.real:
                 _greet_once(transport)
@@ -100,6 +103,7 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
                 interactive=live_terminal(args.plain, console),
                 recorder=recorder,
                 finish_after_reply=files and args.duration is None,
+                camera=bool(args.cam),
             )
             session = Session(transport, console, settings)
             code = await session.run()

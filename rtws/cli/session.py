@@ -25,6 +25,7 @@ from ..media.base import AudioDevice
 from ..media.file import FileMediaManager
 from ..redact import get_logger
 from ..transport import RealTimeWebsocketTransport
+from .camera import camera_status
 from .devices import next_switch
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, CLIError
 from .keys import KeyReader, keys_supported
@@ -51,6 +52,8 @@ class SessionSettings:
     recorder: StereoRecorder | None = None
     #: File input without --duration: stop once the input has been answered.
     finish_after_reply: bool = False
+    #: --cam: switch the (already selected) camera on once connected.
+    camera: bool = False
 
 
 class TurnTracker:
@@ -157,10 +160,13 @@ class Session:
                     if await self._until_stopped(transport.connect()):
                         self._connected = True
                         await self._show_devices()
+                        self._start_camera()
                         await self._until_stopped(self._session_end())
         finally:
             self.stop(self.exit_code, "ended")  # the disconnect below is ours, not news
             await transport.disconnect()
+            if self.settings.camera and self._connected:
+                self.view.info(f"camera: {camera_status(transport)}")
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -284,6 +290,16 @@ class Session:
         speaker = transport.selected_speaker or _default(await transport.get_all_speakers())
         self.view.set_devices(mic.name if mic else None, speaker.name if speaker else None)
 
+    def _start_camera(self) -> None:
+        if not self.settings.camera:
+            return
+        transport = self.transport
+        self.view.camera_status = lambda: camera_status(transport)
+        try:
+            transport.enable_cam(True)
+        except RTWSError as exc:
+            self.view.error(f"camera: {exc}")
+
     # ------------------------------------------------------------------ keys
     def on_key(self, char: str) -> None:
         """q quit, m mute/unmute, s next speaker, i next microphone."""
@@ -298,6 +314,14 @@ class Session:
             self._spawn(self._cycle(speaker=True))
         elif key == "i":
             self._spawn(self._cycle(speaker=False))
+        elif key == "c" and self.settings.camera:
+            on = not self.transport.is_cam_enabled
+            try:
+                self.transport.enable_cam(on)
+            except RTWSError as exc:
+                self.view.error(f"camera: {exc}")
+            else:
+                self.view.info("camera on" if on else "camera off")
 
     async def _cycle(self, *, speaker: bool) -> None:
         transport = self.transport

@@ -95,6 +95,8 @@ class SessionView:
         self.mic_name = "—"
         self.speaker_name = "—"
         self.muted = False
+        #: The camera's line (name, state, frames sent), when a session has one (--cam).
+        self.camera_status: Callable[[], str] | None = None
         self.mic_level = 0.0
         self.bot_level = 0.0
         self.user_speaking = False
@@ -353,6 +355,8 @@ class SessionView:
         status.add_row(
             "speaker", _meter(self.bot_level), _device(self.speaker_name, self.bot_speaking)
         )
+        if self.camera_status is not None:
+            status.add_row("cam", Text(""), Text(printable(self.camera_status())))
         latency = Text.assemble(("latency  ", "bold"), (self.latency_summary(), "dim"))
         echo = Text.assemble(("echo     ", "bold"), (self.echo_summary(), "dim"))
         shown = list(self.lines)[-self.visible_lines :]

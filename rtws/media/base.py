@@ -33,6 +33,7 @@ from ..audio import InputPipeline, OutputPipeline, PlaybackMark
 from ..audio.echo import EchoCanceller, EchoStats, echo_wanted
 from ..errors import DeviceError
 from ..redact import get_logger
+from ..video.cameras import Cameras
 
 log = get_logger("rtws.media")
 
@@ -125,7 +126,8 @@ class MediaManager(ABC):
         self._input: InputPipeline | None = None
         self._output: OutputPipeline | None = None
         self._mic_enabled = True
-        self._cam_enabled = False
+        #: Cameras (none by default; see rtws.video): list, selection, on/off switch.
+        self.cameras = Cameras()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         # (block, captured_at, adc_time); a None block marks the end of the input.
@@ -155,8 +157,9 @@ class MediaManager(ABC):
         return []
 
     async def get_all_cams(self) -> list[AudioDevice]:
-        """rtws streams audio only: no camera backend exists, and saying so is honest."""
-        return []
+        """Cameras (kind ``videoinput``): a file backend's ``camera=PATH``, or the
+        machine's cameras with the ``video`` extra; ``[]`` otherwise."""
+        return self.cameras.refresh()
 
     async def update_mic(self, device_id: str) -> AudioDevice:
         raise DeviceError(
@@ -173,13 +176,8 @@ class MediaManager(ABC):
         )
 
     async def update_cam(self, device_id: str) -> AudioDevice:
-        cams = await self.get_all_cams()
-        known = ", ".join(repr(c.id) for c in cams) or "none"
-        raise DeviceError(
-            f"no camera with id {device_id!r} (cameras available: {known})",
-            device_id=device_id,
-            kind="videoinput",
-        )
+        """Select a camera; while connected, the next frame comes from it."""
+        return self.cameras.select(device_id)
 
     @property
     def selected_mic(self) -> AudioDevice | None:
@@ -204,15 +202,16 @@ class MediaManager(ABC):
         return self._mic_enabled
 
     def enable_cam(self, enabled: bool) -> None:
-        if enabled:
-            raise DeviceError(
-                "rtws has no camera support; video is not streamed", kind="videoinput"
-            )
-        self._cam_enabled = False
+        """Frames flow while the camera is on and the session ready (DeviceError: no camera)."""
+        self.cameras.enable(enabled)
 
     @property
     def is_cam_enabled(self) -> bool:
-        return self._cam_enabled
+        return self.cameras.enabled
+
+    @property
+    def selected_cam(self) -> AudioDevice | None:
+        return self.cameras.selected
 
     # ------------------------------------------------------------------ lifecycle
     @property

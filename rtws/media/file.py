@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from ..audio import WavWriter, read_wav, to_int16
 from ..errors import ConfigurationError, DeviceError
+from ..video.cameras import Cameras
 from .base import AudioDevice, MediaFormat, MediaManager
 
 Int16Array = npt.NDArray[np.int16]
@@ -40,6 +42,9 @@ class FileMediaManager(MediaManager):
             voice activity detector sees the end of the turn. In real time the
             mic keeps producing silence for as long as the session runs.
         keep_output: keep what was played in memory (:meth:`output_audio`).
+        camera: a still image (PNG, JPEG) or a video file (looped) as the camera,
+            or several (one camera each, ids ``file-camera``, ``file-camera-2``...).
+            Needs ``rtws[video]``; checked now, so a bad file fails here.
     """
 
     def __init__(
@@ -53,8 +58,11 @@ class FileMediaManager(MediaManager):
         block_ms: float = 20.0,
         tail_silence_ms: float = 1500.0,
         keep_output: bool = True,
+        camera: str | Path | Sequence[str | Path] | None = None,
     ) -> None:
         super().__init__()
+        if camera is not None:
+            self.cameras = Cameras.from_files(camera)
         if block_ms <= 0:
             raise ConfigurationError(f"block_ms must be positive, got {block_ms}")
         if output_rate is not None and output_rate <= 0:

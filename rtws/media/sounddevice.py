@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from ..errors import ConfigurationError, DeviceError
 from ..redact import get_logger
+from ..video.cameras import Cameras
 from .base import AudioDevice, DeviceKind, MediaFormat, MediaManager
 
 _import_error: str | None = None
@@ -149,6 +150,7 @@ class SoundDeviceMediaManager(MediaManager):
         output_enabled: bool = True,
     ) -> None:
         super().__init__()
+        self.cameras = Cameras.system()  # [] without the video extra or a camera
         if blocksize_ms <= 0:
             raise ConfigurationError(f"blocksize_ms must be positive, got {blocksize_ms}")
         for name, rate in (("input_rate", input_rate), ("output_rate", output_rate)):

@@ -27,6 +27,7 @@ from rtws.errors import (
 )
 from rtws.options import secret_value
 from rtws.redact import get_logger, register_secret
+from rtws.video import VideoFrame
 
 from . import endpoint, wire
 from .auth import mint_token
@@ -76,6 +77,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self.go_aways = 0
         self.resumptions = 0
         self.audio_sent_ms = 0.0
+        self.video_frames_sent = 0
         #: What the listener really heard of the bot turn the last interruption cut.
         self.last_interruption: PlaybackMark | None = None
 
@@ -139,6 +141,11 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._go_away.heard(chunk.samples)
         if self._go_away.pending:
             self._maybe_reconnect_for_go_away()
+
+    async def handle_user_video_frame(self, frame: VideoFrame) -> None:
+        """Camera frames stream beside the audio (``realtimeInput.video``, ~1/s)."""
+        await self.send_json(wire.video_input(frame.jpeg, frame.mime_type))
+        self.video_frames_sent += 1
 
     async def send_ready_message(self) -> None:
         self.emit_bot_ready(

@@ -63,6 +63,11 @@ def audio_input_json(pcm: bytes, mime_type: str) -> str:
     )
 
 
+def video_input(jpeg: bytes, mime_type: str = "image/jpeg") -> dict[str, Any]:
+    """One camera frame as a ``realtimeInput.video`` message (a JPEG ``Blob``)."""
+    return {"realtimeInput": {"video": {"mimeType": mime_type, "data": b64encode(jpeg)}}}
+
+
 def user_text(text: str, *, turn_complete: bool) -> dict[str, Any]:
     """A typed user turn as ``clientContent`` (``turnComplete``: the model answers now)."""
     return {

@@ -15,15 +15,17 @@ from typing import Any
 
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
 from rtws.conversation import events as ev
-from rtws.errors import ProtocolError, RTWSError
+from rtws.errors import DeviceError, ProtocolError, RTWSError
 from rtws.latency import TurnLatency
 from rtws.redact import get_logger, register_secret
+from rtws.video import VideoFrame
 
 from . import messages, wire
 from .auth import ClientSecret, fetch_client_secret
 from .options import OpenAIRealtimeOptions, ServerVAD
 from .session import session_config
 from .turns import SessionBook
+from .video import TurnImages
 
 log = get_logger("rtws.openai")
 
@@ -53,6 +55,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self._outbox = wire.Outbox()
         #: End of the user's speech → first reply sample played (docs/concepts/latency.md).
         self.turn_latency = TurnLatency()
+        #: The camera's latest frame, added to the conversation per user turn (video.py).
+        self.images = TurnImages(self.send_event)
 
     # ================================================================ hooks
     async def initialize_llm(self) -> None:
@@ -112,6 +116,16 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
         await self.send_raw(wire.append_audio_json(chunk.pcm))
         self.turn_latency.sent(chunk)
+
+    async def handle_user_video_frame(self, frame: VideoFrame) -> None:
+        await self.images.frame(frame)
+
+    async def snapshot(self) -> None:
+        """Add a fresh camera picture to the conversation now (``{"t": "snapshot"}``)."""
+        if not self.is_cam_enabled:
+            raise DeviceError("snapshot: the camera is off (enable_cam(True) first)")
+        self.images.want_snapshot()
+        self.video.capture_now()
 
     async def send_ready_message(self) -> None:
         session_id = self.session.get("id")
@@ -252,6 +266,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             self.emit_error(f"OpenAI{what}: {wire.describe(error)}", fatal=False)
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
+        if await self.images.turn_started(self.is_cam_enabled):
+            self.video.capture_now()
         if self.options.interrupts:
             # The server's VAD cancels the response itself: truncate, do not cancel.
             await self._barge_in(self.user_started_speaking(), cancel=False)
@@ -383,6 +399,7 @@ CLIENT_COMMANDS = {
     "interrupt": "interrupt",
     "start-turn": "start_turn",
     "commit-turn": "commit_turn",
+    "snapshot": "snapshot",
 }
 
 

@@ -91,6 +91,8 @@ class ConnectionRecord:
     setup: dict[str, Any] | None = None
     audio: bytearray = field(default_factory=bytearray)
     audio_rate: int = 16000
+    #: camera frames (``realtimeInput.video``): (mime type, image bytes), in order.
+    video: list[tuple[str, bytes]] = field(default_factory=list[tuple[str, bytes]])
     resumed_from: str | None = None
     conversation_id: str | None = None
     close_code: int | None = None
@@ -524,6 +526,8 @@ class _Session:
                 "is enabled.",
             )
             return
+        if "video" in body and not await self.on_video(body["video"]):
+            return
         for blob in [body["audio"]] if "audio" in body else body.get("mediaChunks", []):
             mime = str(blob.get("mimeType") or "")
             if not mime.startswith("audio/pcm"):
@@ -543,6 +547,19 @@ class _Session:
         if body.get("text"):
             await self.interrupt_reply()
             self.start_reply(str(body["text"]), from_audio=False)
+
+    async def on_video(self, blob: dict[str, Any]) -> bool:
+        """A camera frame: an image Blob (JPEG or PNG), recorded; anything else closes 1007."""
+        mime = str(blob.get("mimeType") or "")
+        data = blob.get("data", b"")
+        image = data if isinstance(data, bytes) else b""
+        magic = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG"}.get(mime)
+        if magic is None or not image.startswith(magic):
+            what = mime or "(none)"
+            await self.close(1007, f"Invalid video frame for realtime input: {what}")
+            return False
+        self.record.video.append((mime, image))
+        return True
 
     async def on_audio(self, pcm: bytes, rate: int) -> None:
         self.record.audio += pcm

@@ -47,6 +47,8 @@ class Turn:
     instructions: str = ""
     output_modalities: tuple[str, ...] = ("audio",)
     tools: tuple[Mapping[str, Any], ...] = ()
+    #: pictures the user added (``input_image``): (mime type, image bytes), oldest first.
+    images: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def audio_seconds(self) -> float:

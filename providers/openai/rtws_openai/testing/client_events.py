@@ -55,7 +55,10 @@ CONTENT: Validator = tagged(
         "output_audio": obj(
             {"type": string(), "audio": string(), "transcript": nullable(string())}
         ),
-        "input_image": _unsupported("image input"),
+        "input_image": obj(
+            {"type": string(), "image_url": string(), "detail": enum("auto", "low", "high")},
+            required=["image_url"],
+        ),
     },
 )
 

@@ -27,6 +27,7 @@ from . import events
 from .bots import Bot, FunctionOutput, Transcriber, Turn
 from .client_events import CLIENT_EVENTS
 from .conversation import BYTES_PER_MS, Conversation, Entry
+from .images import decode_image_url
 from .records import ConnectionRecord, Truncation
 from .response import ResponseOptions, ResponseRun, Streaming
 from .schema import InvalidRequest, invalid_value
@@ -46,7 +47,7 @@ MIN_COMMIT_MS = 100
 SESSION_EXPIRED = "Your session hit the maximum duration of 60 minutes."
 #: Which content parts each role's messages may carry.
 CONTENT_TYPES = {
-    "user": ("input_text", "input_audio"),
+    "user": ("input_text", "input_audio", "input_image"),
     "system": ("input_text",),
     "assistant": ("output_text", "output_audio"),
 }
@@ -380,6 +381,10 @@ class FakeConnection:
         if item["type"] == "message":
             wire["content"] = [self._content(item["role"], c, audio) for c in item["content"]]
         entry = Entry(wire, audio=audio)
+        parts: list[Json] = wire.get("content", []) if item["type"] == "message" else []
+        for part in parts:
+            if part["type"] == "input_image":
+                self.record.images.append(decode_image_url(str(part["image_url"])))
         previous = self.conversation.add(entry, after=after)
         await self.send(events.item_added(entry.wire(), previous))
         await self.send(events.item_done(entry.wire(), previous))
@@ -401,6 +406,13 @@ class FakeConnection:
                         param="item.content.audio",
                     ) from None
             return {"type": kind, "transcript": content.get("transcript")}
+        if kind == "input_image":
+            decode_image_url(content["image_url"])  # a bad picture is refused here
+            return {
+                "type": kind,
+                "image_url": content["image_url"],
+                "detail": content.get("detail"),
+            }
         return {"type": kind, "text": content["text"]}
 
     def _existing(self, item_id: str) -> Entry:
@@ -523,6 +535,7 @@ class FakeConnection:
         transcripts: list[str] = []
         texts: list[str] = []
         outputs: list[FunctionOutput] = []
+        images: list[tuple[str, bytes]] = []
         for entry in entries:
             item = entry.item
             if item["type"] == "function_call_output":
@@ -538,6 +551,11 @@ class FakeConnection:
                 if said:
                     transcripts.append(said)
             texts += [c["text"] for c in item["content"] if c["type"] == "input_text"]
+            images += [
+                decode_image_url(c["image_url"])
+                for c in item["content"]
+                if c["type"] == "input_image"
+            ]
         pcm = np.frombuffer(b"".join(audio), dtype="<i2").astype(np.int16)
         return Turn(
             index=index,
@@ -548,6 +566,7 @@ class FakeConnection:
             instructions=options.instructions,
             output_modalities=options.output_modalities,
             tools=options.tools,
+            images=tuple(images),
         )
 
     _handlers: dict[str, Callable[[FakeConnection, Json], Awaitable[None]]] = {

@@ -26,6 +26,7 @@ import numpy as np
 import soxr
 
 from .bots import SAMPLE_RATE, Int16Array, Reply, Turn, stand_in_speech
+from .images import describe_picture
 from .whisper import WhisperRecognizer, whisper_available
 
 ASR_RATE = 16000
@@ -142,6 +143,9 @@ class DemoBot:
 
     async def respond(self, turn: Turn) -> Reply:
         text = await self._answer(turn)
+        if turn.images:  # the camera is on: say something true about what it shows
+            seen = await asyncio.to_thread(describe_picture, turn.images[-1][1])
+            text = f"{seen} {text}"
         if "audio" not in turn.output_modalities:
             return Reply.say(text)
         if self.tts:

@@ -31,6 +31,8 @@ class ConnectionRecord:
     received: list[Json] = field(default_factory=list[Json])
     sent: list[Json] = field(default_factory=list[Json])
     audio_in: bytearray = field(default_factory=bytearray)
+    #: pictures from ``input_image`` content parts: (mime type, image bytes), in order.
+    images: list[tuple[str, bytes]] = field(default_factory=list[tuple[str, bytes]])
     truncations: list[Truncation] = field(default_factory=list[Truncation])
     close_code: int | None = None
     close_reason: str | None = None
