@@ -68,6 +68,9 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         #: The server's turn runs from its first modelTurn to turnComplete (or interrupted):
         #: longer than the reply, which ends at generationComplete.
         self._turn_open = False
+        #: A turn ended and the user has not taken the next one: an ``outputTranscription``
+        #: now is the ended turn's late tail (the streams are independent), not a new reply.
+        self._after_turn = False
         self._end_timer: asyncio.TimerHandle | None = None
         self._go_away = GoAway(lambda: self.schedule_reconnect("goAway"))
         self._resuming = False
@@ -184,7 +187,17 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     async def _send_text(self, data: rtvi.SendTextData) -> None:
         # Modalities are fixed per session in Gemini: options.audio_response cannot change them.
         run = data.options is None or data.options.run_immediately
-        await self.send_json(wire.user_text(data.content, turn_complete=run))
+        if wire.takes_realtime_text(self.options.model):
+            if not run:
+                raise ConfigurationError(
+                    f"{self.options.model} answers every typed text: Gemini 3 models take "
+                    "text as realtimeInput.text, which cannot wait for more (run_immediately=False)"
+                )
+            message = wire.realtime_text(data.content)
+        else:
+            message = wire.user_text(data.content, turn_complete=run)
+        self._after_turn = False  # the user's turn: a transcript now belongs to the answer
+        await self.send_json(message)
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
         call_id, calls = data.tool_call_id, self.conversation.calls
@@ -207,6 +220,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             )
         await self.send_json({"realtimeInput": CLIENT_COMMANDS[command]})
         if command == "activity-start":
+            self._after_turn = False
             self.last_interruption = self.user_started_speaking()
         elif command == "activity-end":
             self.user_stopped_speaking()
@@ -226,6 +240,8 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             ("outputTranscription", self._on_output_transcription),
             ("generationComplete", self._on_generation_complete),
             ("turnComplete", self._on_turn_complete),
+            ("turnCompleteReason", self._on_turn_complete_reason),
+            # interactionStatus and waitingForInput say nothing a reply's end does not.
         ):
             value = content.get(key)
             if value is not None and value is not False:
@@ -235,6 +251,8 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     def _on_input_transcription(self, transcription: dict[str, Any]) -> None:
         # Deltas with no utterance id: the core joins them into one final per utterance,
         # at ``finished`` or at the turn's end (the server may never say ``finished``).
+        if self.conversation.reply is None:
+            self._after_turn = False  # the user's next turn has begun
         self.user_transcript(transcription.get("text") or "", final=False)
         if transcription.get("finished"):
             self.user_transcript("", final=True)
@@ -245,15 +263,13 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         # whether or not a turnComplete closes this one.
         self._end_reply()
         self._turn_open = False
+        self._after_turn = True
 
     def _on_model_turn(self, model_turn: dict[str, Any]) -> None:
         if self.conversation.reply is None:
-            if self.is_user_speaking:
-                # No end-of-speech signal without voiceActivity: the model answering is the
-                # best one (too late to start the time-to-first-audio clock).
-                self.user_stopped_speaking(start_ttfb_clock=False)
-            self.bot_reply_started()
+            self._open_reply()
         self._turn_open = True
+        self._after_turn = False
         for part in wire.objects(model_turn.get("parts")):
             inline = wire.get(part, "inlineData")
             if inline is not None:
@@ -263,11 +279,18 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
 
     def _on_output_transcription(self, transcription: dict[str, Any]) -> None:
         text = transcription.get("text") or ""
-        if text:
-            self.bot_transcript(text, spoken=True)  # after the turn's end: no new reply
+        if not text:
+            return
+        if self.conversation.reply is None and not self._after_turn:
+            # A reply's transcript may come before its audio: it starts the reply. After a
+            # turn ended, until the user's next turn, it is that turn's tail instead: a
+            # delta only (no phantom reply; the ended reply kept its one bot-output).
+            self._open_reply()
+        self.bot_transcript(text, spoken=True)
 
     def _on_generation_complete(self, _: Any) -> None:
         self.bot_audio_done()  # everything was sent: play the tail out
+        self._after_turn = True
         self._cancel_end_timer()
         loop, reply = asyncio.get_running_loop(), self.conversation.reply
         self._end_timer = loop.call_later(TRANSCRIPT_GRACE_S, self._end_reply, reply)
@@ -275,7 +298,13 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     def _on_turn_complete(self, _: Any) -> None:
         self._end_reply()
         self._turn_open = False
+        self._after_turn = True
         self.user_transcript("", final=True)
+
+    def _on_turn_complete_reason(self, reason: Any) -> None:
+        """Why a turn ended; anything but "more input, please" means no (whole) reply came."""
+        if str(reason) not in ("TURN_COMPLETE_REASON_UNSPECIFIED", "NEED_MORE_INPUT"):
+            self.emit_error(f"Gemini ended the turn without a full reply: {reason}")
 
     # ---- the other message keys
     def _on_tool_call(self, message: dict[str, Any]) -> None:
@@ -312,14 +341,19 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
 
     def _on_usage_metadata(self, message: dict[str, Any]) -> None:
         usage = message["usageMetadata"]
-        prompt = int(usage.get("promptTokenCount") or 0)
-        completion = int(usage.get("responseTokenCount") or usage.get("candidatesTokenCount") or 0)
-        total = int(usage.get("totalTokenCount") or prompt + completion)
+        # The total counts tool-use prompts and thinking too: they go to prompt and
+        # completion so the two still add up to it.
+        prompt = _count(usage, "promptTokenCount") + _count(usage, "toolUsePromptTokenCount")
+        completion = (
+            _count(usage, "responseTokenCount") or _count(usage, "candidatesTokenCount")
+        ) + _count(usage, "thoughtsTokenCount")
+        total = _count(usage, "totalTokenCount") or prompt + completion
         self.feed(ev.Usage(prompt, completion, total))
 
     def _on_voice_activity(self, message: dict[str, Any]) -> None:
         kind = wire.get(message["voiceActivity"], "voiceActivityType")
         if kind == "ACTIVITY_START":
+            self._after_turn = False
             interrupts = self.options.activity_handling != "NO_INTERRUPTION"
             mark = self.user_started_speaking(interrupt=interrupts)
             if interrupts:
@@ -328,6 +362,14 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             self.user_stopped_speaking()
 
     # ================================================================ helpers
+    def _open_reply(self) -> None:
+        if self.is_user_speaking:
+            # No end-of-speech signal without voiceActivity: the model answering is the
+            # best one (too late to start the time-to-first-audio clock).
+            self.user_stopped_speaking(start_ttfb_clock=False)
+        self.bot_reply_started()
+        self._after_turn = False
+
     def _play_part(self, inline: dict[str, Any]) -> None:
         mime = wire.get(inline, "mimeType") or ""
         if not mime.startswith("audio/"):
@@ -372,6 +414,12 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._cancel_end_timer()
         self._session_id = None
         self._turn_open = False
+        self._after_turn = False
+
+
+def _count(usage: dict[str, Any], key: str) -> int:
+    value = usage.get(key)
+    return value if isinstance(value, int) and value > 0 else 0
 
 
 def _ignore(message: dict[str, Any]) -> None:

@@ -95,11 +95,22 @@ def check_one_reply_each(outcome: Outcome) -> None:
         assert len(said) >= at_least, f"reply {k} lost words: {said}"
 
 
+def audible(conversation: list[Turn]) -> list[int]:
+    """The replies that must be heard: none a turn from this one on cut off.
+
+    A later interruption flushes whatever is still queued (the user talked over
+    it), and the runner pushes every message at once, so an earlier reply may
+    still be queued when a later one is cut.
+    """
+    cut = [k for k, t in enumerate(conversation) if t.interrupted]
+    return [k for k in range(len(conversation)) if not any(c >= k for c in cut)]
+
+
 def check_audible(outcome: Outcome) -> None:
-    for k, turn in enumerate(outcome.conversation):
-        if not turn.interrupted:
-            sent = turn.parts_sent() * PART_MS * 24
-            assert outcome.samples_of(k) >= sent // 2, f"reply {k} was not played"
+    for k in audible(outcome.conversation):
+        turn = outcome.conversation[k]
+        sent = turn.parts_sent() * PART_MS * 24
+        assert outcome.samples_of(k) >= sent // 2, f"reply {k} was not played"
 
 
 def check_tokens(outcome: Outcome) -> None:
@@ -120,7 +131,6 @@ def check_quiet_after_disconnect(outcome: Outcome) -> None:
 
 
 # ---------------------------------------------------------------- properties
-@pytest.mark.xfail(strict=True, reason="issue 17 item 1: needs the provider fix")
 @SETTINGS
 @example([LATE_INPUT])
 @given(conversations)
@@ -130,7 +140,6 @@ def test_each_utterance_gives_exactly_one_final_user_transcription(
     check_one_final_transcript(play(conversation))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 2: needs the provider fix")
 @SETTINGS
 @example([LATE_OUTPUT, TIDY])
 @given(conversations)
@@ -140,18 +149,15 @@ def test_each_reply_gives_one_llm_pair_and_one_bot_output_of_its_own_words(
     check_one_reply_each(play(conversation))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 3: needs the provider fix")
 @SETTINGS
 @example([BARE_INTERRUPT, TIDY])
 @given(conversations)
 def test_every_reply_not_interrupted_is_played_even_right_after_an_interruption(
     conversation: list[Turn],
 ) -> None:
-    audible = [k for k, t in enumerate(conversation) if not t.interrupted]
-    check_audible(play(conversation, expect_audible=audible))
+    check_audible(play(conversation, expect_audible=audible(conversation)))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 5: needs the provider fix")
 @SETTINGS
 @example([THINKING])
 @given(conversations)
