@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
 from providers.gemini.tests.scenarios import PART_MS, Outcome, Turn, conversations, play
