@@ -196,7 +196,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             message = wire.realtime_text(data.content)
         else:
             message = wire.user_text(data.content, turn_complete=run)
-        self._after_turn = False  # the user's turn: a transcript now belongs to the answer
+        self._user_turn_begins()
         await self.send_json(message)
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
@@ -220,7 +220,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             )
         await self.send_json({"realtimeInput": CLIENT_COMMANDS[command]})
         if command == "activity-start":
-            self._after_turn = False
+            self._user_turn_begins()
             self.last_interruption = self.user_started_speaking()
         elif command == "activity-end":
             self.user_stopped_speaking()
@@ -251,8 +251,8 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     def _on_input_transcription(self, transcription: dict[str, Any]) -> None:
         # Deltas with no utterance id: the core joins them into one final per utterance,
         # at ``finished`` or at the turn's end (the server may never say ``finished``).
-        if self.conversation.reply is None:
-            self._after_turn = False  # the user's next turn has begun
+        if self.conversation.reply is None or self._end_timer is not None:
+            self._user_turn_begins()
         self.user_transcript(transcription.get("text") or "", final=False)
         if transcription.get("finished"):
             self.user_transcript("", final=True)
@@ -266,6 +266,8 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._after_turn = True
 
     def _on_model_turn(self, model_turn: dict[str, Any]) -> None:
+        if self._end_timer is not None:
+            self._end_reply()  # the generation had ended: this is the next turn's reply
         if self.conversation.reply is None:
             self._open_reply()
         self._turn_open = True
@@ -290,15 +292,12 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
 
     def _on_generation_complete(self, _: Any) -> None:
         self.bot_audio_done()  # everything was sent: play the tail out
-        self._after_turn = True
-        self._cancel_end_timer()
-        loop, reply = asyncio.get_running_loop(), self.conversation.reply
-        self._end_timer = loop.call_later(TRANSCRIPT_GRACE_S, self._end_reply, reply)
+        self._end_soon()
 
     def _on_turn_complete(self, _: Any) -> None:
-        self._end_reply()
+        if self._end_timer is None:  # no generationComplete came: its wait starts now
+            self._end_soon()
         self._turn_open = False
-        self._after_turn = True
         self.user_transcript("", final=True)
 
     def _on_turn_complete_reason(self, reason: Any) -> None:
@@ -353,7 +352,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     def _on_voice_activity(self, message: dict[str, Any]) -> None:
         kind = wire.get(message["voiceActivity"], "voiceActivityType")
         if kind == "ACTIVITY_START":
-            self._after_turn = False
+            self._user_turn_begins()
             interrupts = self.options.activity_handling != "NO_INTERRUPTION"
             mark = self.user_started_speaking(interrupt=interrupts)
             if interrupts:
@@ -362,6 +361,25 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             self.user_stopped_speaking()
 
     # ================================================================ helpers
+    def _end_soon(self) -> None:
+        """The turn's generation is over: end its reply once the transcript's tail had
+        :data:`TRANSCRIPT_GRACE_S` to arrive (or when the user's next turn shows first).
+        A tail later than that is a ``bot-tts-text`` delta of the ended reply only."""
+        self._after_turn = True
+        reply = self.conversation.reply
+        if reply is None:
+            return
+        self._cancel_end_timer()
+        loop = asyncio.get_running_loop()
+        self._end_timer = loop.call_later(TRANSCRIPT_GRACE_S, self._end_reply, reply)
+
+    def _user_turn_begins(self) -> None:
+        """A sign of the user's next turn: the ended reply stops waiting for its tail, and
+        a transcript from now on belongs to the answer."""
+        if self._end_timer is not None:
+            self._end_reply()
+        self._after_turn = False
+
     def _open_reply(self) -> None:
         if self.is_user_speaking:
             # No end-of-speech signal without voiceActivity: the model answering is the

@@ -370,7 +370,9 @@ async def test_non_object_results_are_wrapped_and_barge_in_cancels_a_pending_cal
         await events.wait_for("bot-output")
         await transport.send_message(say("look it up"))
         calls = await events.wait_for("llm-function-call-in-progress", 2)
-        media.feed(speech())  # the user speaks before the result: the fake cancels the call
+        # The user speaks before the result (the fake cancels the call), then is silent: the
+        # media's tail silence follows only the input it started with.
+        media.feed(np.concatenate([speech(), np.zeros(16000, np.int16)]))
         stopped = await events.wait_for("llm-function-call-stopped", 2)
         late = rtvi.LLMFunctionCallResultData(
             function_name="slow_lookup", tool_call_id=calls[1].data.tool_call_id, result="late"
