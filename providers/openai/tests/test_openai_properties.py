@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
 from providers.openai.tests.scenarios import (
@@ -149,7 +148,6 @@ def test_transcripts_replies_audio_truncates_and_tokens_hold_under_any_order(
     check_quiet_after_disconnect(outcome)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 9: needs the provider fix")
 @SETTINGS
 @example([BARGE_IN, TIDY])
 @given(conversations())

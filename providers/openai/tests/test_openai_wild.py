@@ -70,7 +70,6 @@ async def test_a_reasoning_model_session_takes_reasoning_and_parallel_tool_calls
 
 
 # ---------------------------------------------------------------- item 9
-@pytest.mark.xfail(strict=True, reason="issue 17 item 9: needs the provider fix")
 async def test_server_vad_barge_in_sends_the_truncate_and_no_response_cancel(
     openai_fake: FakeRealtimeServer,
 ) -> None:
@@ -186,7 +185,6 @@ def _late_transcript_and_a_call() -> list[Json]:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 11: needs the provider fix")
 async def test_replayed_history_keeps_conversation_order_and_function_calls(
     openai_fake: FakeRealtimeServer,
 ) -> None:
