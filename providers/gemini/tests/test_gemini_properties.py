@@ -2,9 +2,9 @@
 
 Each test generates conversations (:mod:`.scenarios`), plays them through the
 real fake over a real websocket, and checks one invariant a user relies on.
-Invariants today's provider breaks are ``xfail(strict=True)`` naming the
-issue item: the lead removes the mark when the provider fix lands (a strict
-xfail that starts passing fails the run, so nobody forgets).
+An invariant found broken is marked ``xfail(strict=True)`` naming its issue
+item until the fix lands (none today; a strict xfail that starts passing
+fails the run, so nobody forgets).
 
 Examples are few (CI time) and derandomized (a strict xfail must not depend
 on luck); explicit ``@example``s pin the sequence each item is about.

@@ -2,8 +2,8 @@
 
 The property tests (``test_gemini_properties.py``) cover items 1, 2, 3 and the
 thinking-token half of 5 under any legal order; these pin items 4, 5 and 6,
-and the fake's side of them, with exact sequences. ``xfail(strict=True)``
-marks what today's provider gets wrong; the lead removes it with the fix.
+and the fake's side of them, with exact sequences. Each fails without the
+provider's handling of its behaviour (docs/providers/gemini.md lists them).
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Each test generates conversations (:mod:`.scenarios`), plays them through the
 real fake over a real websocket, and checks invariants a user relies on.
-What today's provider breaks is ``xfail(strict=True)`` naming the issue item;
-the lead removes the mark when the provider fix lands. Examples are few and
-derandomized (CI time; a strict xfail must not depend on luck).
+A behaviour found broken is marked ``xfail(strict=True)`` naming its issue
+item until the fix lands (none today). Examples are few and derandomized (CI
+time; a strict xfail must not depend on luck).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Item 7 is ``test_typed_text_cuts_off_the_bot_and_waits_for_its_cancel`` (the
 fake now accepts the truncate of a still-streaming item, as the service does)
 and the fake-side tests in ``test_fake_wild.py``; item 9 under any order is in
-``test_openai_properties.py``. ``xfail(strict=True)`` marks what today's
-provider gets wrong; the lead removes it with the fix.
+``test_openai_properties.py``. Each test fails without the provider's
+handling of its behaviour (docs/providers/openai.md lists them).
 """
 
 from __future__ import annotations
