@@ -339,14 +339,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             self._maybe_reconnect_for_go_away()
 
     def _on_usage_metadata(self, message: dict[str, Any]) -> None:
-        usage = message["usageMetadata"]
-        # The total counts tool-use prompts and thinking too: they go to prompt and
-        # completion so the two still add up to it.
-        prompt = _count(usage, "promptTokenCount") + _count(usage, "toolUsePromptTokenCount")
-        completion = (
-            _count(usage, "responseTokenCount") or _count(usage, "candidatesTokenCount")
-        ) + _count(usage, "thoughtsTokenCount")
-        total = _count(usage, "totalTokenCount") or prompt + completion
+        prompt, completion, total = wire.token_counts(message["usageMetadata"])
         self.feed(ev.Usage(prompt, completion, total))
 
     def _on_voice_activity(self, message: dict[str, Any]) -> None:
@@ -433,11 +426,6 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._session_id = None
         self._turn_open = False
         self._after_turn = False
-
-
-def _count(usage: dict[str, Any], key: str) -> int:
-    value = usage.get(key)
-    return value if isinstance(value, int) and value > 0 else 0
 
 
 def _ignore(message: dict[str, Any]) -> None:

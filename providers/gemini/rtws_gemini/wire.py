@@ -150,3 +150,21 @@ def get(obj: dict[str, Any], name: str, default: Any = None) -> Any:
         return obj[name]
     snake = re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
     return obj.get(snake, default)
+
+
+def token_counts(usage: dict[str, Any]) -> tuple[int, int, int]:
+    """``usageMetadata`` → (prompt, completion, total) that add up.
+
+    The total counts tool-use prompts and thinking too: they go to prompt and
+    completion, so prompt + completion is still the total.
+    """
+
+    def count(key: str) -> int:
+        value = usage.get(key)
+        return value if isinstance(value, int) and value > 0 else 0
+
+    prompt = count("promptTokenCount") + count("toolUsePromptTokenCount")
+    completion = (count("responseTokenCount") or count("candidatesTokenCount")) + count(
+        "thoughtsTokenCount"
+    )
+    return prompt, completion, count("totalTokenCount") or prompt + completion
