@@ -262,13 +262,19 @@ class Conversation:
             self._emit(rtvi.bot_output(sentence, spoken=spoken))
 
     def bot_text_done(self, text: str, spoken: bool = True, reply_id: str | None = None) -> None:
-        """A reply's text part is complete; ``text`` is used only if no delta carried it."""
+        """A reply's text part is complete; ``text`` is used only if no delta carried it.
+
+        A reply of several parts (OpenAI's spoken preamble item, then the answer item)
+        still gives one ``bot-output`` per reply (issue 17's invariant), its parts joined
+        with a space, never glued together.
+        """
         reply = self._reply
         if reply is None or (reply_id is not None and reply.id != reply_id) or reply.cut:
             return
-        if (reply.spoken if spoken else reply.written) is None:
-            self.bot_text(text, spoken, reply_id)
         pending = reply.spoken if spoken else reply.written
+        if pending is None or (isinstance(pending, TextBuffer) and not pending):
+            self.bot_text(text, spoken, reply_id)  # no delta carried this part's words
+            pending = reply.spoken if spoken else reply.written
         if isinstance(pending, SentenceSplitter):
             rest = pending.flush()
             if rest:

@@ -69,6 +69,9 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         #: The server's turn runs from its first modelTurn to turnComplete (or interrupted):
         #: longer than the reply, which ends at generationComplete.
         self._turn_open = False
+        #: A turn ended and the user has not taken the next one: an ``outputTranscription``
+        #: now is the ended turn's late tail (the streams are independent), not a new reply.
+        self._after_turn = False
         self._end_timer: asyncio.TimerHandle | None = None
         self._go_away = GoAway(lambda: self.schedule_reconnect("goAway"))
         self._resuming = False
@@ -191,7 +194,17 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     async def _send_text(self, data: rtvi.SendTextData) -> None:
         # Modalities are fixed per session in Gemini: options.audio_response cannot change them.
         run = data.options is None or data.options.run_immediately
-        await self.send_json(wire.user_text(data.content, turn_complete=run))
+        if wire.takes_realtime_text(self.options.model):
+            if not run:
+                raise ConfigurationError(
+                    f"{self.options.model} answers every typed text: Gemini 3 models take "
+                    "text as realtimeInput.text, which cannot wait for more (run_immediately=False)"
+                )
+            message = wire.realtime_text(data.content)
+        else:
+            message = wire.user_text(data.content, turn_complete=run)
+        self._user_turn_begins()
+        await self.send_json(message)
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
         call_id, calls = data.tool_call_id, self.conversation.calls
@@ -214,6 +227,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             )
         await self.send_json({"realtimeInput": CLIENT_COMMANDS[command]})
         if command == "activity-start":
+            self._user_turn_begins()
             self.last_interruption = self.user_started_speaking()
         elif command == "activity-end":
             self.user_stopped_speaking()
@@ -233,6 +247,8 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             ("outputTranscription", self._on_output_transcription),
             ("generationComplete", self._on_generation_complete),
             ("turnComplete", self._on_turn_complete),
+            ("turnCompleteReason", self._on_turn_complete_reason),
+            # interactionStatus and waitingForInput say nothing a reply's end does not.
         ):
             value = content.get(key)
             if value is not None and value is not False:
@@ -242,6 +258,8 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     def _on_input_transcription(self, transcription: dict[str, Any]) -> None:
         # Deltas with no utterance id: the core joins them into one final per utterance,
         # at ``finished`` or at the turn's end (the server may never say ``finished``).
+        if self.conversation.reply is None or self._end_timer is not None:
+            self._user_turn_begins()
         self.user_transcript(transcription.get("text") or "", final=False)
         if transcription.get("finished"):
             self.user_transcript("", final=True)
@@ -252,15 +270,15 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         # whether or not a turnComplete closes this one.
         self._end_reply()
         self._turn_open = False
+        self._after_turn = True
 
     def _on_model_turn(self, model_turn: dict[str, Any]) -> None:
+        if self._end_timer is not None:
+            self._end_reply()  # the generation had ended: this is the next turn's reply
         if self.conversation.reply is None:
-            if self.is_user_speaking:
-                # No end-of-speech signal without voiceActivity: the model answering is the
-                # best one (too late to start the time-to-first-audio clock).
-                self.user_stopped_speaking(start_ttfb_clock=False)
-            self.bot_reply_started()
+            self._open_reply()
         self._turn_open = True
+        self._after_turn = False
         for part in wire.objects(model_turn.get("parts")):
             inline = wire.get(part, "inlineData")
             if inline is not None:
@@ -270,19 +288,29 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
 
     def _on_output_transcription(self, transcription: dict[str, Any]) -> None:
         text = transcription.get("text") or ""
-        if text:
-            self.bot_transcript(text, spoken=True)  # after the turn's end: no new reply
+        if not text:
+            return
+        if self.conversation.reply is None and not self._after_turn:
+            # A reply's transcript may come before its audio: it starts the reply. After a
+            # turn ended, until the user's next turn, it is that turn's tail instead: a
+            # delta only (no phantom reply; the ended reply kept its one bot-output).
+            self._open_reply()
+        self.bot_transcript(text, spoken=True)
 
     def _on_generation_complete(self, _: Any) -> None:
         self.bot_audio_done()  # everything was sent: play the tail out
-        self._cancel_end_timer()
-        loop, reply = asyncio.get_running_loop(), self.conversation.reply
-        self._end_timer = loop.call_later(TRANSCRIPT_GRACE_S, self._end_reply, reply)
+        self._end_soon()
 
     def _on_turn_complete(self, _: Any) -> None:
-        self._end_reply()
+        if self._end_timer is None:  # no generationComplete came: its wait starts now
+            self._end_soon()
         self._turn_open = False
         self.user_transcript("", final=True)
+
+    def _on_turn_complete_reason(self, reason: Any) -> None:
+        """Why a turn ended; anything but "more input, please" means no (whole) reply came."""
+        if str(reason) not in ("TURN_COMPLETE_REASON_UNSPECIFIED", "NEED_MORE_INPUT"):
+            self.emit_error(f"Gemini ended the turn without a full reply: {reason}")
 
     # ---- the other message keys
     def _on_tool_call(self, message: dict[str, Any]) -> None:
@@ -318,15 +346,13 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             self._maybe_reconnect_for_go_away()
 
     def _on_usage_metadata(self, message: dict[str, Any]) -> None:
-        usage = message["usageMetadata"]
-        prompt = int(usage.get("promptTokenCount") or 0)
-        completion = int(usage.get("responseTokenCount") or usage.get("candidatesTokenCount") or 0)
-        total = int(usage.get("totalTokenCount") or prompt + completion)
+        prompt, completion, total = wire.token_counts(message["usageMetadata"])
         self.feed(ev.Usage(prompt, completion, total))
 
     def _on_voice_activity(self, message: dict[str, Any]) -> None:
         kind = wire.get(message["voiceActivity"], "voiceActivityType")
         if kind == "ACTIVITY_START":
+            self._user_turn_begins()
             interrupts = self.options.activity_handling != "NO_INTERRUPTION"
             mark = self.user_started_speaking(interrupt=interrupts)
             if interrupts:
@@ -335,6 +361,33 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             self.user_stopped_speaking()
 
     # ================================================================ helpers
+    def _end_soon(self) -> None:
+        """The turn's generation is over: end its reply once the transcript's tail had
+        :data:`TRANSCRIPT_GRACE_S` to arrive (or when the user's next turn shows first).
+        A tail later than that is a ``bot-tts-text`` delta of the ended reply only."""
+        self._after_turn = True
+        reply = self.conversation.reply
+        if reply is None:
+            return
+        self._cancel_end_timer()
+        loop = asyncio.get_running_loop()
+        self._end_timer = loop.call_later(TRANSCRIPT_GRACE_S, self._end_reply, reply)
+
+    def _user_turn_begins(self) -> None:
+        """A sign of the user's next turn: the ended reply stops waiting for its tail, and
+        a transcript from now on belongs to the answer."""
+        if self._end_timer is not None:
+            self._end_reply()
+        self._after_turn = False
+
+    def _open_reply(self) -> None:
+        if self.is_user_speaking:
+            # No end-of-speech signal without voiceActivity: the model answering is the
+            # best one (too late to start the time-to-first-audio clock).
+            self.user_stopped_speaking(start_ttfb_clock=False)
+        self.bot_reply_started()
+        self._after_turn = False
+
     def _play_part(self, inline: dict[str, Any]) -> None:
         mime = wire.get(inline, "mimeType") or ""
         if not mime.startswith("audio/"):
@@ -379,6 +432,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._cancel_end_timer()
         self._session_id = None
         self._turn_open = False
+        self._after_turn = False
 
 
 def _ignore(message: dict[str, Any]) -> None:

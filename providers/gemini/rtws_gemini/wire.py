@@ -78,6 +78,18 @@ def user_text(text: str, *, turn_complete: bool) -> dict[str, Any]:
     }
 
 
+def takes_realtime_text(model: str) -> bool:
+    """Gemini 3 models take typed text as ``realtimeInput.text`` and refuse ``clientContent``
+    turns after the first model turn; 2.5 models take ``clientContent``."""
+    match = re.match(r"(?:models/)?gemini-(\d+)", model)
+    return match is not None and int(match.group(1)) >= 3
+
+
+def realtime_text(text: str) -> dict[str, Any]:
+    """A typed user turn as ``realtimeInput.text`` (Gemini 3): answered like speech."""
+    return {"realtimeInput": {"text": text}}
+
+
 def tool_response(call_id: str, name: str | None, result: Any) -> dict[str, Any]:
     """A function's result as ``toolResponse``; a result that is not an object is wrapped."""
     response: Any = cast(Any, result) if isinstance(result, dict) else {"output": result}
@@ -143,3 +155,21 @@ def get(obj: dict[str, Any], name: str, default: Any = None) -> Any:
         return obj[name]
     snake = re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
     return obj.get(snake, default)
+
+
+def token_counts(usage: dict[str, Any]) -> tuple[int, int, int]:
+    """``usageMetadata`` → (prompt, completion, total) that add up.
+
+    The total counts tool-use prompts and thinking too: they go to prompt and
+    completion, so prompt + completion is still the total.
+    """
+
+    def count(key: str) -> int:
+        value = usage.get(key)
+        return value if isinstance(value, int) and value > 0 else 0
+
+    prompt = count("promptTokenCount") + count("toolUsePromptTokenCount")
+    completion = (count("responseTokenCount") or count("candidatesTokenCount")) + count(
+        "thoughtsTokenCount"
+    )
+    return prompt, completion, count("totalTokenCount") or prompt + completion

@@ -134,12 +134,16 @@ def messages(conversation: list[Turn]) -> list[Json]:
         out += [_content(inputTranscription=body) for body in before]
         for i in range(turn.parts_sent()):
             piece = said[i] if i < len(said) else None
-            if piece is not None and turn.transcript_first[i]:
+            # A reply's first words before its audio AND before any sign of the user's turn
+            # would be indistinguishable from the previous turn's late tail (item 2): the
+            # service answers the user, whose input is transcribed or whose audio comes first.
+            first = turn.transcript_first[i] and not (i == 0 and k > 0 and not before)
+            if piece is not None and first:
                 out.append(_content(outputTranscription={"text": piece}))
             out.append(audio_part(k))
             if i == 0:
                 out += [_content(inputTranscription=body) for body in after]
-            if piece is not None and not turn.transcript_first[i]:
+            if piece is not None and not first:
                 out.append(_content(outputTranscription={"text": piece}))
         if turn.interrupted:
             out.append(_content(interrupted=True))

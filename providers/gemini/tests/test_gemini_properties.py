@@ -2,9 +2,9 @@
 
 Each test generates conversations (:mod:`.scenarios`), plays them through the
 real fake over a real websocket, and checks one invariant a user relies on.
-Invariants today's provider breaks are ``xfail(strict=True)`` naming the
-issue item: the lead removes the mark when the provider fix lands (a strict
-xfail that starts passing fails the run, so nobody forgets).
+An invariant found broken is marked ``xfail(strict=True)`` naming its issue
+item until the fix lands (none today; a strict xfail that starts passing
+fails the run, so nobody forgets).
 
 Examples are few (CI time) and derandomized (a strict xfail must not depend
 on luck); explicit ``@example``s pin the sequence each item is about.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
 from providers.gemini.tests.scenarios import PART_MS, Outcome, Turn, conversations, play
@@ -95,11 +94,22 @@ def check_one_reply_each(outcome: Outcome) -> None:
         assert len(said) >= at_least, f"reply {k} lost words: {said}"
 
 
+def audible(conversation: list[Turn]) -> list[int]:
+    """The replies that must be heard: none a turn from this one on cut off.
+
+    A later interruption flushes whatever is still queued (the user talked over
+    it), and the runner pushes every message at once, so an earlier reply may
+    still be queued when a later one is cut.
+    """
+    cut = [k for k, t in enumerate(conversation) if t.interrupted]
+    return [k for k in range(len(conversation)) if not any(c >= k for c in cut)]
+
+
 def check_audible(outcome: Outcome) -> None:
-    for k, turn in enumerate(outcome.conversation):
-        if not turn.interrupted:
-            sent = turn.parts_sent() * PART_MS * 24
-            assert outcome.samples_of(k) >= sent // 2, f"reply {k} was not played"
+    for k in audible(outcome.conversation):
+        turn = outcome.conversation[k]
+        sent = turn.parts_sent() * PART_MS * 24
+        assert outcome.samples_of(k) >= sent // 2, f"reply {k} was not played"
 
 
 def check_tokens(outcome: Outcome) -> None:
@@ -120,7 +130,6 @@ def check_quiet_after_disconnect(outcome: Outcome) -> None:
 
 
 # ---------------------------------------------------------------- properties
-@pytest.mark.xfail(strict=True, reason="issue 17 item 1: needs the provider fix")
 @SETTINGS
 @example([LATE_INPUT])
 @given(conversations)
@@ -130,7 +139,6 @@ def test_each_utterance_gives_exactly_one_final_user_transcription(
     check_one_final_transcript(play(conversation))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 2: needs the provider fix")
 @SETTINGS
 @example([LATE_OUTPUT, TIDY])
 @given(conversations)
@@ -140,18 +148,15 @@ def test_each_reply_gives_one_llm_pair_and_one_bot_output_of_its_own_words(
     check_one_reply_each(play(conversation))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 3: needs the provider fix")
 @SETTINGS
 @example([BARE_INTERRUPT, TIDY])
 @given(conversations)
 def test_every_reply_not_interrupted_is_played_even_right_after_an_interruption(
     conversation: list[Turn],
 ) -> None:
-    audible = [k for k, t in enumerate(conversation) if not t.interrupted]
-    check_audible(play(conversation, expect_audible=audible))
+    check_audible(play(conversation, expect_audible=audible(conversation)))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 5: needs the provider fix")
 @SETTINGS
 @example([THINKING])
 @given(conversations)

@@ -57,9 +57,6 @@ def silent_media(realtime: bool = False) -> FileMediaManager:
 
 
 # ---------------------------------------------------------------- a whole voice turn
-@pytest.mark.tidy_until_fixed(
-    reason="issue 17 items 1-2: late inputTranscription splits the user's final transcript"
-)
 async def test_spoken_wav_gives_a_transcript_and_an_audible_reply(
     fake: FakeSession, tmp_path: Path
 ) -> None:
@@ -85,11 +82,14 @@ async def test_spoken_wav_gives_a_transcript_and_an_audible_reply(
     wav, rate = read_wav(out)
     assert rate == 24000 and len(wav) == len(played)
     turn = [t for t in events.types() if t.startswith(("bot-", "user-transcription"))]
-    assert turn[:3] == ["bot-ready", "user-transcription", "user-transcription"]
+    # The user's words may still arrive after the reply started (wild mode): one final.
+    assert turn[:2] == ["bot-ready", "user-transcription"]
     assert turn.index("bot-llm-started") < turn.index("bot-tts-started") < turn.index("bot-output")
     assert turn.index("bot-output") < turn.index("bot-llm-stopped")
     [metrics] = [m for m in events.of("metrics") if m.data.tokens]
-    assert metrics.data.tokens[0].value["completion_tokens"] == 25
+    tokens = metrics.data.tokens[0].value  # wild mode adds thinking tokens to the 25
+    assert tokens["completion_tokens"] >= 25
+    assert tokens["prompt_tokens"] + tokens["completion_tokens"] == tokens["total_tokens"]
     assert not events.of("error")
     # What the fake heard is the WAV, sample for sample, in 20 ms chunks of 16 kHz PCM16.
     record = fake.server.connections[0]
@@ -295,9 +295,6 @@ async def test_an_unfinished_input_transcript_after_the_reply_started_is_one_fin
 
 
 # ---------------------------------------------------------------- tools
-@pytest.mark.tidy_until_fixed(
-    reason="issue 17 item 2: the late outputTranscription tail belongs in this bot-output"
-)
 async def test_tool_call_round_trip(fake: FakeSession) -> None:
     fake.server.script(
         Reply(
@@ -347,9 +344,6 @@ async def test_tool_call_round_trip(fake: FakeSession) -> None:
         check_client_frame(frame)
 
 
-@pytest.mark.tidy_until_fixed(
-    reason="issue 17 items 2-3: late outputTranscription / interrupted without turnComplete"
-)
 async def test_non_object_results_are_wrapped_and_barge_in_cancels_a_pending_call(
     fake: FakeSession,
 ) -> None:
@@ -370,7 +364,9 @@ async def test_non_object_results_are_wrapped_and_barge_in_cancels_a_pending_cal
         await events.wait_for("bot-output")
         await transport.send_message(say("look it up"))
         calls = await events.wait_for("llm-function-call-in-progress", 2)
-        media.feed(speech())  # the user speaks before the result: the fake cancels the call
+        # The user speaks before the result (the fake cancels the call), then is silent: the
+        # media's tail silence follows only the input it started with.
+        media.feed(np.concatenate([speech(), np.zeros(16000, np.int16)]))
         stopped = await events.wait_for("llm-function-call-stopped", 2)
         late = rtvi.LLMFunctionCallResultData(
             function_name="slow_lookup", tool_call_id=calls[1].data.tool_call_id, result="late"
@@ -387,9 +383,6 @@ async def test_non_object_results_are_wrapped_and_barge_in_cancels_a_pending_cal
 
 
 # ---------------------------------------------------------------- staying connected
-@pytest.mark.tidy_until_fixed(
-    reason="issue 17 item 2: a late outputTranscription opens a phantom turn"
-)
 async def test_go_away_reconnects_at_once_and_resumes_the_same_conversation(
     fake: FakeSession,
 ) -> None:
@@ -444,9 +437,6 @@ async def test_go_away_mid_reply_waits_for_the_turn_then_moves_before_the_deadli
         assert server.forced_closes == 0 and not events.of("error")
 
 
-@pytest.mark.tidy_until_fixed(
-    reason="issue 17 item 2: the late outputTranscription tail belongs in this bot-output"
-)
 async def test_a_dropped_socket_resumes_the_same_conversation(fake: FakeSession) -> None:
     transport = GeminiLiveTransport(fake.options, silent_media())
     events = Events(transport)
@@ -570,9 +560,6 @@ async def test_go_away_waits_for_the_user_to_finish_and_the_reply() -> None:
         assert server.forced_closes == 0 and not events.of("error")
 
 
-@pytest.mark.tidy_until_fixed(
-    reason="issue 17 item 2: a late outputTranscription opens a phantom turn"
-)
 async def test_an_expired_handle_starts_a_new_conversation_instead_of_failing(
     fake: FakeSession,
 ) -> None:

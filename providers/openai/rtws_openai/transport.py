@@ -79,6 +79,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             "error": self._on_error,
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
+            "input_audio_buffer.committed": self._on_committed,
             "conversation.item.input_audio_transcription.delta": self._on_user_delta,
             "conversation.item.input_audio_transcription.completed": self._on_user_final,
             "conversation.item.input_audio_transcription.failed": self._on_user_failed,
@@ -221,6 +222,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
         await self.send_event(wire.function_output(data.tool_call_id, data.result))
+        self.book.function_output(data.tool_call_id, wire.output_text(data.result))
         self.function_call_result(data.tool_call_id, data.result, data.function_name)
         if not self.conversation.calls.waiting:  # every call answered: time to respond
             await self._respond()
@@ -229,9 +231,8 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self._restored = False
         if not self.options.restore_context_on_reconnect or not self.book.history:
             return
-        for turn in self.book.history:
-            make = wire.user_text if turn.role == "user" else wire.assistant_text
-            await self.send_event(make(turn.text))
+        for turn in self.book.replay():
+            await self.send_event(wire.replayed(turn.role, turn.text, turn.name, turn.call_id))
         self._restored = True
 
     # ================================================================ server → client
@@ -281,13 +282,18 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             self.turn_latency.speech_ended(end_ms - self._vad_silence_ms())
         self.user_stopped_speaking()
 
+    def _on_committed(self, event: dict[str, Any]) -> None:
+        item_id = event.get("item_id")
+        if isinstance(item_id, str) and self.options.input_transcription is not None:
+            self.book.user_item(item_id)
+
     def _on_user_delta(self, event: dict[str, Any]) -> None:
         self.user_transcript(event.get("delta") or "", final=False, item_id=event["item_id"])
 
     def _on_user_final(self, event: dict[str, Any]) -> None:
         text = event.get("transcript") or ""
         self.user_transcript(text, final=True, item_id=event["item_id"])
-        self.book.remember("user", text)
+        self.book.user_said(event["item_id"], text)
         usage = wire.part(event, "usage")
         asr = self.options.input_transcription
         if usage.get("type") == "tokens" and asr is not None:
@@ -365,6 +371,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         name = name or self.conversation.calls.name_of(call_id) or ""
         if arguments is None:
             self.emit_error(f"OpenAI sent arguments for {name} that are not a JSON object")
+        self.book.function_call(call_id, name, event.get("arguments") or "{}")
         self.feed(ev.FunctionCallArguments(call_id, name, arguments, event.get("response_id")))
 
     async def _on_response_done(self, event: dict[str, Any]) -> None:
@@ -382,7 +389,9 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         elif response.get("status") == "incomplete":
             log.info("openai: response incomplete (%s)", details.get("reason"))
         pending, self.book.pending_create = self.book.pending_create, None
-        if pending is not None:
+        # A call of this response still waits for its result (its arguments completed after
+        # a sibling was answered): the answer to the last one asks for the response instead.
+        if pending is not None and not self.conversation.calls.waiting:
             await self._respond(text_only=pending)
 
     # ================================================================ helpers

@@ -54,10 +54,18 @@ class Response:
 
 @dataclass(slots=True)
 class Turn:
-    """One side's words in the conversation, kept to replay into a new session."""
+    """One conversation item, kept to replay into a new session.
 
-    role: str  # "user" | "assistant"
+    ``role``: "user" | "assistant" (``text``), "function_call" (``name``, ``call_id``,
+    ``text`` = its JSON arguments) or "function_call_output" (``call_id``, ``text``).
+    ``item_id``: the user's audio item, whose transcript may complete after the reply.
+    """
+
+    role: str
     text: str
+    name: str = ""
+    call_id: str = ""
+    item_id: str | None = None
 
 
 class SessionBook:
@@ -141,5 +149,40 @@ class SessionBook:
 
     def remember(self, role: str, text: str) -> None:
         if text.strip():
-            self.history.append(Turn(role, text.strip()))
-            del self.history[:-HISTORY_KEPT]
+            self._keep(Turn(role, text.strip()))
+
+    def user_item(self, item_id: str) -> None:
+        """The user's audio became an item: its place in the conversation, before the reply
+        (its transcript comes from a separate model and may complete only after it)."""
+        if not any(t.item_id == item_id for t in self.history):
+            self._keep(Turn("user", "", item_id=item_id))
+
+    def user_said(self, item_id: str | None, text: str) -> None:
+        """A user item's transcript: into its place if it has one, else at the end."""
+        for turn in self.history:
+            if item_id is not None and turn.item_id == item_id:
+                turn.text = text.strip()
+                return
+        self.remember("user", text)
+
+    def function_call(self, call_id: str, name: str, arguments: str) -> None:
+        self._keep(Turn("function_call", arguments, name=name, call_id=call_id))
+
+    def function_output(self, call_id: str, output: str) -> None:
+        self._keep(Turn("function_call_output", output, call_id=call_id))
+
+    def replay(self) -> list[Turn]:
+        """What to replay: words said, and every call with its output (a call without one,
+        or an output without its call, would be refused or leave the model waiting)."""
+        called = {t.call_id for t in self.history if t.role == "function_call"}
+        answered = {t.call_id for t in self.history if t.role == "function_call_output"}
+        paired = called & answered
+        return [
+            t
+            for t in self.history
+            if (t.role in ("user", "assistant") and t.text) or t.call_id in paired
+        ]
+
+    def _keep(self, turn: Turn) -> None:
+        self.history.append(turn)
+        del self.history[:-HISTORY_KEPT]

@@ -49,7 +49,7 @@ IGNORED_EVENTS = (
     "conversation.created", "conversation.item.added", "conversation.item.created",
     "conversation.item.done", "conversation.item.truncated", "conversation.item.deleted",
     "conversation.item.retrieved", "conversation.item.input_audio_transcription.segment",
-    "input_audio_buffer.committed", "input_audio_buffer.cleared",
+    "input_audio_buffer.cleared",
     "input_audio_buffer.timeout_triggered", "response.content_part.added",
     "response.content_part.done", "response.output_item.done",
     "response.function_call_arguments.delta", "rate_limits.updated",
@@ -133,11 +133,34 @@ def assistant_text(text: str) -> Event:
 
 
 def function_output(call_id: str, result: Any) -> Event:
-    output = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
     return {
         "type": "conversation.item.create",
-        "item": {"type": "function_call_output", "call_id": call_id, "output": output},
+        "item": {"type": "function_call_output", "call_id": call_id, "output": output_text(result)},
     }
+
+
+def output_text(result: Any) -> str:
+    """A function's result as the string ``function_call_output.output`` carries."""
+    return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+
+
+def function_call(call_id: str, name: str, arguments: str) -> Event:
+    """An earlier session's function call, replayed (its output follows it)."""
+    return {
+        "type": "conversation.item.create",
+        "item": {"type": "function_call", "call_id": call_id, "name": name, "arguments": arguments},
+    }
+
+
+def replayed(turn_role: str, text: str, name: str, call_id: str) -> Event:
+    """One kept conversation item as the ``conversation.item.create`` that restores it."""
+    if turn_role == "user":
+        return user_text(text)
+    if turn_role == "assistant":
+        return assistant_text(text)
+    if turn_role == "function_call":
+        return function_call(call_id, name, text)
+    return function_output(call_id, text)
 
 
 def response_create(text_only: bool = False) -> Event:

@@ -2,16 +2,15 @@
 
 Each test generates conversations (:mod:`.scenarios`), plays them through the
 real fake over a real websocket, and checks invariants a user relies on.
-What today's provider breaks is ``xfail(strict=True)`` naming the issue item;
-the lead removes the mark when the provider fix lands. Examples are few and
-derandomized (CI time; a strict xfail must not depend on luck).
+A behaviour found broken is marked ``xfail(strict=True)`` naming its issue
+item until the fix lands (none today). Examples are few and derandomized (CI
+time; a strict xfail must not depend on luck).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
 from providers.openai.tests.scenarios import (
@@ -149,7 +148,6 @@ def test_transcripts_replies_audio_truncates_and_tokens_hold_under_any_order(
     check_quiet_after_disconnect(outcome)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 9: needs the provider fix")
 @SETTINGS
 @example([BARGE_IN, TIDY])
 @given(conversations())

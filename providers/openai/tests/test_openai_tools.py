@@ -263,12 +263,6 @@ def test_transport_tool_forms_declare_into_the_options(openai_fake: FakeRealtime
         t.tool(TOOLS[1].fn)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="provider (core's turns/transport): a response.create deferred until response.done "
-    "fires even while a call of that response still runs, so an instant tool answered before "
-    "a slower sibling's arguments were complete gets a response of its own",
-)
 async def test_an_instant_tool_does_not_get_a_response_before_its_slow_sibling(
     openai_fake: FakeRealtimeServer,
 ) -> None:

@@ -3,8 +3,8 @@
 Item 7 is ``test_typed_text_cuts_off_the_bot_and_waits_for_its_cancel`` (the
 fake now accepts the truncate of a still-streaming item, as the service does)
 and the fake-side tests in ``test_fake_wild.py``; item 9 under any order is in
-``test_openai_properties.py``. ``xfail(strict=True)`` marks what today's
-provider gets wrong; the lead removes it with the fix.
+``test_openai_properties.py``. Each test fails without the provider's
+handling of its behaviour (docs/providers/openai.md lists them).
 """
 
 from __future__ import annotations
@@ -70,7 +70,6 @@ async def test_a_reasoning_model_session_takes_reasoning_and_parallel_tool_calls
 
 
 # ---------------------------------------------------------------- item 9
-@pytest.mark.xfail(strict=True, reason="issue 17 item 9: needs the provider fix")
 async def test_server_vad_barge_in_sends_the_truncate_and_no_response_cancel(
     openai_fake: FakeRealtimeServer,
 ) -> None:
@@ -186,7 +185,6 @@ def _late_transcript_and_a_call() -> list[Json]:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 11: needs the provider fix")
 async def test_replayed_history_keeps_conversation_order_and_function_calls(
     openai_fake: FakeRealtimeServer,
 ) -> None:
@@ -286,7 +284,8 @@ async def test_a_response_with_a_preamble_item_plays_and_reports_both_items(
         played = media.output_audio()
     finally:
         await t.disconnect()
-    assert [d["text"] for d in log.data("bot-output")] == ["Let me check.", "It is sunny."]
+    # One bot-output per reply (issue 17's invariant), its two items joined, not glued.
+    assert [d["text"] for d in log.data("bot-output")] == ["Let me check. It is sunny."]
     assert [e for e in log.types() if e.startswith("bot-llm")] == [
         "bot-llm-started",
         "bot-llm-stopped",
