@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
+
+from rtws.testing.entry import add_server_arguments, run_until_interrupted
 
 from .server import DEFAULT_API_KEY, FakeDeepgramAgent
 
@@ -20,11 +20,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m rtws_deepgram.testing",
         description="Local fake of the Deepgram Voice Agent API v1.",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8766, help="0 picks a free port")
-    parser.add_argument("--pace", type=float, default=1.0, help="1.0 real time, 0 at once")
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="key clients must present")
-    parser.add_argument("--no-auth", action="store_true", help="accept any key, or none")
+    add_server_arguments(parser, port=8766, api_key=DEFAULT_API_KEY)
     parser.add_argument("--idle-timeout", type=float, default=10.0, help="CLIENT_MESSAGE_TIMEOUT")
     parser.add_argument("--tone", action="store_true", help="answer with a tone, not espeak-ng")
     return parser.parse_args(argv)
@@ -52,9 +48,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.WARNING)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(parse_args(argv)))
+    run_until_interrupted(serve(parse_args(argv)))
 
 
 if __name__ == "__main__":

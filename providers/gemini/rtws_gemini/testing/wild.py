@@ -17,23 +17,15 @@ failing run is replayed exactly by its seed (``RTWS_WILD_SEED``).
 
 from __future__ import annotations
 
-import asyncio
-import os
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-#: The environment variable that fixes the seed (a failing test prints the one it used).
-SEED_ENV = "RTWS_WILD_SEED"
+from rtws.testing.wild import SEED_ENV, SeededWild, seed_from_env
 
-
-def seed_from_env() -> int:
-    """``RTWS_WILD_SEED`` when set, else a fresh random seed (printed by the test on failure)."""
-    value = os.environ.get(SEED_ENV, "").strip()
-    return int(value) if value else random.SystemRandom().randrange(2**32)
+__all__ = ["SEED_ENV", "Wild", "seed_from_env", "words_in_pieces"]
 
 
 @dataclass
-class Wild:
+class Wild(SeededWild):
     """Seeded disorder within what the Live protocol allows.
 
     Args:
@@ -48,31 +40,12 @@ class Wild:
         max_delay_s: the longest pause between two messages of a turn.
     """
 
-    seed: int
     late_input: float = 0.6
     late_output: float = 0.5
     bare_interrupt: float = 0.5
     transcript_first: float = 0.3
     thoughts: float = 0.5
     max_delay_s: float = 0.01
-    rng: random.Random = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
-    @classmethod
-    def coerce(cls, value: Wild | int | bool | None) -> Wild | None:
-        """``True`` = a seed from the environment; an int = that seed; ``None``/``False`` = tidy."""
-        if value is None or value is False:
-            return None
-        if value is True:
-            return cls(seed_from_env())
-        if isinstance(value, Wild):
-            return value
-        return cls(seed=value)
-
-    def chance(self, probability: float) -> bool:
-        return self.rng.random() < probability
 
     def split(self, pieces: list[str]) -> tuple[list[str], list[str]]:
         """Cut ``pieces`` in two at a random point (the second part may be empty)."""
@@ -83,10 +56,6 @@ class Wild:
 
     def thoughts_tokens(self) -> int:
         return self.rng.randint(5, 60) if self.chance(self.thoughts) else 0
-
-    async def pause(self) -> None:
-        """A short, random gap between two messages (the streams are not in lockstep)."""
-        await asyncio.sleep(self.rng.uniform(0.0, self.max_delay_s))
 
 
 def words_in_pieces(text: str, count: int) -> list[str]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
+
+from rtws.testing.entry import add_server_arguments, run_until_interrupted
 
 from .demo import DemoBot
 from .server import DEFAULT_API_KEY, FakeRealtimeServer, mask_secret
@@ -20,14 +20,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m rtws_openai.testing",
         description="Local fake of the OpenAI Realtime GA API, answered by an offline demo bot.",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument(
-        "--pace", type=float, default=1.0, help="reply speed: 1.0 real time, 0 as fast as possible"
-    )
+    add_server_arguments(parser, port=8765, api_key=DEFAULT_API_KEY)
     parser.add_argument("--piece-ms", type=int, default=40, help="audio per output delta (ms)")
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="key clients must present")
-    parser.add_argument("--no-auth", action="store_true", help="accept any key, or none")
     parser.add_argument("--no-asr", action="store_true", help="do not transcribe (pocketsphinx)")
     parser.add_argument("--no-tts", action="store_true", help="do not speak with espeak-ng")
     return parser.parse_args(argv)
@@ -62,9 +56,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.WARNING)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(parse_args(argv)))
+    run_until_interrupted(serve(parse_args(argv)))
 
 
 if __name__ == "__main__":
