@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .sandbox_audio import Listener, Recording, afeed, feed, record
+from .sandbox_audio import Listener, Recording, afeed, arecord, feed, record
 from .sandbox_devices import (
     MIC,
     MIC_FEED,
@@ -72,6 +72,7 @@ __all__ = [
     "Recording",
     "SandboxError",
     "afeed",
+    "arecord",
     "check",
     "devices_available",
     "feed",
