@@ -27,10 +27,9 @@ from typing import Any, ClassVar, Self, TypeVar, overload
 
 from . import rtvi
 from .connection import WebSocketConnection
-from .connection import close_error as default_close_error
 from .conversation import Conversation
 from .devices import DeviceControls
-from .dispatch import Dispatcher, TransportStats, decode_json_object
+from .dispatch import Dispatcher, TransportStats
 from .errors import (
     ConnectionFailed,
     ConnectTimeout,
@@ -40,16 +39,16 @@ from .errors import (
 )
 from .events import EventBus
 from .latency import TurnLatency
-from .media.base import AudioChunk, MediaFormat, MediaManager
+from .media.base import MediaFormat, MediaManager
 from .monitor import SessionMonitor
 from .options import TransportOptions
 from .provider import ProviderAPI, TransportOutput
+from .provider_hooks import ProviderHooks
 from .redact import get_logger
 from .session import Sessions
 from .state import StateMachine, TransportState
 from .tools import Tool, ToolRunner
 from .uplink import MicUplink
-from .video import VideoFrame
 from .video.uplink import VideoUplink
 
 S = TransportState
@@ -71,7 +70,7 @@ HOOKS = (
 )
 
 
-class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
+class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ProviderHooks, ABC):
     """Base class of every provider transport. See ``docs/providers.md`` for a walk-through.
 
     Subclasses set ``provider_name``, ``input_sample_rate`` and
@@ -163,31 +162,7 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
         return f"<{type(self).__name__} provider={self.provider_name} state={self.state}>"
 
     # ================================================================ provider hooks
-    @abstractmethod
-    async def initialize_llm(self) -> None:
-        """Build the provider client/config from ``self.options`` (once per object)."""
-
-    @abstractmethod
-    async def attach_llm_listeners(self) -> None:
-        """Register a handler per provider event type with :meth:`on_llm_message` (once)."""
-
-    @abstractmethod
-    async def connect_llm(self) -> None:
-        """Open the websocket (:meth:`open_websocket`) or the provider's own connection,
-        and configure the session."""
-
-    @abstractmethod
-    async def disconnect_llm(self) -> None:
-        """Close the session politely; the base closes its socket afterwards regardless."""
-
-    @abstractmethod
-    async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
-        """Send one mic chunk (PCM16 mono at ``input_sample_rate``) to the LLM."""
-
-    @abstractmethod
-    async def send_ready_message(self) -> None:
-        """Emit ``bot-ready`` (:meth:`emit_bot_ready`) once the session is usable."""
-
+    # The others are in ProviderHooks (rtws/provider_hooks.py).
     @abstractmethod
     async def send_message(self, message: rtvi.RTVIMessage) -> None:
         """Translate a client→server RTVI message into the provider protocol.
@@ -202,52 +177,6 @@ class RealTimeWebsocketTransport(ProviderAPI, DeviceControls, ABC):
         if message.type == "client-ready":
             return
         raise UnsupportedMessage(message.type, self.provider_name)
-
-    # ---- optional hooks
-    async def handle_user_video_frame(self, frame: VideoFrame) -> None:
-        """Send one camera frame (a JPEG, see :class:`rtws.video.VideoFrame`) to the LLM.
-
-        Optional: a provider that carries video overrides it. Without it,
-        ``enable_cam(True)`` raises :class:`UnsupportedMessage` naming the provider.
-        """
-        raise UnsupportedMessage("video", self.provider_name)
-
-    @property
-    def supports_video(self) -> bool:
-        """Whether this provider implements :meth:`handle_user_video_frame`."""
-        hook = type(self).handle_user_video_frame
-        return hook is not RealTimeWebsocketTransport.handle_user_video_frame
-
-    def wants_authentication(self) -> bool:
-        """True when :meth:`authenticate` has work to do (e.g. minting an ephemeral token)."""
-        return False
-
-    async def authenticate(self) -> None:
-        """Fetch credentials before connecting; runs in the ``authenticating`` state."""
-
-    def message_types(self, message: dict[str, Any]) -> Iterable[str]:
-        """The dispatch keys of one decoded message; default: its ``"type"`` field."""
-        kind = message.get("type")
-        return (kind,) if isinstance(kind, str) else ()
-
-    def decode_message(self, frame: str | bytes) -> dict[str, Any]:
-        """Decode one websocket frame (text or binary UTF-8 JSON) into a dict."""
-        return decode_json_object(frame, self.provider_name)
-
-    def can_resume(self) -> bool:
-        """Whether the connection just opened continued the earlier conversation.
-
-        Read after a reconnect for ``reconnected.data.resumed``: True when the
-        provider resumed the session (Gemini's handles) or restored it (replaying
-        the transcript), False when the user starts over with the model.
-        """
-        return False
-
-    def close_error(self, code: int | None, reason: str) -> RTWSError:
-        """The error an unexpected close stands for. Override to read provider close codes
-        (e.g. a code that means "bad API key" must become a non-retryable
-        :class:`~rtws.errors.AuthenticationError`)."""
-        return default_close_error(code, reason, self.provider_name)
 
     # ================================================================ public API
     @property

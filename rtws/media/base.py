@@ -21,98 +21,44 @@ import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import AsyncIterator
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
 
-from ..audio import InputPipeline, OutputPipeline, PlaybackMark
-from ..audio.echo import EchoCanceller, EchoStats, echo_wanted
+from ..audio import InputPipeline, OutputPipeline
+from ..audio.echo import EchoCanceller, echo_wanted
 from ..errors import DeviceError
 from ..redact import get_logger
 from ..video.cameras import Cameras
+from .playout import Playout
+from .types import (
+    AudioChunk,
+    AudioDevice,
+    DeviceErrorCallback,
+    DeviceKind,
+    MediaFormat,
+    MediaStats,
+)
+
+__all__ = [
+    "MAX_PENDING_INPUT_BLOCKS",
+    "AudioChunk",
+    "AudioDevice",
+    "DeviceErrorCallback",
+    "DeviceKind",
+    "MediaFormat",
+    "MediaManager",
+    "MediaStats",
+]
 
 log = get_logger("rtws.media")
-
-DeviceKind = Literal["audioinput", "audiooutput", "videoinput"]
-
-
-class AudioDevice(BaseModel):
-    """A device as users see it: ids are stable strings for the life of the process."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    name: str
-    kind: DeviceKind
-    default_sample_rate: int
-    max_channels: int
-    is_default: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AudioChunk:
-    """One fixed-size mic chunk, PCM16LE mono at ``sample_rate``, ready for the provider."""
-
-    pcm: bytes
-    sample_rate: int
-    #: ``time.perf_counter()`` when the block holding this chunk's last sample became available.
-    captured_at: float
-    #: running index of the chunk within the session (gaps mean dropped chunks).
-    seq: int = 0
-
-    @property
-    def duration_ms(self) -> float:
-        return len(self.pcm) / 2 / self.sample_rate * 1000.0
-
-    @property
-    def samples(self) -> npt.NDArray[np.int16]:
-        return np.frombuffer(self.pcm, dtype=np.int16)
-
-
-@dataclass(frozen=True, slots=True)
-class MediaFormat:
-    """What the provider speaks; the backend converts its devices' rates to these."""
-
-    input_sample_rate: int
-    output_sample_rate: int
-    chunk_ms: float = 20.0
-    prebuffer_ms: float = 40.0
-    resample_quality: str = "LQ"
-    #: The most bot audio queued for the speaker, in seconds (None: no bound).
-    max_playout_s: float | None = None
-    #: Acoustic echo cancellation: None means the backend's default (on for sound
-    #: devices, off for files and memory); see :meth:`MediaManager.echo_cancellation_for`.
-    echo_cancellation: bool | None = None
-    #: WebRTC noise suppression on the mic, run by the echo canceller (so only with it on).
-    noise_suppression: bool = False
-
-
-@dataclass(slots=True)
-class MediaStats:
-    """Counters a user (or a test) can read to prove nothing was silently lost."""
-
-    input_blocks: int = 0
-    dropped_input_blocks: int = 0
-    chunks_delivered: int = 0
-    underruns: int = 0
-    #: Bot audio refused because the playout buffer held ``max_playout_s`` already.
-    dropped_bot_audio_ms: int = 0
-    extra: dict[str, int] = field(default_factory=dict[str, int])
-    #: The echo canceller's figures while it runs (None when it is off).
-    echo: EchoStats | None = None
-
-
-DeviceErrorCallback = Callable[[DeviceError], None]
 
 #: Input blocks that may wait for the loop before the oldest is dropped (~2 s at 20 ms).
 MAX_PENDING_INPUT_BLOCKS = 100
 
 
-class MediaManager(ABC):
+class MediaManager(Playout, ABC):
     """Audio in and out for one transport. Subclasses implement the device part."""
 
     #: Whether ``echo_cancellation=None`` turns the canceller on for this backend:
@@ -147,7 +93,7 @@ class MediaManager(ABC):
         self.stats = MediaStats()
 
     # ------------------------------------------------------------------ devices
-    async def initialize(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
+    async def initialize(self) -> None:
         """Prepare device enumeration; idempotent."""
 
     async def get_all_mics(self) -> list[AudioDevice]:
@@ -437,58 +383,6 @@ class MediaManager(ABC):
         echo = self._echo
         if echo is not None:
             echo.add_reference(block, dac_time, rate)
-
-    # ------------------------------------------------------------------ output path
-    def _pull_output(self, out: npt.NDArray[np.int16]) -> int:
-        """Fill ``out`` (device rate, mono) from the playout buffer. Any thread; never blocks."""
-        pipeline = self._output
-        if pipeline is None:
-            out.fill(0)
-            return 0
-        return pipeline.read_into(out)
-
-    def play(self, pcm: bytes | npt.NDArray[np.int16], item_id: str | None = None) -> None:
-        """Queue bot audio (provider rate) for playback; what does not fit is counted in
-        ``stats.dropped_bot_audio_ms`` (the bound is ``MediaFormat.max_playout_s``)."""
-        output = self._output
-        if output is not None:
-            dropped = output.write(pcm, item_id)
-            if dropped:
-                self.stats.dropped_bot_audio_ms += round(dropped * 1000 / output.provider_rate)
-
-    def end_of_stream(self, item_id: str | None = None) -> None:
-        """No more audio is coming for now: play the tail even if shorter than the prebuffer."""
-        if self._output is not None:
-            self._output.end_of_stream(item_id)
-
-    def flush(self) -> PlaybackMark:
-        """Silence the speaker within one block and report what was really played."""
-        if self._output is None:
-            return PlaybackMark(None, 0, 0, self._format.output_sample_rate if self._format else 0)
-        return self._output.flush()
-
-    def mark(self) -> PlaybackMark:
-        if self._output is None:
-            return PlaybackMark(None, 0, 0, self._format.output_sample_rate if self._format else 0)
-        return self._output.mark()
-
-    def playout_starts(self) -> list[tuple[float, str | None]]:
-        """When the speaker started playing, lately: ``(time.perf_counter(), item id)`` each."""
-        return list(self._output.buffer.starts) if self._output is not None else []
-
-    def played_ms(self, item_id: str) -> int:
-        return self._output.played_ms(item_id) if self._output is not None else 0
-
-    @property
-    def bot_audio_idle_since(self) -> float | None:
-        """``time.monotonic()`` since when nothing was played, or None while audio plays."""
-        if self._output is None:
-            return 0.0
-        return self._output.buffer.idle_since()
-
-    @property
-    def bot_audio_buffered_ms(self) -> float:
-        return self._output.buffer.buffered_ms if self._output is not None else 0.0
 
     def set_metering(self, mic: bool, bot: bool) -> None:
         """Whether the mic and bot level meters run (both do unless switched off).
