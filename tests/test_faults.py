@@ -447,9 +447,10 @@ async def test_switching_to_a_mic_that_refuses_every_format_keeps_the_old_one(
     echo_server: EchoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No virtual device refuses a rate, so PortAudio's answer is substituted for one device."""
+    from rtws.media import portaudio
     from rtws.media import sounddevice as backend
 
-    sd = backend.sd
+    sd = portaudio.sd  # the sounddevice module: patched for every user of it
     real_check = sd.check_input_settings
     refusing = int(sd.query_devices("virtual_speaker_monitor")["index"])
 
