@@ -108,10 +108,14 @@ class Recording:
 
 
 class _Recorder:
-    def __init__(self, path: str | Path, rate: int, device: str, tail_s: float) -> None:
+    """One parecord run, for :func:`record` and :func:`arecord` (which only differ in how
+    they wait): starting it, knowing when it really captures, stopping it cleanly."""
+
+    def __init__(self, path: str | Path, rate: int, device: str, start_timeout: float) -> None:
         self.recording = Recording(Path(path), rate, device)
-        self.tail_s = tail_s
+        self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
+        self._deadline = 0.0
 
     def start(self) -> None:
         rec = self.recording
@@ -132,9 +136,14 @@ class _Recorder:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        self._deadline = time.monotonic() + self.start_timeout
 
     def started(self) -> bool:
-        """Has audio reached the file yet? (Then the capture is really running.)"""
+        """Has audio reached the file yet? (Then the capture is really running.)
+
+        The file growing is the only sign that parecord captures: callers poll
+        this. Past ``start_timeout`` without audio, it raises :class:`SandboxError`.
+        """
         proc = self.proc
         assert proc is not None
         if proc.poll() is not None:
@@ -143,6 +152,9 @@ class _Recorder:
         if path.exists() and path.stat().st_size > _WAV_HEADER_BYTES:
             self.recording.started_at = time.perf_counter()
             return True
+        if time.monotonic() > self._deadline:
+            device, timeout = self.recording.device, self.start_timeout
+            raise SandboxError(f"parecord captured nothing from {device} in {timeout} s")
         return False
 
     def stop(self) -> None:
@@ -170,13 +182,10 @@ def record(
     runs ``tail_s`` past the block's end: parecord loses up to its latency
     (20 ms) when stopped.
     """
-    recorder = _Recorder(path, rate, device, tail_s)
+    recorder = _Recorder(path, rate, device, start_timeout)
     recorder.start()
     try:
-        deadline = time.monotonic() + start_timeout
         while not recorder.started():
-            if time.monotonic() > deadline:
-                raise SandboxError(f"parecord captured nothing from {device} in {start_timeout} s")
             time.sleep(0.005)
         yield recorder.recording
         time.sleep(tail_s)
@@ -194,14 +203,11 @@ async def arecord(
     start_timeout: float = 5.0,
 ) -> AsyncGenerator[Recording]:
     """:func:`record` for async code: waits without blocking the event loop."""
-    recorder = _Recorder(path, rate, device, tail_s)
+    recorder = _Recorder(path, rate, device, start_timeout)
     recorder.start()
     try:
-        deadline = time.monotonic() + start_timeout
-        # The file growing is the only sign that parecord captures: poll it.
-        while not recorder.started():
-            if time.monotonic() > deadline:
-                raise SandboxError(f"parecord captured nothing from {device} in {start_timeout} s")
+        # Polling: the file growing is the only sign that parecord captures.
+        while not recorder.started():  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         yield recorder.recording
         await asyncio.sleep(tail_s)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +28,10 @@ from .camera import camera_status
 from .devices import next_switch
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, CLIError
 from .keys import KeyReader, keys_supported
+from .lines import Line
 from .record import StereoRecorder
-from .view import Line, SessionView
+from .turns import TurnTracker
+from .view import SessionView
 
 log = get_logger("rtws.cli")
 
@@ -54,67 +55,6 @@ class SessionSettings:
     finish_after_reply: bool = False
     #: --cam: switch the (already selected) camera on once connected.
     camera: bool = False
-
-
-class TurnTracker:
-    """Knows from events whether the bot still owes the user an answer."""
-
-    def __init__(self) -> None:
-        self.replies = 0
-        self.awaiting_reply = False
-        self.user_speaking = False
-        self.bot_speaking = False
-        self.open_responses = 0
-        self.missing_transcripts = 0
-        self.changed_at = time.monotonic()
-        self._changed = asyncio.Event()
-
-    def handle(self, msg: rtvi.RTVIMessage) -> None:
-        match msg.type:
-            case "user-started-speaking":
-                self.user_speaking = True
-            case "user-stopped-speaking":
-                self.user_speaking = False
-                self.awaiting_reply = True
-                self.missing_transcripts += 1
-            case "user-transcription" if isinstance(msg, rtvi.UserTranscription) and msg.data.final:
-                self.missing_transcripts = max(0, self.missing_transcripts - 1)
-            case "bot-started-speaking":
-                self.bot_speaking = True
-                self.awaiting_reply = False
-                self.replies += 1
-            case "bot-stopped-speaking":
-                self.bot_speaking = False
-            case "bot-llm-started":
-                self.open_responses += 1
-            case "bot-llm-stopped":
-                self.open_responses = max(0, self.open_responses - 1)
-            case _:
-                return
-        self.changed_at = time.monotonic()
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    def quiet_for(self) -> float:
-        """Seconds since the last turn event."""
-        return time.monotonic() - self.changed_at
-
-    async def wait_change(self, at_most: float | None = None) -> None:
-        """Until the next turn event, or ``at_most`` seconds."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(at_most):
-                await self._changed.wait()
-
-    @property
-    def answered(self) -> bool:
-        """At least one reply, nothing unanswered, nobody speaking, no response still open."""
-        return (
-            self.replies > 0
-            and not self.awaiting_reply
-            and not self.user_speaking
-            and not self.bot_speaking
-            and self.open_responses == 0
-        )
 
 
 class Session:

@@ -17,8 +17,7 @@ from __future__ import annotations
 import collections
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -28,51 +27,12 @@ from rich.text import Text
 from .. import rtvi
 from ..audio.echo import EchoStats
 from ..conversation.text import SentenceSplitter
+from .lines import Line
 from .text import printable
-
-Who = Literal["you", "bot", "call", "info", "error"]
 
 KEYS_HELP = "m mute · i next mic · s next speaker · q quit"
 METER_WIDTH = 24
-LABELS: dict[Who, tuple[str, str]] = {
-    "you": ("you", "bold cyan"),
-    "bot": ("bot", "bold magenta"),
-    "call": ("fn", "bold yellow"),
-    "info": ("··", "dim"),
-    "error": ("!!", "bold red"),
-}
 STATE_STYLES = {"ready": "bold green", "error": "bold red", "disconnected": "dim"}
-
-
-@dataclass(eq=False)
-class Line:
-    """One entry of the conversation; ``final`` is False while a transcript still streams."""
-
-    who: Who
-    text: str
-    final: bool = True
-    latency_ms: float | None = None
-    interrupted: bool = False
-
-    def plain(self) -> str:
-        """The line as plain output prints it (server text made printable)."""
-        text = printable(self.text) + (" [interrupted]" if self.interrupted else "")
-        if self.latency_ms is not None:
-            text += f"  ({self.latency_ms:.0f} ms)"
-        return f"{LABELS[self.who][0]}: {text}" if self.who in ("you", "bot") else text
-
-    def rich(self) -> Text:
-        label, style = LABELS[self.who]
-        text = Text.assemble((f"{label:>3} ", style))
-        body_style = "red" if self.who == "error" else ("dim" if self.who == "info" else "")
-        text.append(printable(self.text), style=body_style + (" italic" if not self.final else ""))
-        if not self.final:
-            text.append(" …", style="dim")
-        if self.interrupted:
-            text.append(" [interrupted]", style="yellow")
-        if self.latency_ms is not None:
-            text.append(f"  {self.latency_ms:.0f} ms", style="dim")
-        return text
 
 
 class SessionView:

@@ -6,7 +6,8 @@ See :class:`Conversation`; the events a provider feeds it are in :mod:`.events`.
 from . import events
 from .calls import Call, CallLedger
 from .core import Conversation
-from .output import Output, metrics
+from .metrics import metrics
+from .output import Output
 from .replies import Reply
 from .text import MAX_SENTENCE, SentenceSplitter, TextBuffer, Utterance
 

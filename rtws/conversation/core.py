@@ -13,9 +13,9 @@ copies that had already drifted apart. This class is the one copy. It owns
   ending);
 * user and bot speaking state, de-duplicated, and ``bot-interrupted``;
 * the time-to-first-audio clock (``ttfb`` metric);
-* transcripts: user deltas → one final per utterance; bot deltas →
-  ``bot-tts-text``/``bot-llm-text`` and ``bot-output`` per sentence (linear);
-* the tool-call ledger (:mod:`.calls`).
+* transcripts: user deltas → one final per utterance (:mod:`.utterances`); bot
+  deltas → ``bot-tts-text``/``bot-llm-text`` and ``bot-output`` per sentence (linear);
+* the tool-call ledger (:mod:`.calls`), and when a metric is due (:mod:`.metrics`).
 
 It talks to the world only through an :class:`Output` (the transport in
 production, a recorder in tests), so every rule here is tested without a
@@ -32,12 +32,11 @@ from .. import rtvi
 from ..audio import PlaybackMark
 from . import events as ev
 from .calls import CallLedger
-from .output import Output, Stats, metrics
+from .metrics import metric_entry, metrics, token_counts
+from .output import Output, Stats
 from .replies import CutSet, Reply
 from .text import SentenceSplitter, TextBuffer
-
-#: User utterances with open deltas kept at once (keyed by the wire's item id).
-UTTERANCES_KEPT = 8
+from .utterances import UserTranscripts
 
 
 class Conversation:
@@ -75,11 +74,11 @@ class Conversation:
         self._cut_replies = CutSet()
         self._cut_items = CutSet()
         self._turn_ended_at: float | None = None
-        self._utterances: dict[str | None, TextBuffer] = {}
+        self._transcripts = UserTranscripts(output)
         self._handlers: dict[type[Any], Callable[[Any], Any]] = {
             ev.UserSpeechStarted: lambda e: self.user_started(interrupt=e.interrupt),
             ev.UserSpeechStopped: lambda e: self.user_stopped(start_clock=e.start_clock),
-            ev.UserTranscript: lambda e: self.user_transcript(e.text, e.final, e.item_id),
+            ev.UserTranscript: lambda e: self._transcripts.add(e.text, e.final, e.item_id),
             ev.ReplyStarted: lambda e: self.reply_started(e.reply_id),
             ev.BotAudio: lambda e: self.audio(e.pcm, e.reply_id, e.item_id),
             ev.AudioDone: lambda e: self.audio_done(e.reply_id, e.item_id),
@@ -102,7 +101,7 @@ class Conversation:
     @property
     def user_transcript_pending(self) -> bool:
         """Whether user words were received that no final transcript has covered yet."""
-        return bool(self._utterances)
+        return self._transcripts.pending
 
     @property
     def reply(self) -> Reply | None:
@@ -114,7 +113,7 @@ class Conversation:
         """The user spoke: silence the bot first (unless ``interrupt=False``), then the events."""
         mark = self._out.flush() if interrupt else self._out.mark()
         self._turn_ended_at = None
-        self._finish_utterance(None)  # an id-less transcript belongs to the previous utterance
+        self._transcripts.finish(None)  # an id-less transcript belongs to the previous utterance
         if not self.user_speaking:
             self.user_speaking = True
             self._emit(rtvi.UserStartedSpeaking())
@@ -139,23 +138,7 @@ class Conversation:
             self._close(reply)  # the user's turn is over: what comes next answers it
 
     def user_transcript(self, text: str, final: bool = False, item_id: str | None = None) -> None:
-        if final:
-            self._finish_utterance(item_id, text)
-            return
-        utterance = self._utterances.get(item_id)
-        if utterance is None:
-            utterance = self._utterances[item_id] = TextBuffer()
-            while len(self._utterances) > UTTERANCES_KEPT:
-                del self._utterances[next(iter(self._utterances))]
-        utterance.add(text)
-        if text.strip() and self._out.wants("user-transcription"):
-            self._emit(rtvi.user_transcription(utterance.text.strip(), final=False))
-
-    def _finish_utterance(self, item_id: str | None, text: str = "") -> None:
-        utterance = self._utterances.pop(item_id, None)
-        full = (text or (utterance.text if utterance else "")).strip()
-        if full:
-            self._emit(rtvi.user_transcription(full, final=True))
+        self._transcripts.add(text, final, item_id)
 
     # ------------------------------------------------------------------ the bot's replies
     def reply_started(self, reply_id: str | None = None) -> str:
@@ -359,26 +342,12 @@ class Conversation:
             self._emit(rtvi.BotStoppedSpeaking())
 
     def _ttfb(self, seconds: float) -> None:
-        entry: dict[str, Any] = {"processor": self._provider, "value": round(seconds, 4)}
-        model = self._model()
-        if model:
-            entry["model"] = model
+        entry = metric_entry(self._provider, self._model(), round(seconds, 4))
         self._emit(metrics(ttfb=[entry]))
 
     def usage(self, usage: ev.Usage) -> None:
-        value = {
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens
-            if usage.total_tokens is not None
-            else usage.prompt_tokens + usage.completion_tokens,
-        }
-        if usage.cache_read_input_tokens:
-            value["cache_read_input_tokens"] = usage.cache_read_input_tokens
-        entry: dict[str, Any] = {"processor": usage.processor or self._provider, "value": value}
-        model = usage.model or self._model()
-        if model:
-            entry["model"] = model
+        processor = usage.processor or self._provider
+        entry = metric_entry(processor, usage.model or self._model(), token_counts(usage))
         self._emit(metrics(tokens=[entry]))
 
     def server_error(self, error: ev.ServerError) -> None:
@@ -399,7 +368,7 @@ class Conversation:
             reply.cut = reply.cut or not reply.audio_done
             self._close(reply)
         self.calls.cancel_all()
-        self._utterances.clear()
+        self._transcripts.clear()
         self._cut_replies.clear()
         self._cut_items.clear()
         self._turn_ended_at = None

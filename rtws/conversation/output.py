@@ -1,15 +1,17 @@
-"""Where the conversation core's decisions go, and the metrics event it builds.
+"""Where the conversation core's decisions go.
 
 The core never touches a socket or a sound card: it calls an :class:`Output`
-(the transport in production, a recorder in tests).
+(the transport in production, a recorder in tests). :func:`metrics` moved to
+:mod:`.metrics` and is still importable from here.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from .. import rtvi
 from ..audio import PlaybackMark
+from .metrics import metrics as metrics
 
 
 class Output(Protocol):
@@ -46,20 +48,3 @@ class Output(Protocol):
 
 class Stats(Protocol):
     late_audio_dropped: int
-
-
-def metrics(
-    *,
-    ttfb: list[dict[str, Any]] | None = None,
-    processing: list[dict[str, Any]] | None = None,
-    tokens: list[dict[str, Any]] | None = None,
-) -> rtvi.Metrics:
-    """A ``metrics`` event; each list holds ``{"processor", "model"?, "value"}`` entries."""
-    data: dict[str, Any] = {}
-    if ttfb:
-        data["ttfb"] = ttfb
-    if processing:
-        data["processing"] = processing
-    if tokens:
-        data["tokens"] = tokens
-    return rtvi.Metrics.model_validate({"data": data})

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from ..audio import WavWriter, read_wav, to_int16
 from ..errors import ConfigurationError, DeviceError
 from ..video.cameras import Cameras
-from .base import AudioDevice, MediaFormat, MediaManager
+from .base import AudioDevice, DeviceKind, MediaFormat, MediaManager
 
 Int16Array = npt.NDArray[np.int16]
 
@@ -108,40 +108,19 @@ class FileMediaManager(MediaManager):
 
     # ------------------------------------------------------------------ devices
     async def get_all_mics(self) -> list[AudioDevice]:
-        return [
-            AudioDevice(
-                id="file-input",
-                name=f"file: {self._input_name}",
-                kind="audioinput",
-                default_sample_rate=self._input_rate or 24000,
-                max_channels=1,
-                is_default=True,
-            )
-        ]
+        return [self._input_device()]
 
     async def get_all_speakers(self) -> list[AudioDevice]:
         name = str(self._output_path) if self._output_path else "memory"
-        return [
-            AudioDevice(
-                id="file-output",
-                name=f"file: {name}",
-                kind="audiooutput",
-                default_sample_rate=self._output_rate or self._output_rate_option or 24000,
-                max_channels=1,
-                is_default=True,
-            )
-        ]
+        rate = self._output_rate or self._output_rate_option or 24000
+        return [_file_device("file-output", name, "audiooutput", rate)]
 
     @property
     def selected_mic(self) -> AudioDevice | None:
-        return AudioDevice(
-            id="file-input",
-            name=f"file: {self._input_name}",
-            kind="audioinput",
-            default_sample_rate=self._input_rate or 24000,
-            max_channels=1,
-            is_default=True,
-        )
+        return self._input_device()
+
+    def _input_device(self) -> AudioDevice:
+        return _file_device("file-input", self._input_name, "audioinput", self._input_rate or 24000)
 
     # ------------------------------------------------------------------ feeding and reading
     def feed(self, pcm: npt.NDArray[np.generic], sample_rate: int | None = None) -> None:
@@ -316,3 +295,16 @@ class FileMediaManager(MediaManager):
             self._played.append(block.copy())
         if self._writer is not None:
             self._writer.write(block)
+
+
+def _file_device(device_id: str, name: str, kind: DeviceKind, rate: int) -> AudioDevice:
+    """A file (or memory) as the one device of its kind there is, so the transport's
+    device events and the CLI's status line work the same as with sound cards."""
+    return AudioDevice(
+        id=device_id,
+        name=f"file: {name}",
+        kind=kind,
+        default_sample_rate=rate,
+        max_channels=1,
+        is_default=True,
+    )

@@ -95,6 +95,12 @@ def decode_jpeg(jpeg: bytes) -> RGBImage:
     bgr = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError("not a decodable JPEG")
+    return bgr_to_rgb(bgr)
+
+
+def bgr_to_rgb(bgr: Any) -> RGBImage:
+    """OpenCV's pixels (blue, green, red) in the order the rest of rtws uses. Blocking."""
+    cv2 = cv2_module()
     rgb: RGBImage = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     return rgb
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DeviceError
-from .frame import RGBImage, cv2_module
+from .frame import RGBImage, bgr_to_rgb, cv2_module
 
 
 def video_available() -> bool:
@@ -54,13 +54,25 @@ class StillImageSource(FrameSource):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise DeviceError(f"cannot decode the image {path}", kind="videoinput")
-        self._rgb: RGBImage = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        self._rgb = bgr_to_rgb(bgr)
 
     def read(self) -> RGBImage:
         return self._rgb
 
 
-class VideoFileSource(FrameSource):
+class _VideoCaptureSource(FrameSource):
+    """A source read through an OpenCV ``VideoCapture`` (a video file, a camera): it holds
+    the capture, and closing releases it (the device or file is free for others again)."""
+
+    _cap: Any = None
+
+    def close(self) -> None:
+        cap, self._cap = self._cap, None
+        if cap is not None:
+            cap.release()
+
+
+class VideoFileSource(_VideoCaptureSource):
     """A video file played in a loop, on the wall clock: at 1 frame/s the frames sent
     are one second of the video apart, as a camera filming it would give.
 
@@ -72,7 +84,6 @@ class VideoFileSource(FrameSource):
     def __init__(self, path: Path) -> None:
         self.label = str(path)
         self._path = path
-        self._cap: Any = None
         self._open()
         self._started = time.monotonic()
         self._last_index = -1
@@ -111,16 +122,10 @@ class VideoFileSource(FrameSource):
             if not ok or bgr is None:  # a frame count that overstated the file
                 self._frames = max(1, index)
                 bgr = self._first
-        rgb: RGBImage = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return rgb
-
-    def close(self) -> None:
-        cap, self._cap = self._cap, None
-        if cap is not None:
-            cap.release()
+        return bgr_to_rgb(bgr)
 
 
-class CameraSource(FrameSource):
+class CameraSource(_VideoCaptureSource):
     """A real camera through OpenCV's capture backend (V4L2 on Linux)."""
 
     def __init__(self, index: int, label: str) -> None:
@@ -134,11 +139,10 @@ class CameraSource(FrameSource):
                 device_id=f"cam-{index}",
                 kind="videoinput",
             )
-        self._cap: Any = cap
+        self._cap = cap
         self._index = index
 
     def read(self) -> RGBImage:
-        cv2 = cv2_module()
         if self._cap is None:
             raise DeviceError(f"the camera {self.label!r} is closed", kind="videoinput")
         ok, bgr = self._cap.read()
@@ -148,13 +152,7 @@ class CameraSource(FrameSource):
                 device_id=f"cam-{self._index}",
                 kind="videoinput",
             )
-        rgb: RGBImage = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return rgb
-
-    def close(self) -> None:
-        cap, self._cap = self._cap, None
-        if cap is not None:
-            cap.release()
+        return bgr_to_rgb(bgr)
 
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
