@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rtws import FileMediaManager
 from rtws.audio import read_wav
 from tests.echo_provider import EchoOptions, EchoServer, EchoTransport
 
@@ -30,6 +31,13 @@ def make_options(server: EchoServer, **kw: object) -> EchoOptions:
     }
     base.update(kw)
     return EchoOptions.model_validate(base)
+
+
+def speaking_mic(seconds: int) -> FileMediaManager:
+    """A real-time mic that never pauses for ``seconds``: a reconnect always cuts into it,
+    and each chunk is loud, so a lost or repeated one shows in the server's seqs."""
+    speech = (np.sin(np.arange(16000 * seconds) / 5) * 8000).astype(np.int16)
+    return FileMediaManager(speech, input_rate=16000, realtime=True, tail_silence_ms=200)
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import gc
 import types
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
 
 #: Deep enough that Python's decoder raises RecursionError (its limit is ~1,000).
 DEEP = 5000
@@ -120,3 +122,18 @@ async def hostile_http(
 ) -> AsyncIterator[HostileHTTP]:
     async with HostileHTTP(status, body, headers) as server:
         yield server
+
+
+async def assert_mint_fails_cleanly(
+    mint: Callable[[str], Awaitable[object]],
+    status: int,
+    body: bytes,
+    error: type[Exception],
+    match: str,
+) -> None:
+    """A token endpoint answers ``status`` with a ``body`` no parser expected:
+    ``mint(its URL)`` asks once and fails with ``error``, never a ``RecursionError``."""
+    async with hostile_http(status, body) as server:
+        with pytest.raises(error, match=match) as info:
+            await mint(server.url)
+    assert server.requests == 1 and "RecursionError" not in repr(info.value)

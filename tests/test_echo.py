@@ -48,20 +48,25 @@ def cancel(
     far_shift_s: float = 0.0,
     far_delivered_late: int = 0,
     block: int = BLOCK,
+    far_rate: int = RATE,
+    canceller: EchoCanceller | None = None,
 ) -> tuple[Int16Array, EchoCanceller]:
     """Run the pair through the canceller as a session would, block by block with timestamps.
 
     ``far_shift_s`` stamps the far blocks that much later than they played;
-    ``far_delivered_late`` hands each far block over only after that many mic blocks.
+    ``far_delivered_late`` hands each far block over only after that many mic blocks;
+    ``far_rate`` is the speaker's rate when it is not the mic's (``far`` is at that rate).
     """
-    canceller = EchoCanceller(RATE)
+    canceller = canceller or EchoCanceller(RATE)
     out: list[Int16Array] = []
     t0 = 1000.0
+    ratio = far_rate // RATE
     starts = list(range(0, len(near) - block + 1, block))
     for k, i in enumerate(starts):
         if k >= far_delivered_late:
             j = starts[k - far_delivered_late]
-            canceller.add_reference(far[j : j + block], t0 + j / RATE + far_shift_s, RATE)
+            played = far[j * ratio : (j + block) * ratio]
+            canceller.add_reference(played, t0 + j / RATE + far_shift_s, far_rate)
         out.append(canceller.process(near[i : i + block], t0 + i / RATE))
     return np.concatenate(out), canceller
 
@@ -139,25 +144,14 @@ def test_another_speaker_rate_is_resampled_to_the_mics() -> None:
 
     far, near = recorded_pair()
     far48: Int16Array = soxr.resample(far, RATE, 48000)
-    canceller = EchoCanceller(RATE)
-    out: list[Int16Array] = []
-    for i in range(0, len(near) - BLOCK + 1, BLOCK):
-        j = i * 3
-        canceller.add_reference(far48[j : j + BLOCK * 3], 5.0 + i / RATE, 48000)
-        out.append(canceller.process(near[i : i + BLOCK], 5.0 + i / RATE))
-    cleaned = np.concatenate(out)
+    cleaned, _ = cancel(far48, near, far_rate=48000)
     window = slice(RATE * 2, int(RATE * DOUBLE_TALK_S))
     assert power_db(near[window]) - power_db(cleaned[window]) >= 30.0
 
 
 def test_noise_suppression_runs_in_the_same_pass_and_still_cancels() -> None:
     far, near = recorded_pair()
-    canceller = EchoCanceller(RATE, noise_suppression=True)
-    out: list[Int16Array] = []
-    for i in range(0, len(near) - BLOCK + 1, BLOCK):
-        canceller.add_reference(far[i : i + BLOCK], 3.0 + i / RATE, RATE)
-        out.append(canceller.process(near[i : i + BLOCK], 3.0 + i / RATE))
-    cleaned = np.concatenate(out)
+    cleaned, _ = cancel(far, near, canceller=EchoCanceller(RATE, noise_suppression=True))
     window = slice(RATE * 2, int(RATE * DOUBLE_TALK_S))
     assert power_db(near[window]) - power_db(cleaned[window]) >= 30.0
 

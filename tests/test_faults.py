@@ -34,8 +34,9 @@ from rtws import (
 )
 from rtws.media.base import MAX_PENDING_INPUT_BLOCKS
 from rtws.testing import EventLog, wait_for
-from tests.conftest import make_options
+from tests.conftest import make_options, speaking_mic
 from tests.echo_provider import EchoServer, EchoTransport
+from tests.echo_session import errors, still_talks
 from tests.faultproxy import FaultProxy
 from tests.resources import ResourceSnapshot, assert_released
 
@@ -49,25 +50,23 @@ def silent_media(realtime: bool = True, seconds: float = 0.1) -> FileMediaManage
     )
 
 
-def errors(log: EventLog) -> list[tuple[str, bool]]:
-    return [(m.data.error, m.data.fatal) for m in log.of_type("error") if isinstance(m, rtvi.Error)]
+def every_mic_chunk_sent_once_or_counted(
+    t: EchoTransport, media: FileMediaManager, server: EchoServer
+) -> tuple[list[int], int]:
+    """Assert the mic's chunks reached the server in order, none twice, and that each one
+    it delivered was sent or dropped and counted; the seqs received and the count dropped."""
+    seqs = server.seqs
+    assert seqs == sorted(set(seqs)), "a chunk arrived twice or out of order"
+    stats = t.stats
+    counted = stats.chunks_dropped_not_ready + stats.chunks_dropped_reconnecting
+    assert stats.chunks_sent + counted == media.stats.chunks_delivered
+    return seqs, counted
 
 
 @pytest.fixture
 async def proxied(echo_server: EchoServer) -> AsyncIterator[FaultProxy]:
     async with FaultProxy(echo_server.url) as proxy:
         yield proxy
-
-
-async def still_talks(t: EchoTransport, server: EchoServer) -> None:
-    """The session answers a round trip on the server's newest connection."""
-    seen: list[rtvi.RTVIMessage] = []
-    off = t.on("bot-llm-text", seen.append)
-    try:
-        await t.send_message(rtvi.SendText(data=rtvi.SendTextData(content="ping")))
-        await wait_for(lambda: seen, 3.0, "an answer over the socket")
-    finally:
-        off()
 
 
 # ---------------------------------------------------------------- close codes
@@ -85,7 +84,7 @@ async def test_each_close_code_is_retried_or_fatal(echo_server: EchoServer, code
     if code in RETRIED_CODES:
         await wait_for(lambda: log.of_type("reconnected"), 3.0, "a reconnect")
         assert t.state is S.READY and len(echo_server.connections) == 2
-        await still_talks(t, echo_server)
+        await still_talks(t)
         ((text, fatal),) = errors(log)
         assert not fatal and f"code {code}" in text
     else:
@@ -192,7 +191,7 @@ async def test_a_non_fatal_server_error_is_reported_and_the_session_goes_on(
         await echo_server.send({"type": "error", "message": "rate of audio too high"})
         await wait_for(lambda: errors(log), 2.0, "the error event")
         assert errors(log) == [("rate of audio too high", False)]
-        await still_talks(t, echo_server)
+        await still_talks(t)
         assert t.state is S.READY
 
 
@@ -231,7 +230,7 @@ async def test_socket_dropped_mid_reply_stops_the_stale_audio_and_resumes(
     assert media.bot_audio_buffered_ms == 0
     kinds = log.types("bot-started-speaking", "bot-stopped-speaking", "reconnecting")
     assert kinds == ["bot-started-speaking", "reconnecting", "bot-stopped-speaking"]
-    await still_talks(t, echo_server)
+    await still_talks(t)
     await echo_server.send_audio(tone[:4800], "r2")  # a new reply plays normally
     await wait_for(lambda: len(log.of_type("bot-started-speaking")) == 2, 2.0, "reply 2")
     await t.disconnect()
@@ -240,8 +239,7 @@ async def test_socket_dropped_mid_reply_stops_the_stale_audio_and_resumes(
 async def test_mic_audio_across_an_unplanned_drop_is_sent_once_or_counted(
     echo_server: EchoServer, proxied: FaultProxy
 ) -> None:
-    speech = (np.sin(np.arange(16000 * 3) / 5) * 8000).astype(np.int16)
-    media = FileMediaManager(speech, input_rate=16000, realtime=True, tail_silence_ms=200)
+    media = speaking_mic(seconds=3)
     t = EchoTransport(make_options_for(proxied.url), media)
     log = EventLog(t)
     await t.connect()
@@ -252,12 +250,8 @@ async def test_mic_audio_across_an_unplanned_drop_is_sent_once_or_counted(
     await media.wait_input_done()
     await asyncio.sleep(0.2)
     await t.disconnect()
-    seqs = echo_server.seqs
-    assert seqs == sorted(set(seqs)), "a chunk arrived twice or out of order"
+    seqs, counted = every_mic_chunk_sent_once_or_counted(t, media, echo_server)
     stats = t.stats
-    counted = stats.chunks_dropped_not_ready + stats.chunks_dropped_reconnecting
-    # Every chunk the mic produced was sent exactly once or dropped and counted.
-    assert stats.chunks_sent + counted == media.stats.chunks_delivered
     # Chunks written into the socket that died are gone with it: rtws cannot know
     # whether the server read them (these protocols have no acks). They are few.
     in_flight = stats.chunks_sent - len(seqs)
@@ -291,7 +285,7 @@ async def test_half_open_connection_is_detected_and_reconnected(
     assert not fatal
     assert ("stopped reading" in text) if mic == "live" else ("keepalive ping timeout" in text)
     assert proxied.connections == 2 and t.state is S.READY
-    await still_talks(t, echo_server)
+    await still_talks(t)
     async with asyncio.timeout(3.0):
         await t.disconnect()
 
@@ -347,7 +341,7 @@ async def test_server_that_stops_reading_is_dropped_and_reconnected(
     await wait_for(lambda: log.of_type("reconnected"), 4.0, "the stall to be detected")
     text, fatal = errors(log)[0]
     assert not fatal and "stopped reading: nothing sent for 0.5 s" in text
-    await still_talks(t, echo_server)
+    await still_talks(t)
     await t.disconnect()
 
 
@@ -385,7 +379,7 @@ async def test_frames_websockets_refuses_cost_one_reconnect(
     text, fatal = errors(log)[0]
     code = CloseCode.INVALID_DATA if fault == "invalid-utf8-text" else CloseCode.MESSAGE_TOO_BIG
     assert not fatal and f"code {int(code)}" in text and "rtws dropped the connection" in text
-    await still_talks(t, echo_server)
+    await still_talks(t)
     await t.disconnect()
 
 
@@ -433,7 +427,7 @@ async def test_mic_unplugged_mid_session_is_a_device_error_and_the_session_goes_
     assert isinstance(event, rtvi.DeviceErrorEvent)
     assert event.data.message.startswith("microphone 'virtual_mic' stopped")
     assert t.state is S.READY and t.selected_mic is None
-    await still_talks(t, echo_server)
+    await still_talks(t)
     await echo_server.send_audio((np.ones(2400) * 3000).astype(np.int16), "after")
     await wait_for(lambda: log.of_type("bot-started-speaking"), 2.0, "the speaker to play on")
     await t.update_mic("virtual_mic")  # a mic can be picked again without reconnecting
@@ -538,8 +532,7 @@ class SendFailsOnceAfterResume(EchoTransport):
 async def test_held_mic_audio_stays_in_order_when_a_send_fails_after_the_resume(
     echo_server: EchoServer,
 ) -> None:
-    speech = (np.sin(np.arange(16000 * 2) / 5) * 8000).astype(np.int16)
-    media = FileMediaManager(speech, input_rate=16000, realtime=True, tail_silence_ms=200)
+    media = speaking_mic(seconds=2)
     t = SendFailsOnceAfterResume(make_options(echo_server, reconnect=FAST), media)
     t.on("reconnected", lambda _: setattr(t, "fail_next", True))
     await t.connect()
@@ -549,11 +542,7 @@ async def test_held_mic_audio_stays_in_order_when_a_send_fails_after_the_resume(
     await media.wait_input_done()
     await asyncio.sleep(0.2)
     await t.disconnect()
-    seqs = echo_server.seqs
-    assert seqs == sorted(set(seqs)), "mic audio was sent out of order"
-    stats = t.stats
-    counted = stats.chunks_dropped_not_ready + stats.chunks_dropped_reconnecting
-    assert stats.chunks_sent + counted == media.stats.chunks_delivered
+    every_mic_chunk_sent_once_or_counted(t, media, echo_server)
 
 
 async def test_a_reply_that_hits_the_closing_socket_is_not_a_malformed_message(

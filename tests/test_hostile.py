@@ -37,6 +37,7 @@ from rtws.safejson import MAX_DEPTH
 from rtws.testing import EventLog, wait_for
 from tests.conftest import make_options
 from tests.echo_provider import EchoOptions, EchoServer, EchoTransport
+from tests.echo_session import errors, still_talks
 from tests.hostile import DEEP, deep_array, deep_object, reachable_strings
 from tests.resources import ResourceSnapshot, assert_released
 
@@ -83,20 +84,6 @@ def quiet_logs() -> Iterator[None]:
 
 def media() -> FileMediaManager:
     return FileMediaManager(np.zeros(1600, np.int16), input_rate=16000, realtime=True)
-
-
-def errors(log: EventLog) -> list[tuple[str, bool]]:
-    return [(m.data.error, m.data.fatal) for m in log.of_type("error") if isinstance(m, rtvi.Error)]
-
-
-async def still_talks(t: EchoTransport) -> None:
-    seen: list[rtvi.RTVIMessage] = []
-    off = t.on("bot-llm-text", seen.append)
-    try:
-        await t.send_message(rtvi.SendText(data=rtvi.SendTextData(content="ping")))
-        await wait_for(lambda: seen, 3.0, "an answer over the socket")
-    finally:
-        off()
 
 
 # ---------------------------------------------------------------- finding 1: the receive path

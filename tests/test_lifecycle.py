@@ -15,6 +15,7 @@ from rtws import (
     UnsupportedMessage,
 )
 from rtws.media.base import MediaFormat
+from rtws.testing import EventLog
 from tests.conftest import make_options, session_tasks
 from tests.echo_provider import EchoServer, EchoTransport
 
@@ -56,22 +57,16 @@ class TokenEcho(EchoTransport):
             raise AuthenticationError("the token endpoint refused the credentials (HTTP 401)")
 
 
-def states_of(t: EchoTransport) -> list[str]:
-    states: list[str] = []
-    t.on("transport-state-changed", lambda m: states.append(m.data.state))  # type: ignore[attr-defined]
-    return states
-
-
 async def test_authenticating_states_and_failure(echo_server: EchoServer) -> None:
     t = TokenEcho(make_options(echo_server), FlakyMedia())
-    states = states_of(t)
+    log = EventLog(t)
     async with t:
         pass
-    assert states[:4] == ["authenticating", "authenticated", "connecting", "connected"]
+    assert log.states()[:4] == ["authenticating", "authenticated", "connecting", "connected"]
     t.fail_auth = True
     with pytest.raises(AuthenticationError, match="401"):
         await t.connect()
-    assert states[-2:] == ["authenticating", "error"]
+    assert log.states()[-2:] == ["authenticating", "error"]
     assert not session_tasks()
     t.fail_auth = False
     await t.connect()  # reusable after the failure
@@ -83,29 +78,29 @@ async def test_init_devices_failure_then_recovery(echo_server: EchoServer) -> No
     media = FlakyMedia()
     media.fail_initialize = True
     t = EchoTransport(make_options(echo_server), media)
-    states = states_of(t)
+    log = EventLog(t)
     errors: list[Any] = []
     t.on("error", errors.append)
     with pytest.raises(DeviceError, match="unplugged"):
         await t.init_devices()
-    assert states == ["initializing", "error"]
+    assert log.states() == ["initializing", "error"]
     assert errors[-1].data.fatal
     media.fail_initialize = False
     await t.init_devices()
     assert t.state is S.INITIALIZED
     await t.connect()
     await t.disconnect()
-    assert states[-4:] == ["connected", "ready", "disconnecting", "disconnected"]
+    assert log.states()[-4:] == ["connected", "ready", "disconnecting", "disconnected"]
 
 
 async def test_media_start_failure_closes_the_socket(echo_server: EchoServer) -> None:
     media = FlakyMedia()
     media.fail_start = True
     t = EchoTransport(make_options(echo_server), media)
-    states = states_of(t)
+    log = EventLog(t)
     with pytest.raises(DeviceError, match="refused 24000 Hz"):
         await t.connect()
-    assert states == ["connecting", "error"]
+    assert log.states() == ["connecting", "error"]
     assert not media.is_running
     conn = echo_server.connections[0]
     await conn.wait_closed()  # the provider socket did not outlive the failure

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rtws import FileMediaManager, ReconnectPolicy, TransportState
-from tests.conftest import make_options, session_tasks
+from tests.conftest import make_options, session_tasks, speaking_mic
 from tests.echo_provider import EchoServer, EchoTransport
 
 S = TransportState
@@ -147,8 +147,7 @@ async def test_rate_limit_retry_after_is_honoured_in_the_backoff(echo_server: Ec
 async def test_planned_reconnect_is_not_an_error_and_keeps_mic_audio(
     echo_server: EchoServer,
 ) -> None:
-    speech = (np.sin(np.arange(16000 * 3) / 5) * 8000).astype(np.int16)
-    media = FileMediaManager(speech, input_rate=16000, realtime=True, tail_silence_ms=200)
+    media = speaking_mic(seconds=3)
     t = EchoTransport(make_options(echo_server, reconnect=FAST), media)
     rec = Recorder(t)
     async with t:

@@ -20,6 +20,7 @@ from rtws import (
     UnsupportedMessage,
     rtvi,
 )
+from rtws.testing import EventLog
 from tests.conftest import make_options, session_tasks
 from tests.echo_provider import EchoServer, EchoTransport
 
@@ -30,19 +31,13 @@ def silent_media(**kw: Any) -> FileMediaManager:
     return FileMediaManager(np.zeros(1600, np.int16), input_rate=16000, realtime=False, **kw)
 
 
-def record_states(t: RealTimeWebsocketTransport) -> list[str]:
-    states: list[str] = []
-    t.on("transport-state-changed", lambda m: states.append(m.data.state))  # type: ignore[union-attr]
-    return states
-
-
 async def test_connect_without_init_devices_skips_initializing(echo_server: EchoServer) -> None:
     t = EchoTransport(make_options(echo_server), silent_media())
-    states = record_states(t)
+    log = EventLog(t)
     await t.connect()
     assert t.state is S.READY
     await t.disconnect()
-    assert states == ["connecting", "connected", "ready", "disconnecting", "disconnected"]
+    assert log.states() == ["connecting", "connected", "ready", "disconnecting", "disconnected"]
     assert t.hook_calls == [
         "initialize_llm",
         "attach_llm_listeners",
@@ -54,7 +49,7 @@ async def test_connect_without_init_devices_skips_initializing(echo_server: Echo
 
 async def test_init_devices_then_connect(echo_server: EchoServer) -> None:
     t = EchoTransport(make_options(echo_server), silent_media())
-    states = record_states(t)
+    log = EventLog(t)
     mics: list[Any] = []
     t.on("available-mics-updated", mics.append)
     await t.init_devices()
@@ -62,7 +57,7 @@ async def test_init_devices_then_connect(echo_server: EchoServer) -> None:
     assert mics and mics[0].data.devices[0]["kind"] == "audioinput"
     async with t:
         assert t.state is S.READY
-    assert states == [
+    assert log.states() == [
         "initializing",
         "initialized",
         "connecting",
@@ -95,13 +90,13 @@ async def test_bad_key_is_authentication_error_then_reuse_after_error(
     t = EchoTransport(make_options(echo_server, api_key="sk-wrong-key-000000"), silent_media())
     errors: list[Any] = []
     t.on("error", errors.append)
-    states = record_states(t)
+    log = EventLog(t)
     with pytest.raises(AuthenticationError) as info:
         await t.connect()
     assert "401" in str(info.value)
     assert "sk-wrong-key" not in str(info.value)
     assert t.state is S.ERROR
-    assert states == ["connecting", "error"]
+    assert log.states() == ["connecting", "error"]
     assert errors and errors[-1].data.fatal is True
     assert echo_server.handshakes == 1  # never retried
     assert not session_tasks()
@@ -110,7 +105,9 @@ async def test_bad_key_is_authentication_error_then_reuse_after_error(
     await t.connect()
     assert t.state is S.READY
     await t.disconnect()
-    assert states[-5:] == ["connecting", "connected", "ready", "disconnecting", "disconnected"]
+    assert log.states()[-5:] == [
+        "connecting", "connected", "ready", "disconnecting", "disconnected"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -150,10 +147,10 @@ def make_options_for(url: str, **kw: Any) -> Any:
 async def test_connect_timeout_when_server_never_answers(echo_server: EchoServer) -> None:
     echo_server.hold_ready = True
     t = EchoTransport(make_options(echo_server, connect_timeout=0.5), silent_media())
-    states = record_states(t)
+    log = EventLog(t)
     with pytest.raises(ConnectTimeout, match="connect_timeout"):
         await t.connect()
-    assert states == ["connecting", "error"]
+    assert log.states() == ["connecting", "error"]
     assert not session_tasks()
     assert not t.media.is_running
 
@@ -161,7 +158,7 @@ async def test_connect_timeout_when_server_never_answers(echo_server: EchoServer
 async def test_disconnect_while_connecting(echo_server: EchoServer) -> None:
     echo_server.hold_ready = True
     t = EchoTransport(make_options(echo_server), silent_media())
-    states = record_states(t)
+    log = EventLog(t)
     connecting = asyncio.create_task(t.connect())
     while t.state is not S.CONNECTING:
         await asyncio.sleep(0.01)
@@ -170,7 +167,7 @@ async def test_disconnect_while_connecting(echo_server: EchoServer) -> None:
     with pytest.raises(ConnectionFailed, match="stopped by disconnect"):
         await connecting
     assert t.state is S.DISCONNECTED
-    assert states == ["connecting", "disconnecting", "disconnected"]
+    assert log.states() == ["connecting", "disconnecting", "disconnected"]
     assert not session_tasks()
 
 

@@ -31,7 +31,9 @@ from rtws_gemini.testing import running_fake
 from rtws_gemini.testing.wild import words_in_pieces
 
 from providers.gemini.tests.genai_check import check_server_frame
-from rtws import FileMediaManager, rtvi
+from rtws import FileMediaManager
+from tests import scenario_outcome
+from tests.scenario_outcome import level, recorded
 
 Json = dict[str, Any]
 PART_MS = 60
@@ -73,11 +75,6 @@ class Turn:
 
     def parts_sent(self) -> int:
         return self.parts if self.interrupted_after is None else self.interrupted_after
-
-
-def level(k: int) -> int:
-    """Turn ``k``'s audio: every sample is this value."""
-    return 2000 + 700 * k
 
 
 @st.composite
@@ -163,20 +160,7 @@ def messages(conversation: list[Turn]) -> list[Json]:
     return out
 
 
-@dataclass
-class Outcome:
-    conversation: list[Turn]
-    events: list[rtvi.RTVIMessage]
-    output: np.ndarray[Any, np.dtype[np.int16]]
-
-    def of(self, kind: str) -> list[rtvi.RTVIMessage]:
-        return [e for e in self.events if e.type == kind]
-
-    def data(self, kind: str) -> list[Json]:
-        return [e.to_dict().get("data") or {} for e in self.of(kind)]
-
-    def samples_of(self, k: int) -> int:
-        return int(np.count_nonzero(np.abs(self.output.astype(np.int32) - level(k)) <= 2))
+Outcome = scenario_outcome.Outcome[Turn]
 
 
 async def _play(conversation: list[Turn], expect_audible: list[int]) -> Outcome:
@@ -186,8 +170,7 @@ async def _play(conversation: list[Turn], expect_audible: list[int]) -> Outcome:
     async with running_fake(playback_wait=0.0) as (server, options):
         media = FileMediaManager(None, input_rate=16000, realtime=False)
         transport = GeminiLiveTransport(options, media)
-        events: list[rtvi.RTVIMessage] = []
-        transport.on("*", lambda m: events.append(m) if "audio-level" not in m.type else None)
+        events = recorded(transport)
         async with transport:
             for message in [*sequence, SENTINEL]:
                 await server.push(message)

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from rtws_gemini import GeminiLiveTransport
 from rtws_gemini.testing import FakeGeminiServer, options_for, running_fake
@@ -23,11 +23,12 @@ from rtws_gemini.testing import FakeGeminiServer, options_for, running_fake
 from providers.gemini.tests.conftest import Events
 from rtws import FileMediaManager, TransportState, rtvi
 from tests.faultproxy import FaultProxy
+from tests.provider_fuzz import FUZZ_SETTINGS, FuzzTally, survives
 from tests.resources import ResourceSnapshot, assert_released
 from tests.test_fuzz import JSON
 
 S = TransportState
-EXAMPLES: dict[str, int] = {}
+TALLY = FuzzTally("gemini")
 
 
 def say(text: str) -> rtvi.SendText:
@@ -146,8 +147,8 @@ async def fuzzed() -> AsyncIterator[Fuzzed]:
         await session.record_a_conversation()
         yield session
         assert t.state is S.READY and len(server.connections) == 1
-        EXAMPLES["malformed"] = t.stats.malformed_messages
-        EXAMPLES["unknown"] = t.stats.unknown_messages
+        TALLY.add("malformed", t.stats.malformed_messages)
+        TALLY.add("unknown", t.stats.unknown_messages)
         await t.disconnect()
         await assert_released(before)
 
@@ -178,28 +179,16 @@ def mutated_messages(draw: st.DrawFn, corpus: list[dict[str, Any]]) -> dict[str,
     return message
 
 
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FUZZ_SETTINGS
 @given(data=st.data())
 async def test_mutated_server_messages_never_break_the_session(
     fuzzed: Fuzzed, data: st.DataObject
 ) -> None:
     messages = data.draw(st.lists(mutated_messages(fuzzed.corpus), min_size=1, max_size=4))
-    EXAMPLES["examples"] = EXAMPLES.get("examples", 0) + 1
-    EXAMPLES["messages"] = EXAMPLES.get("messages", 0) + len(messages)
-    errors_before = len(fuzzed.events.of("error"))
-    for message in messages:
-        await fuzzed.server.push(message)
-    await fuzzed.round_trip()
-    assert fuzzed.t.state is S.READY
-    assert not any(e.data.fatal for e in fuzzed.events.of("error")[errors_before:])
+    await survives(fuzzed.t, messages, fuzzed.server.push, fuzzed.round_trip, TALLY)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def report_counts() -> Iterator[None]:
     yield
-    if EXAMPLES:
-        print("\n[gemini fuzz] " + ", ".join(f"{k}={v}" for k, v in sorted(EXAMPLES.items())))
+    TALLY.report()

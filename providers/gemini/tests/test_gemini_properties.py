@@ -17,6 +17,7 @@ import dataclasses
 from hypothesis import HealthCheck, Phase, example, given, settings
 
 from providers.gemini.tests.scenarios import PART_MS, Outcome, Turn, conversations, play
+from tests.scenario_outcome import check_quiet_after_disconnect, check_tokens
 
 SETTINGS = settings(
     max_examples=8,
@@ -110,23 +111,6 @@ def check_audible(outcome: Outcome) -> None:
         turn = outcome.conversation[k]
         sent = turn.parts_sent() * PART_MS * 24
         assert outcome.samples_of(k) >= sent // 2, f"reply {k} was not played"
-
-
-def check_tokens(outcome: Outcome) -> None:
-    for data in outcome.data("metrics"):
-        for token in data.get("tokens") or []:
-            value = token["value"]
-            assert value["prompt_tokens"] + value["completion_tokens"] == value["total_tokens"]
-
-
-def check_quiet_after_disconnect(outcome: Outcome) -> None:
-    states = [
-        i
-        for i, e in enumerate(outcome.events)
-        if e.type == "transport-state-changed" and (e.to_dict()["data"]["state"] == "disconnected")
-    ]
-    assert states, "the transport never reached disconnected"
-    assert states[-1] == len(outcome.events) - 1, [e.type for e in outcome.events[states[-1] :]]
 
 
 # ---------------------------------------------------------------- properties

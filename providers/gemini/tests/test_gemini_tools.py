@@ -26,6 +26,7 @@ from providers.gemini.tests.genai_check import check_client_frame
 from providers.gemini.tests.test_gemini_transport import say, silent_media, speech
 from rtws.testing.tools import UntilCancelled
 from rtws.tools import Tool
+from tests.held_call import HeldCall
 from tests.tool_signatures import TOOLS
 
 
@@ -171,23 +172,19 @@ async def test_a_result_from_before_a_reconnect_is_not_sent(fake: FakeSession) -
     """Even a resumed session does not take a result for a call of the closed connection."""
     call_declared_tools(fake.server, ["stuck"], turns=1)
     transport = GeminiLiveTransport(fake.options, silent_media())
-    release, entered, finished = threading.Event(), threading.Event(), threading.Event()
+    call = HeldCall()
 
     @transport.tool
     def stuck() -> str:
-        entered.set()
-        release.wait(10)
-        finished.set()
-        return "from the old connection"
+        return call.hold("from the old connection")
 
     events = Events(transport)
     async with transport:
         await transport.send_message(say("go"))
-        await asyncio.to_thread(entered.wait, 5)
+        await call.entered()
         await fake.server.drop()
         [reconnected] = await events.wait_for("reconnected")
-        release.set()
-        await asyncio.to_thread(finished.wait, 5)
+        await call.release()
         await transport.send_message(say("still there?"))  # a stray result would come first
         await events.wait_for("bot-output")
     assert reconnected.data.resumed is True

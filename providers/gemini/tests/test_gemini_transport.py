@@ -214,7 +214,7 @@ async def test_audio_after_a_barge_in_is_never_played(fake: FakeSession) -> None
     transport = GeminiLiveTransport(fake.options, media)
     events = Events(transport)
     tone = distinct(0.2)
-    part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(tone)}}
+    part = pcm_part(tone)
     start = {"voiceActivity": {"voiceActivityType": "ACTIVITY_START"}}
     async with transport:
         await fake.server.push({"serverContent": {"modelTurn": {"parts": [part]}}})
@@ -234,10 +234,7 @@ async def test_the_reply_after_a_bare_interrupted_is_audible(fake: FakeSession) 
     transport = GeminiLiveTransport(fake.options, media)
     events = Events(transport)
     first, second = distinct(0.2), distinct(0.3, start=3000)
-    parts = [
-        {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(pcm)}}
-        for pcm in (first, second)
-    ]
+    parts = [pcm_part(first), pcm_part(second)]
     async with transport:
         await fake.server.push({"serverContent": {"modelTurn": {"parts": [parts[0]]}}})
         await fake.server.push({"serverContent": {"interrupted": True}})
@@ -257,7 +254,7 @@ async def test_a_late_transcript_tail_joins_its_reply_and_turn_complete_is_not_a
     """Issue 17: transcripts are an independent stream, and turnComplete is held back."""
     transport = GeminiLiveTransport(fake.options, silent_media())
     events = Events(transport)
-    part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(distinct(0.1))}}
+    part = pcm_part(distinct(0.1))
     async with transport:
         await fake.server.push({"serverContent": {"modelTurn": {"parts": [part]}}})
         await fake.server.push({"serverContent": {"outputTranscription": {"text": "Hello"}}})
@@ -278,7 +275,7 @@ async def test_an_unfinished_input_transcript_after_the_reply_started_is_one_fin
     """Issue 17: input transcription keeps coming after modelTurn and is never finished."""
     transport = GeminiLiveTransport(fake.options, silent_media())
     events = Events(transport)
-    part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": _b64(distinct(0.1))}}
+    part = pcm_part(distinct(0.1))
     async with transport:
         for content in (
             {"inputTranscription": {"text": "what is"}},
@@ -717,7 +714,9 @@ async def test_manual_activity_push_to_talk() -> None:
             await transport.start_activity()
 
 
-def _b64(pcm: np.ndarray[Any, np.dtype[np.int16]]) -> str:
+def pcm_part(pcm: np.ndarray[Any, np.dtype[np.int16]]) -> dict[str, Any]:
+    """A ``modelTurn`` part with ``pcm`` in it, as Gemini sends the bot's audio."""
     import base64
 
-    return base64.b64encode(pcm.tobytes()).decode()
+    data = base64.b64encode(pcm.tobytes()).decode()
+    return {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}

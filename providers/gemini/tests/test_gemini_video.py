@@ -41,12 +41,24 @@ def sdk_checked_video(server: FakeGeminiServer) -> int:
     return count
 
 
+def filming(fake: FakeSession, camera: Path | list[Path], **video: float) -> GeminiLiveTransport:
+    """A transport on the fake whose file camera shows ``camera``, with video options
+    (``video_fps``, ``video_max_size``) the test sets."""
+    media = FileMediaManager(realtime=True, camera=camera)
+    return GeminiLiveTransport(fake.options.model_copy(update=video), media)
+
+
+async def cam_on(t: GeminiLiveTransport, events: Events, frames: int, timeout: float = 5.0) -> None:
+    """Turn the camera on and wait until ``frames`` frames have been sent."""
+    t.enable_cam(True)
+    await events.until(lambda: t.video.stats.frames_sent >= frames, timeout)
+
+
 async def test_frames_flow_at_the_rate_size_and_colour_while_the_cam_is_on(
     fake: FakeSession, tmp_path: Path
 ) -> None:
-    media = FileMediaManager(realtime=True, camera=image(tmp_path / "red.png", RED, (1600, 900)))
-    options = fake.options.model_copy(update={"video_fps": 10.0, "video_max_size": 512})
-    t = GeminiLiveTransport(options, media)
+    red = image(tmp_path / "red.png", RED, (1600, 900))
+    t = filming(fake, red, video_fps=10.0, video_max_size=512)
     await t.connect()
     try:
         await asyncio.sleep(0.3)
@@ -78,9 +90,7 @@ async def test_switching_cams_mid_session_changes_the_pictures(
     fake: FakeSession, tmp_path: Path
 ) -> None:
     cameras = [image(tmp_path / "blue.jpg", BLUE), image(tmp_path / "green.png", GREEN)]
-    media = FileMediaManager(realtime=True, camera=cameras)
-    options = fake.options.model_copy(update={"video_fps": 20.0})
-    t = GeminiLiveTransport(options, media)
+    t = filming(fake, cameras, video_fps=20.0)
     events = Events(t)
     await t.connect()
     try:
@@ -89,8 +99,7 @@ async def test_switching_cams_mid_session_changes_the_pictures(
             ("file-camera", "videoinput"),
             ("file-camera-2", "videoinput"),
         ]
-        t.enable_cam(True)
-        await events.until(lambda: t.video.stats.frames_sent >= 2)
+        await cam_on(t, events, frames=2)
         before = len(frames(fake.server))
         await t.update_cam("file-camera-2")
         await events.until(lambda: len(frames(fake.server)) >= before + 3)
@@ -105,14 +114,11 @@ async def test_switching_cams_mid_session_changes_the_pictures(
 
 async def test_a_looped_video_file_is_sent_as_its_frames(fake: FakeSession, tmp_path: Path) -> None:
     clip = video(tmp_path / "clip.avi", [RED, GREEN, BLUE], seconds_each=0.3)
-    media = FileMediaManager(realtime=True, camera=clip)
-    options = fake.options.model_copy(update={"video_fps": 10.0})
-    t = GeminiLiveTransport(options, media)
+    t = filming(fake, clip, video_fps=10.0)
     events = Events(t)
     await t.connect()
     try:
-        t.enable_cam(True)
-        await events.until(lambda: t.video.stats.frames_sent >= 14, timeout=10)
+        await cam_on(t, events, frames=14, timeout=10)
     finally:
         await t.disconnect()
     seen = [colour_of(j) for j in frames(fake.server)]
@@ -126,14 +132,11 @@ async def test_a_video_file_removed_mid_session_is_a_device_error_and_audio_goes
     fake: FakeSession, tmp_path: Path
 ) -> None:
     clip = video(tmp_path / "clip.avi", [RED, GREEN], seconds_each=0.2)
-    media = FileMediaManager(realtime=True, camera=clip)
-    options = fake.options.model_copy(update={"video_fps": 20.0})
-    t = GeminiLiveTransport(options, media)
+    t = filming(fake, clip, video_fps=20.0)
     events = Events(t)
     await t.connect()
     try:
-        t.enable_cam(True)
-        await events.until(lambda: t.video.stats.frames_sent >= 2)
+        await cam_on(t, events, frames=2)
         clip.unlink()  # the camera "disappears": noticed when the loop reopens the file
         (error,) = await events.wait_for("device-error", timeout=5)
         assert "gone" in error.data.message and error.data.kind == "videoinput"
@@ -179,9 +182,7 @@ async def test_the_fake_closes_on_a_frame_that_is_not_an_image() -> None:
 async def test_frames_go_on_after_a_reconnect_without_a_restart(
     fake: FakeSession, tmp_path: Path
 ) -> None:
-    media = FileMediaManager(realtime=True, camera=image(tmp_path / "red.png", RED))
-    options = fake.options.model_copy(update={"video_fps": 20.0})
-    t = GeminiLiveTransport(options, media)
+    t = filming(fake, image(tmp_path / "red.png", RED), video_fps=20.0)
     events = Events(t)
     await t.connect()
     try:

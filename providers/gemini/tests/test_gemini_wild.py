@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,20 @@ async def handled(events: Events, server: FakeGeminiServer) -> None:
     )
 
 
+@asynccontextmanager
+async def session(
+    *replies: Reply, **fake: Any
+) -> AsyncIterator[tuple[FakeGeminiServer, GeminiLiveTransport, Events]]:
+    """A connected transport with silent media on a fresh fake (``fake``: its options)
+    that answers at once, with ``replies`` for its first turns."""
+    async with running_fake(playback_wait=0.0, **fake) as (server, options):
+        server.script(*replies)
+        transport = GeminiLiveTransport(options, silent())
+        events = Events(transport)
+        async with transport:
+            yield server, transport, events
+
+
 async def read_until_closed(ws: ClientConnection) -> ConnectionClosed:
     try:
         while True:
@@ -60,83 +76,66 @@ async def test_generation_complete_ends_the_reply_without_waiting_for_turn_compl
     """``turnComplete`` waits for the server's idea of playback: seconds. The reply's
     ``bot-output`` and ``bot-llm-stopped`` must come at ``generationComplete`` (after
     the short wait for the transcript's tail), with no ``turnComplete`` yet."""
-    async with running_fake(playback_wait=0.0) as (server, options):
-        transport = GeminiLiveTransport(options, silent())
-        events = Events(transport)
-        async with transport:
-            for message in (
-                audio_part(0),
-                {"serverContent": {"outputTranscription": {"text": "All done."}}},
-                {"serverContent": {"generationComplete": True}},
-            ):
-                await server.push(message)
-            await handled(events, server)
-            await events.wait_for("bot-llm-stopped", timeout=3.0)
-            outputs = [e.data.text for e in events.of("bot-output")]
-            await server.push({"serverContent": {"turnComplete": True}})
-            await handled(events, server)
-            stopped = len(events.of("bot-llm-stopped"))
-        assert (outputs, stopped) == (["All done."], 1)
+    async with session() as (server, _, events):
+        for message in (
+            audio_part(0),
+            {"serverContent": {"outputTranscription": {"text": "All done."}}},
+            {"serverContent": {"generationComplete": True}},
+        ):
+            await server.push(message)
+        await handled(events, server)
+        await events.wait_for("bot-llm-stopped", timeout=3.0)
+        outputs = [e.data.text for e in events.of("bot-output")]
+        await server.push({"serverContent": {"turnComplete": True}})
+        await handled(events, server)
+        stopped = len(events.of("bot-llm-stopped"))
+    assert (outputs, stopped) == (["All done."], 1)
 
 
 # ---------------------------------------------------------------- item 5
 async def test_a_safety_block_ends_the_turn_with_an_error_event_not_silence() -> None:
-    async with running_fake(playback_wait=0.0) as (server, options):
-        server.script(Reply(blocked="GENERATED_AUDIO_SAFETY"))
-        transport = GeminiLiveTransport(options, silent())
-        events = Events(transport)
-        async with transport:
-            await transport.send_message(say("say something unsafe"))
-            await events.wait_for("error", timeout=1.0)
-        [error] = events.of("error")
-        assert "GENERATED_AUDIO_SAFETY" in error.data.error
-        assert error.data.fatal is False
+    async with session(Reply(blocked="GENERATED_AUDIO_SAFETY")) as (_, transport, events):
+        await transport.send_message(say("say something unsafe"))
+        await events.wait_for("error", timeout=1.0)
+    [error] = events.of("error")
+    assert "GENERATED_AUDIO_SAFETY" in error.data.error
+    assert error.data.fatal is False
 
 
 async def test_newer_fields_alone_neither_open_a_turn_nor_fail() -> None:
     """``waitingForInput`` and ``interactionStatus`` on their own say nothing about a reply."""
-    async with running_fake(playback_wait=0.0) as (server, options):
-        transport = GeminiLiveTransport(options, silent())
-        events = Events(transport)
-        async with transport:
-            for body in (
-                {"waitingForInput": True},
-                {"interactionStatus": "IN_PROGRESS"},
-                {"interactionStatus": "IDLE"},
-            ):
-                message = {"serverContent": body}
-                check_server_frame(json.dumps(message))
-                await server.push(message)
-            await handled(events, server)
-        assert not events.of("bot-llm-started")
-        assert not events.of("error")
+    async with session() as (server, _, events):
+        for body in (
+            {"waitingForInput": True},
+            {"interactionStatus": "IN_PROGRESS"},
+            {"interactionStatus": "IDLE"},
+        ):
+            message = {"serverContent": body}
+            check_server_frame(json.dumps(message))
+            await server.push(message)
+        await handled(events, server)
+    assert not events.of("bot-llm-started")
+    assert not events.of("error")
 
 
 # ---------------------------------------------------------------- item 6
 async def test_typed_text_to_a_gemini_3_model_goes_as_realtime_input_text() -> None:
-    async with running_fake(playback_wait=0.0, options={"model": GEMINI_3}) as (server, options):
-        server.script(Reply(text="Typed text heard."))
-        transport = GeminiLiveTransport(options, silent())
-        events = Events(transport)
-        async with transport:
-            await transport.send_message(say("hello there"))
-            await events.wait_for("bot-output", timeout=1.5)
-        assert [e.data.text for e in events.of("bot-output")] == ["Typed text heard."]
-        record = server.connections[0]
-        typed = [m["text"] for m in record.of_kind("realtimeInput") if "text" in m]
-        assert typed == ["hello there"]
-        assert not record.of_kind("clientContent") and len(server.connections) == 1
+    heard = Reply(text="Typed text heard.")
+    async with session(heard, options={"model": GEMINI_3}) as (server, transport, events):
+        await transport.send_message(say("hello there"))
+        await events.wait_for("bot-output", timeout=1.5)
+    assert [e.data.text for e in events.of("bot-output")] == ["Typed text heard."]
+    record = server.connections[0]
+    typed = [m["text"] for m in record.of_kind("realtimeInput") if "text" in m]
+    assert typed == ["hello there"]
+    assert not record.of_kind("clientContent") and len(server.connections) == 1
 
 
 async def test_typed_text_to_a_gemini_2_5_model_still_works() -> None:
-    async with running_fake(playback_wait=0.0) as (server, options):
-        server.script(Reply(text="Typed text heard."))
-        transport = GeminiLiveTransport(options, silent())
-        events = Events(transport)
-        async with transport:
-            await transport.send_message(say("hello there"))
-            await events.wait_for("bot-output", timeout=3.0)
-        assert [e.data.text for e in events.of("bot-output")] == ["Typed text heard."]
+    async with session(Reply(text="Typed text heard.")) as (_, transport, events):
+        await transport.send_message(say("hello there"))
+        await events.wait_for("bot-output", timeout=3.0)
+    assert [e.data.text for e in events.of("bot-output")] == ["Typed text heard."]
 
 
 @pytest.mark.parametrize("seeding", [False, True])

@@ -31,6 +31,8 @@ from rtws_openai.testing import events as ev
 from providers.openai.tests.support import options
 from providers.openai.tests.test_fake_server import check_server_event
 from rtws import FileMediaManager, rtvi
+from tests import scenario_outcome
+from tests.scenario_outcome import level, recorded
 
 Json = dict[str, Any]
 DELTA_MS = 40
@@ -62,10 +64,6 @@ class Turn:
     def heard_deltas(self) -> int:
         """Deltas sent before speech started (all of them when not cancelled)."""
         return self.deltas if self.barge_after is None else self.barge_after
-
-
-def level(k: int) -> int:
-    return 2000 + 700 * k
 
 
 @st.composite
@@ -179,20 +177,8 @@ def segments(conversation: list[Turn]) -> list[list[Json]]:
 
 
 @dataclass
-class Outcome:
-    conversation: list[Turn]
-    events: list[rtvi.RTVIMessage]
-    output: np.ndarray[Any, np.dtype[np.int16]]
+class Outcome(scenario_outcome.Outcome[Turn]):
     received: list[Json]  # what the provider sent the fake
-
-    def of(self, kind: str) -> list[rtvi.RTVIMessage]:
-        return [e for e in self.events if e.type == kind]
-
-    def data(self, kind: str) -> list[Json]:
-        return [e.to_dict().get("data") or {} for e in self.of(kind)]
-
-    def samples_of(self, k: int) -> int:
-        return int(np.count_nonzero(np.abs(self.output.astype(np.int32) - level(k)) <= 2))
 
 
 async def _play(conversation: list[Turn], expect_audible: list[int]) -> Outcome:
@@ -203,8 +189,7 @@ async def _play(conversation: list[Turn], expect_audible: list[int]) -> Outcome:
     async with FakeRealtimeServer(bot=ScriptedBot()) as server:
         media = FileMediaManager(None, realtime=False)
         transport = OpenAIRealtimeTransport(options(server), media)
-        seen: list[rtvi.RTVIMessage] = []
-        transport.on("*", lambda m: seen.append(m) if "audio-level" not in m.type else None)
+        seen = recorded(transport)
         async with transport:
             for k, (turn, part) in enumerate(zip(conversation, parts, strict=True)):
                 for event in part:

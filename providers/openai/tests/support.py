@@ -7,7 +7,9 @@ test path); fixtures that use these live in ``conftest.py``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import numpy.typing as npt
 from openai.types.realtime import RealtimeClientEvent, RealtimeClientEventParam
 from pydantic import BaseModel, TypeAdapter
 from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
-from rtws_openai.testing import DEFAULT_API_KEY, FakeRealtimeServer
+from rtws_openai.testing import DEFAULT_API_KEY, FakeRealtimeServer, Reply, ScriptedBot
 
 from rtws import FileMediaManager, RealTimeWebsocketTransport, rtvi
 from rtws.audio import read_wav
@@ -109,6 +111,12 @@ class EventLog:
             hook(message)
         self._changed.set()
 
+    def clock(self, kind: str) -> list[float]:
+        """When each later ``kind`` event arrived (``time.perf_counter()``), to measure latency."""
+        arrivals: list[float] = []
+        self.hooks[kind] = lambda _: arrivals.append(time.perf_counter())
+        return arrivals
+
     def of(self, kind: str) -> list[rtvi.RTVIMessage]:
         return [e for e in self.events if e.type == kind]
 
@@ -145,6 +153,24 @@ class EventLog:
             raise AssertionError(
                 f"no {kind!r} #{count} within {timeout} s; events: {self.types()}"
             ) from None
+
+
+@asynccontextmanager
+async def mid_reply(
+    server: FakeRealtimeServer, reply: str, *later: Reply, ask: str, into_s: float
+) -> AsyncIterator[tuple[OpenAIRealtimeTransport, FileMediaManager, EventLog]]:
+    """A session ``into_s`` into a 3 s spoken ``reply`` to ``ask``, streamed in real time as
+    by the service: where every barge-in test starts. ``later`` replies follow it."""
+    server.pace = 1.0
+    server.bot = ScriptedBot([Reply.say(reply, audio=steady_tone(3.0)), *later])
+    media = FileMediaManager(realtime=True)
+    t = transport(server, media)
+    log = EventLog(t)
+    async with t:
+        await t.send_text(ask)
+        await log.wait("bot-started-speaking")
+        await asyncio.sleep(into_s)
+        yield t, media, log
 
 
 # ---------------------------------------------------------------- audio

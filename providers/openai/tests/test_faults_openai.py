@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from rtws_openai import FunctionTool, OpenAIRealtimeTransport
 from rtws_openai.testing import FakeRealtimeServer, Reply, ScriptedBot
+from rtws_openai.testing import events as ev
 
 from providers.openai.tests.support import (
     EventLog,
@@ -28,11 +29,12 @@ from providers.openai.tests.support import (
 )
 from rtws import FileMediaManager, TransportState, rtvi
 from tests.faultproxy import FaultProxy
+from tests.provider_fuzz import FUZZ_SETTINGS, FuzzTally, survives
 from tests.resources import ResourceSnapshot, assert_released
 from tests.test_fuzz import JSON
 
 S = TransportState
-EXAMPLES: dict[str, int] = {}
+TALLY = FuzzTally("openai")
 
 
 def proxied_transport(
@@ -185,10 +187,7 @@ class Fuzzed:
         """A benign error event after the fuzz: its ``error`` event proves all were handled."""
         self.sentinels += 1
         text = f"sentinel {self.sentinels}"
-        await self.server.send_event(
-            {"type": "error", "error": {"type": "invalid_request_error", "code": "sentinel",
-             "message": text, "param": None, "event_id": None}}
-        )  # fmt: skip
+        await self.server.send_event(ev.error(text, code="sentinel"))
         await self.log.wait("error", where=lambda d: text in d["error"])
 
 
@@ -205,7 +204,7 @@ async def fuzzed() -> AsyncIterator[Fuzzed]:
         await session.record_a_conversation()
         yield session
         assert t.state is S.READY and len(server.handshakes) == 1
-        EXAMPLES["malformed"] = t.stats.malformed_messages
+        TALLY.add("malformed", t.stats.malformed_messages)
         await t.disconnect()
         await assert_released(before)
     for event in server.received:  # whatever it was sent, the provider only said valid things
@@ -232,32 +231,20 @@ def mutated_events(draw: st.DrawFn, corpus: list[dict[str, Any]]) -> dict[str, A
     return event
 
 
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FUZZ_SETTINGS
 @given(data=st.data())
 async def test_mutated_server_events_never_break_the_session(
     fuzzed: Fuzzed, data: st.DataObject
 ) -> None:
     events = data.draw(st.lists(mutated_events(fuzzed.corpus), min_size=1, max_size=4))
-    EXAMPLES["examples"] = EXAMPLES.get("examples", 0) + 1
-    EXAMPLES["events"] = EXAMPLES.get("events", 0) + len(events)
-    errors_before = len(fuzzed.log.of("error"))
-    for event in events:
-        await fuzzed.server.send_event(event)
-    await fuzzed.round_trip()
-    assert fuzzed.t.state is S.READY
-    assert not any(e["fatal"] for e in fuzzed.log.data("error")[errors_before:])
+    await survives(fuzzed.t, events, fuzzed.server.send_event, fuzzed.round_trip, TALLY)
     assert all(isinstance(e, rtvi.RTVIMessage) for e in fuzzed.log.events)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def report_counts() -> Iterator[None]:
     yield
-    if EXAMPLES:
-        print("\n[openai fuzz] " + ", ".join(f"{k}={v}" for k, v in sorted(EXAMPLES.items())))
+    TALLY.report()
 
 
 async def test_audio_that_is_not_base64_is_reported_and_never_played() -> None:

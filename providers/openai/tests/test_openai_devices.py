@@ -13,6 +13,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import pytest
 from rtws_openai import OpenAIRealtimeTransport
 from rtws_openai.testing import FakeRealtimeServer, Reply, ScriptedBot
 
-from providers.openai.tests.support import RATE, SPEECH_WAV, EventLog, options
+from providers.openai.tests.support import RATE, SPEECH_WAV, EventLog
 from rtws import sandbox
 from rtws.audio import read_wav, write_wav
 from rtws.media.sounddevice import SoundDeviceMediaManager
@@ -52,23 +53,6 @@ def no_stream_leaks() -> Iterator[None]:
     raise AssertionError("Python threads leaked")
 
 
-@pytest.fixture
-async def device_session(
-    openai_fake: FakeRealtimeServer,
-) -> AsyncIterator[Callable[[], OpenAIRealtimeTransport]]:
-    made: list[OpenAIRealtimeTransport] = []
-
-    def make() -> OpenAIRealtimeTransport:
-        media = SoundDeviceMediaManager(sandbox.SD_MIC, sandbox.SD_SPEAKER)
-        transport = OpenAIRealtimeTransport(options(openai_fake), media)
-        made.append(transport)
-        return transport
-
-    yield make
-    for transport in made:
-        await transport.disconnect()
-
-
 def tone(seconds: float, amplitude: float = 0.3) -> Int16Array:
     t = np.arange(round(seconds * RATE)) / RATE
     return (amplitude * 32767 * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.int16)
@@ -85,13 +69,19 @@ def tone_windows(ear: sandbox.Listener) -> tuple[npt.NDArray[np.bool_], npt.NDAr
     return amplitude > 0.1, times[(np.arange(frames) + 1) * n - 1]
 
 
-async def listening(ear: sandbox.Listener, seconds: float = 0.2) -> None:
-    """Wait until the monitor capture really runs (PulseAudio starts a stream lazily),
-    then forget what it caught so far: a monitor may first deliver older audio."""
-    async with asyncio.timeout(5):
-        while len(ear.audio()) < seconds * ear.rate:
-            await asyncio.sleep(0.01)
-    ear.clear()
+@asynccontextmanager
+async def speaker_monitor() -> AsyncIterator[sandbox.Listener]:
+    """What the virtual speaker plays, captured in process from its monitor.
+
+    Entered once the capture really runs (PulseAudio starts a stream lazily) and
+    emptied of what it caught so far: a monitor may first deliver older audio.
+    """
+    with sandbox.Listener(sandbox.SD_SPEAKER_MONITOR) as ear:
+        async with asyncio.timeout(5):
+            while len(ear.audio()) < 0.2 * ear.rate:
+                await asyncio.sleep(0.01)
+        ear.clear()
+        yield ear
 
 
 async def heard(ear: sandbox.Listener, timeout: float = 5.0) -> float:
@@ -119,11 +109,9 @@ async def test_spoken_wav_on_devices_gives_a_transcript_and_a_reply_on_the_speak
     )
     transport = device_session()
     log = EventLog(transport)
-    stopped_at: list[float] = []
-    log.hooks["user-stopped-speaking"] = lambda _: stopped_at.append(time.perf_counter())
+    stopped_at = log.clock("user-stopped-speaking")
     await transport.connect()
-    with sandbox.Listener(sandbox.SD_SPEAKER_MONITOR) as ear:
-        await listening(ear)
+    async with speaker_monitor() as ear:
         async with asyncio.timeout(10):
             await sandbox.afeed(SPEECH_WAV)
         final = await log.wait("user-transcription", where=lambda d: d["final"], timeout=5)
@@ -157,12 +145,10 @@ async def test_barge_in_on_devices_silences_the_speaker_and_truncates_what_was_h
     write_wav(clip, read_wav(SPEECH_WAV)[0][: RATE // 2], RATE)
     transport = device_session()
     log = EventLog(transport)
-    flushed_at: list[float] = []
     # Emitted right after the flush that cut the bot off (not any earlier speech_started).
-    log.hooks["bot-interrupted"] = lambda _: flushed_at.append(time.perf_counter())
+    flushed_at = log.clock("bot-interrupted")
     await transport.connect()
-    with sandbox.Listener(sandbox.SD_SPEAKER_MONITOR) as ear:
-        await listening(ear)
+    async with speaker_monitor() as ear:
         await transport.send_text("Tell me a story.")
         await heard(ear)
         await asyncio.sleep(0.8)

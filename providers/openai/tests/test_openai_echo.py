@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from rtws_openai import OpenAIRealtimeTransport
 from rtws_openai.testing import FakeRealtimeServer, Reply, ScriptedBot
 from rtws_openai.testing.demo import espeak
 
-from providers.openai.tests.support import RATE, EventLog, options
+from providers.openai.tests.support import RATE, EventLog
 from rtws import rtvi, sandbox
 from rtws.audio import write_wav
 from rtws.media.sounddevice import SoundDeviceMediaManager
@@ -109,24 +109,6 @@ def utterance_wav(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Int16
     return path, audio
 
 
-@pytest.fixture
-async def session(
-    openai_fake: FakeRealtimeServer,
-) -> AsyncIterator[Callable[[], OpenAIRealtimeTransport]]:
-    made: list[OpenAIRealtimeTransport] = []
-
-    def make() -> OpenAIRealtimeTransport:
-        media = SoundDeviceMediaManager(sandbox.SD_MIC, sandbox.SD_SPEAKER)
-        transport = OpenAIRealtimeTransport(options(openai_fake), media)
-        made.append(transport)
-        return transport
-
-    yield make
-    for transport in made:
-        await transport.disconnect()
-    assert SoundDeviceMediaManager.live_stream_count() == 0, "PortAudio streams leaked"
-
-
 async def ask_for_reply(transport: OpenAIRealtimeTransport, log: EventLog) -> float:
     """Make the bot answer (a typed question: the user stays silent); when it began to speak."""
     await transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="The weather?")))
@@ -142,14 +124,14 @@ def report(record_property: RecordProperty, name: str, value: float, unit: str) 
 @pytest.mark.parametrize(("level_db", "delay_ms"), [(-10, 40), (-3, 120)])
 async def test_a_long_reply_to_a_silent_user_never_interrupts_itself(
     openai_fake: FakeRealtimeServer,
-    session: Callable[[], OpenAIRealtimeTransport],
+    device_session: Callable[[], OpenAIRealtimeTransport],
     reply_audio: Int16Array,
     level_db: int,
     delay_ms: int,
     record_property: RecordProperty,
 ) -> None:
     openai_fake.bot = ScriptedBot([Reply.say(REPLY_TEXT, reply_audio)])
-    transport = session()
+    transport = device_session()
     log = EventLog(transport)
     with echo_path(level_db, delay_ms):
         assert len(echo_routes()) == 3  # the direct echo and two reflections
@@ -173,12 +155,12 @@ async def test_a_long_reply_to_a_silent_user_never_interrupts_itself(
 
 async def test_without_cancellation_the_same_echo_interrupts_the_bot(
     openai_fake: FakeRealtimeServer,
-    session: Callable[[], OpenAIRealtimeTransport],
+    device_session: Callable[[], OpenAIRealtimeTransport],
     reply_audio: Int16Array,
 ) -> None:
     """The control: the test bed's echo really is loud enough to be taken for the user."""
     openai_fake.bot = ScriptedBot([Reply.say(REPLY_TEXT, reply_audio)])
-    transport = session()
+    transport = device_session()
     transport.options.echo_cancellation = False
     log = EventLog(transport)
     with echo_path(-10, 40):
@@ -191,7 +173,7 @@ async def test_without_cancellation_the_same_echo_interrupts_the_bot(
 
 async def test_the_user_talking_over_the_reply_interrupts_it_once(
     openai_fake: FakeRealtimeServer,
-    session: Callable[[], OpenAIRealtimeTransport],
+    device_session: Callable[[], OpenAIRealtimeTransport],
     reply_audio: Int16Array,
     utterance_wav: tuple[Path, Int16Array],
     record_property: RecordProperty,
@@ -199,10 +181,9 @@ async def test_the_user_talking_over_the_reply_interrupts_it_once(
     path, utterance = utterance_wav
     bot = ListeningBot([Reply.say(REPLY_TEXT, reply_audio), Reply.say("Sure.")], utterance)
     openai_fake.bot = bot
-    transport = session()
+    transport = device_session()
     log = EventLog(transport)
-    interrupted_at: list[float] = []
-    log.hooks["bot-interrupted"] = lambda _: interrupted_at.append(time.perf_counter())
+    interrupted_at = log.clock("bot-interrupted")
     # Where the speech starts inside the WAV (espeak leads with a little silence).
     lead_in = audible_onset(utterance, RATE)
     with echo_path(-10, 40):
@@ -225,13 +206,13 @@ async def test_the_user_talking_over_the_reply_interrupts_it_once(
 
 async def test_a_speaker_switch_mid_reply_still_never_interrupts_itself(
     openai_fake: FakeRealtimeServer,
-    session: Callable[[], OpenAIRealtimeTransport],
+    device_session: Callable[[], OpenAIRealtimeTransport],
     reply_audio: Int16Array,
     record_property: RecordProperty,
 ) -> None:
     """Switch to the ALSA ``pulse`` device (same sink, so the echo stays) at another rate."""
     openai_fake.bot = ScriptedBot([Reply.say(REPLY_TEXT, reply_audio)])
-    transport = session()
+    transport = device_session()
     log = EventLog(transport)
     media = transport.media
     assert isinstance(media, SoundDeviceMediaManager)

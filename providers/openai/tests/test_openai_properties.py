@@ -21,6 +21,7 @@ from providers.openai.tests.scenarios import (
     conversations,
     play,
 )
+from tests.scenario_outcome import check_quiet_after_disconnect, check_tokens
 
 SETTINGS = settings(
     max_examples=8,
@@ -101,22 +102,6 @@ def check_truncates(outcome: Outcome) -> None:
         received_ms = turn.heard_deltas() * DELTA_MS
         played_ms = outcome.samples_of(k) * 2 // BYTES_PER_MS
         assert event["audio_end_ms"] <= min(received_ms, played_ms), (event, played_ms)
-
-
-def check_tokens(outcome: Outcome) -> None:
-    for data in outcome.data("metrics"):
-        for token in data.get("tokens") or []:
-            value = token["value"]
-            assert value["prompt_tokens"] + value["completion_tokens"] == value["total_tokens"]
-
-
-def check_quiet_after_disconnect(outcome: Outcome) -> None:
-    ends = [
-        i
-        for i, e in enumerate(outcome.events)
-        if e.type == "transport-state-changed" and e.to_dict()["data"]["state"] == "disconnected"
-    ]
-    assert ends and ends[-1] == len(outcome.events) - 1
 
 
 def check_no_cancel_of_a_response_the_server_cancelled(outcome: Outcome) -> None:

@@ -17,12 +17,14 @@ import pytest
 from pydantic import ValidationError
 from rtws_openai import FunctionTool, OpenAIRealtimeTransport
 from rtws_openai.testing import FakeRealtimeServer, Reply, ScriptedBot
+from rtws_openai.testing import events as ev
 
 from providers.openai.tests.support import (
     BLOCK,
     RATE,
     SPEECH_WAV,
     EventLog,
+    mid_reply,
     played_tone_ms,
     speech,
     steady_tone,
@@ -163,28 +165,16 @@ async def test_turn_latency_matches_the_recording() -> None:
 async def test_barge_in_silences_at_once_and_truncates_at_the_played_position(
     openai_fake: FakeRealtimeServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    openai_fake.pace = 1.0  # the reply streams in real time, as from the service
-    openai_fake.bot = ScriptedBot(
-        [Reply.say("Once upon a time, a long story.", audio=steady_tone(3.0))]
-    )
-    media = FileMediaManager(realtime=True)
-    t = transport(openai_fake, media)
-    log = EventLog(t)
-    flushed_at: list[int] = []
-    log.hooks["user-started-speaking"] = lambda _: flushed_at.append(media.output_samples)
-    await t.connect()
-    try:
-        await t.send_text("Tell me a story")
-        await log.wait("bot-started-speaking")
-        await asyncio.sleep(0.5)
+    story = "Once upon a time, a long story."
+    async with mid_reply(openai_fake, story, ask="Tell me a story", into_s=0.5) as (_, media, log):
+        flushed_at: list[int] = []
+        log.hooks["user-started-speaking"] = lambda _: flushed_at.append(media.output_samples)
         media.feed(speech(), RATE)  # the user talks over the bot
         truncate = await openai_fake.wait_received("conversation.item.truncate")
         await log.wait("bot-interrupted")
         after = media.output_samples
         await asyncio.sleep(0.3)  # the speaker keeps ticking: it must stay silent
         output = media.output_audio()
-    finally:
-        await t.disconnect()
 
     (flush,) = flushed_at
     heard_ms = played_tone_ms(output[:flush])
@@ -349,9 +339,8 @@ async def test_invalid_key_error_event_ends_the_session_without_retries(
     await t.connect()
     try:
         await openai_fake.send_event(
-            {"type": "error", "error": {"type": "invalid_request_error", "code": "invalid_api_key",
-             "message": "Incorrect API key provided.", "param": None, "event_id": None}}
-        )  # fmt: skip
+            ev.error("Incorrect API key provided.", code="invalid_api_key")
+        )
         await openai_fake.close(1008, "invalid api key")
         await log.wait("transport-state-changed", where=lambda d: d["state"] == "error")
         await asyncio.sleep(0.2)
@@ -443,10 +432,8 @@ async def test_session_expiry_is_a_planned_reconnect(openai_fake: FakeRealtimeSe
     await t.connect()
     try:
         await openai_fake.send_event(
-            {"type": "error", "error": {"type": "invalid_request_error", "code": "session_expired",
-             "message": "Your session hit the maximum duration of 60 minutes.", "param": None,
-             "event_id": None}}
-        )  # fmt: skip
+            ev.error("Your session hit the maximum duration of 60 minutes.", code="session_expired")
+        )
         await log.wait("reconnected")
     finally:
         await t.disconnect()
@@ -488,22 +475,14 @@ async def test_typed_text_cuts_off_the_bot_and_waits_for_its_cancel(
 ) -> None:
     """Issue 17 item 7: the truncate of the still-streaming reply is accepted, as by the
     service (its reference client sends response.cancel then the truncate)."""
-    openai_fake.pace = 1.0
-    openai_fake.bot = ScriptedBot(
-        [Reply.say("A long answer.", audio=steady_tone(3.0)), Reply.say("Sure.")]
-    )
-    media = FileMediaManager(realtime=True)
-    t = transport(openai_fake, media)
-    log = EventLog(t)
-    await t.connect()
-    try:
-        await t.send_text("Talk to me.")
-        await log.wait("bot-started-speaking")
-        await asyncio.sleep(0.3)
+    sure = Reply.say("Sure.")
+    async with mid_reply(openai_fake, "A long answer.", sure, ask="Talk to me.", into_s=0.3) as (
+        t,
+        _,
+        log,
+    ):
         await t.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Stop, say sure.")))
         await log.wait("bot-output", where=lambda d: d["text"] == "Sure.")
-    finally:
-        await t.disconnect()
     types = received_types(openai_fake)
     cancel, truncate = types.index("response.cancel"), types.index("conversation.item.truncate")
     second = [i for i, kind in enumerate(types) if kind == "response.create"][1]

@@ -29,6 +29,7 @@ from rtws.conversation import events as ev
 from rtws.testing import ProviderHarness
 from rtws.testing.tools import ToolConformance, UntilCancelled
 from rtws.tools import Tool
+from tests.held_call import HeldCall
 from tests.tool_signatures import TOOLS
 
 
@@ -227,23 +228,19 @@ async def test_a_result_from_before_a_reconnect_is_not_sent(
     """A new connection is a new session that does not know the call: the late result is dropped."""
     openai_fake.bot = ScriptedBot([Reply.call("stuck", {}, call_id="old")])
     t = transport(openai_fake)
-    release, entered, finished = threading.Event(), threading.Event(), threading.Event()
+    call = HeldCall()
 
     @t.tool
     def stuck() -> str:
-        entered.set()
-        release.wait(10)
-        finished.set()
-        return "from the old session"
+        return call.hold("from the old session")
 
     log = EventLog(t)
     async with t:
         await ask(t)
-        await asyncio.to_thread(entered.wait, 5)
+        await call.entered()
         await openai_fake.drop()
         await log.wait("reconnected")
-        release.set()
-        await asyncio.to_thread(finished.wait, 5)
+        await call.release()
         await ask(t, "Still there?")  # a wrongly sent result would reach the fake before this
         await log.wait("bot-output")
     assert outputs(openai_fake) == [] and t.tool_runner.dropped == 1

@@ -20,7 +20,7 @@ from rtws_openai import OpenAIRealtimeOptions
 from rtws_openai.testing import FakeRealtimeServer, Reply, ScriptedBot
 from rtws_openai.testing import events as ev
 
-from providers.openai.tests.support import KEY, EventLog, steady_tone, transport
+from providers.openai.tests.support import KEY, EventLog, mid_reply, steady_tone, transport
 from providers.openai.tests.test_fake_server import check_server_event
 from rtws import FileMediaManager, TransportState, rtvi
 
@@ -75,21 +75,11 @@ async def test_server_vad_barge_in_sends_the_truncate_and_no_response_cancel(
 ) -> None:
     """With ``interrupt_response`` the server has cancelled the reply itself when it says
     ``speech_started``: a ``response.cancel`` only earns a ``response_cancel_not_active``."""
-    openai_fake.pace = 1.0
-    openai_fake.bot = ScriptedBot([Reply.say("A long story. " * 5, audio=steady_tone(3.0))])
-    media = FileMediaManager(realtime=True)
-    t = transport(openai_fake, media)
-    log = EventLog(t)
-    await t.connect()
-    try:
-        await t.send_text("Tell me a story")
-        await log.wait("bot-started-speaking")
-        await asyncio.sleep(0.3)
+    story = "A long story. " * 5
+    async with mid_reply(openai_fake, story, ask="Tell me a story", into_s=0.3) as (_, media, _):
         media.feed(np.asarray(speech_like(), dtype=np.int16), 24000)  # the user talks over it
         await openai_fake.wait_received("conversation.item.truncate")
         await asyncio.sleep(0.2)
-    finally:
-        await t.disconnect()
     kinds = [e["type"] for e in openai_fake.received]
     assert "response.cancel" not in kinds[: kinds.index("conversation.item.truncate") + 1]
     codes = [e["error"]["code"] for e in openai_fake.sent if e["type"] == "error"]
