@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import soxr
 from pydantic import SecretStr
-from websockets.asyncio.server import Request, Response, Server, ServerConnection, serve
+from websockets.asyncio.server import Request, Response, ServerConnection
 from websockets.datastructures import Headers
 
 from rtws import AudioChunk, RealTimeWebsocketTransport, TransportOptions, rtvi
 from rtws.errors import ProviderError
+from tests.local_server import LocalServer
 
 
 class EchoOptions(TransportOptions):
@@ -122,43 +123,24 @@ class EchoTransport(RealTimeWebsocketTransport):
             self.emit_error(msg["message"])
 
 
-class EchoServer:
+class EchoServer(LocalServer):
     """The echo protocol's server on 127.0.0.1, with knobs for failure tests."""
 
+    path = "/echo"
+
     def __init__(self, api_key: str | None = None, echo: bool = False) -> None:
+        super().__init__()
         self.api_key = api_key
         self.echo = echo
         self.received: list[dict[str, Any]] = []
         self.audio_in = bytearray()
-        self.connections: list[ServerConnection] = []
-        self.handshakes = 0
         self.reject_status: int | None = None
         self.retry_after: str | None = None
         self.hold_ready = False  # never answer session.start
         self.handshake_delay = 0.0
         self.seqs: list[int] = []  # mic chunk numbers in arrival order, across connections
-        self._server: Server | None = None
-        self._echo_item = 0
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        port = self._server.sockets[0].getsockname()[1]
-        return f"ws://127.0.0.1:{port}/echo"
-
-    async def __aenter__(self) -> EchoServer:
-        self._server = await serve(
-            self._handle, "127.0.0.1", 0, process_request=self._check_request
-        )
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
 
     async def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        self.handshakes += 1
         if self.handshake_delay:
             await asyncio.sleep(self.handshake_delay)
         if self.reject_status is not None:
@@ -212,10 +194,6 @@ class EchoServer:
                 }
             )
         )
-
-    async def send(self, message: dict[str, Any]) -> None:
-        """Send to the newest connection."""
-        await self.connections[-1].send(json.dumps(message))
 
     async def send_audio(
         self, pcm: np.ndarray[Any, np.dtype[np.int16]], item_id: str, piece_ms: int = 40

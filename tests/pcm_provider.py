@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import Request, Response, Server, ServerConnection, serve
+from websockets.asyncio.server import Request, Response, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from rtws import AudioChunk, RealTimeWebsocketTransport, TransportOptions, rtvi
 from rtws.connection import close_error, handshake_error
 from rtws.conversation import events as ev
 from rtws.errors import ConnectionLost
+from tests.local_server import LocalServer
 
 Int16Array = np.ndarray[Any, np.dtype[np.int16]]
 
@@ -73,6 +74,10 @@ class PcmTransport(RealTimeWebsocketTransport):
         await self.open_websocket(self.options.url, {"x-key": key})
         await self.send_json({"type": "setup"})
         await self._ready.wait()
+        self.start_keepalive()
+
+    def start_keepalive(self) -> None:
+        """Ping while the session lasts: the base's keepalive task ends with every session."""
         self.keepalive(self.options.keepalive_s, lambda: self.send_json({"type": "ping"}))
 
     async def disconnect_llm(self) -> None:
@@ -125,7 +130,7 @@ class OwnSocketPcmTransport(PcmTransport):
         self.spawn(self._read(sock), "reader")  # cancelled at every session end
         await self.send_json({"type": "setup"})
         await self._ready.wait()
-        self.keepalive(self.options.keepalive_s, lambda: self.send_json({"type": "ping"}))
+        self.start_keepalive()
 
     async def _read(self, sock: ClientConnection) -> None:
         try:
@@ -159,35 +164,20 @@ class OwnSocketPcmTransport(PcmTransport):
             raise ConnectionLost("pcm-own connection closed") from None
 
 
-class PcmServer:
+class PcmServer(LocalServer):
     """The pcm protocol's server on 127.0.0.1, with the knobs the kit's checks need."""
 
+    path = "/pcm"
+
     def __init__(self, api_key: str = "pcm-key-0123456789") -> None:
+        super().__init__()
         self.api_key = api_key
         self.audio_in = bytearray()
         self.texts: list[str] = []
         self.call_results: list[tuple[str, Any]] = []
         self.pings = 0
-        self.handshakes = 0
-        self.connections: list[ServerConnection] = []
-        self._server: Server | None = None
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/pcm"
-
-    async def __aenter__(self) -> PcmServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._check)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _check(self, conn: ServerConnection, request: Request) -> Response | None:
-        self.handshakes += 1
+    async def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("x-key") != self.api_key:
             return conn.respond(http.HTTPStatus.UNAUTHORIZED, "bad key\n")
         return None
@@ -208,9 +198,6 @@ class PcmServer:
                 self.texts.append(message["text"])
             elif kind == "call_result":
                 self.call_results.append((message["id"], message["result"]))
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.connections[-1].send(json.dumps(message))
 
     async def audio(self, pcm: Int16Array, piece_ms: int = 40) -> None:
         step = 24 * piece_ms

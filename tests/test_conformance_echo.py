@@ -10,32 +10,40 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pytest
 
 from rtws import AudioChunk, MediaManager, rtvi
-from rtws.testing import ProviderConformance, ProviderHarness
+from rtws.testing import (
+    BadCredentialsHarness,
+    LateAudioHarness,
+    ProviderConformance,
+    ProviderHarness,
+    ServerErrorHarness,
+    TypedTextHarness,
+)
 from rtws.testing.signals import Int16Array
 from rtws.testing.suite import ContractChecks
 from tests.conftest import make_options
 from tests.echo_provider import EchoServer, EchoTransport
+from tests.kit_mutants import MutantSuite, SwappableHarness, assert_check_fails
 
 
-class EchoHarness(ProviderHarness):
-    """The echo protocol's fake server, driven the way the kit needs."""
+# --8<-- [start:capabilities]
+class EchoHarness(
+    SwappableHarness[EchoServer, EchoTransport],
+    LateAudioHarness,
+    TypedTextHarness,
+    ServerErrorHarness,
+    BadCredentialsHarness,
+):
+    """The echo protocol's fake server, driven the way the kit needs (it has no function calls)."""
 
     def __init__(self, transport_class: type[EchoTransport] = EchoTransport) -> None:
-        self.server = EchoServer(api_key="sk-test-0123456789")
-        self.transport_class = transport_class
+        super().__init__(EchoServer(api_key="sk-test-0123456789"), transport_class)
         self._replies = 0
-
-    async def start(self) -> None:
-        await self.server.__aenter__()
-
-    async def stop(self) -> None:
-        await self.server.__aexit__(None, None, None)
 
     def make_transport(self, media: MediaManager) -> EchoTransport:
         return self.transport_class(make_options(self.server, connect_timeout=3.0), media)
@@ -70,6 +78,9 @@ class EchoHarness(ProviderHarness):
 class TestEchoConformance(ProviderConformance):
     def make_harness(self) -> ProviderHarness:
         return EchoHarness()
+
+
+# --8<-- [end:capabilities]
 
 
 # ---------------------------------------------------------------- broken providers
@@ -151,18 +162,6 @@ class FreshIdPerChunk(EchoTransport):
         self.play_bot_audio(base64.b64decode(msg["audio"]), f"{msg['item_id']}-{self.chunks}")
 
 
-class _Suite(ProviderConformance):
-    """The kit against one (broken) echo provider, driven by hand rather than collected."""
-
-    timeout: ClassVar[float] = 2.0
-
-    def __init__(self, transport_class: type[EchoTransport]) -> None:
-        self.transport_class = transport_class
-
-    def make_harness(self) -> ProviderHarness:
-        return EchoHarness(self.transport_class)
-
-
 BROKEN = [
     (ReadyTwice, "test_bot_ready_once_per_connect_with_protocol_version"),
     (GarbledMic, "test_mic_audio_reaches_the_server"),
@@ -181,16 +180,7 @@ BROKEN = [
 async def test_kit_fails_a_broken_provider(
     transport_class: type[EchoTransport], check: str
 ) -> None:
-    suite = _Suite(transport_class)
-    async with suite.make_harness() as harness:
-        try:
-            with pytest.raises((AssertionError, pytest.fail.Exception)):
-                await getattr(suite, check)(harness)
-        finally:
-            await suite.close_transports()
-            for task in asyncio.all_tasks():
-                if task.get_name() == "rtws-echo-leak":
-                    task.cancel()
+    await assert_check_fails(lambda: EchoHarness(transport_class), check)
 
 
 class SlowUplink(EchoTransport):
@@ -206,7 +196,9 @@ async def test_the_mic_check_waits_for_the_whole_chirp() -> None:
     connects, so a count of received samples reaches the chirp's length before the chirp
     has all arrived; the check must not judge a chirp still on its way (it did, under load:
     "mic audio arrived altered (correlation 0.014)")."""
-    results = await _Suite(SlowUplink).run("test_mic_audio_reaches_the_server")
+    results = await MutantSuite(lambda: EchoHarness(SlowUplink)).run(
+        "test_mic_audio_reaches_the_server"
+    )
     assert results == {"test_mic_audio_reaches_the_server": "ok"}
 
 
@@ -221,12 +213,14 @@ async def test_run_outside_pytest_reports_each_check() -> None:
     assert list(results) == checks
     # The echo protocol has no function calls: that check says it is skipped, and why.
     skipped = "test_function_call_round_trip_in_the_documented_order"
-    assert results.pop(skipped) == "skipped: the harness does not implement server_call_function"
+    assert results.pop(skipped) == (
+        "skipped: EchoHarness does not inherit rtws.testing.FunctionCallHarness"
+    )
     assert set(results.values()) == {"ok"}
 
 
 async def test_run_outside_pytest_reports_why_a_check_failed() -> None:
-    results = await _Suite(ReadyTwice).run(
+    results = await MutantSuite(lambda: EchoHarness(ReadyTwice)).run(
         "test_bot_ready_once_per_connect_with_protocol_version", "test_mic_audio_reaches_the_server"
     )
     assert results["test_bot_ready_once_per_connect_with_protocol_version"].startswith(

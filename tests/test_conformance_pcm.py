@@ -11,29 +11,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pytest
 
 from rtws import MediaManager, rtvi
 from rtws.errors import AuthenticationError, ConnectionFailed
-from rtws.testing import ProviderConformance, ProviderHarness
+from rtws.testing import (
+    AllCapabilities,
+    ProviderConformance,
+    ProviderHarness,
+)
 from rtws.testing.signals import Int16Array
+from tests.kit_mutants import MutantSuite, SwappableHarness, assert_check_fails
 from tests.pcm_provider import OwnSocketPcmTransport, PcmOptions, PcmServer, PcmTransport
 
 
-class PcmHarness(ProviderHarness):
+class PcmHarness(
+    SwappableHarness[PcmServer, PcmTransport],
+    AllCapabilities,
+):
+    """Every optional action: the pcm protocol has all of them (but no reply ids)."""
+
     def __init__(self, transport_class: type[PcmTransport] = PcmTransport) -> None:
-        self.server = PcmServer()
-        self.transport_class = transport_class
+        super().__init__(PcmServer(), transport_class)
         self._calls = 0
-
-    async def start(self) -> None:
-        await self.server.__aenter__()
-
-    async def stop(self) -> None:
-        await self.server.__aexit__(None, None, None)
 
     def options(self, **kw: Any) -> PcmOptions:
         base: dict[str, Any] = {
@@ -146,12 +149,7 @@ class RetriesARefusedKey(PcmTransport):
 class LeaksItsKeepalive(PcmTransport):
     """Runs its keepalive in a plain asyncio task nobody cancels (and not named rtws-*)."""
 
-    async def connect_llm(self) -> None:
-        self._ready = asyncio.Event()
-        key = self.options.api_key.get_secret_value()
-        await self.open_websocket(self.options.url, {"x-key": key})
-        await self.send_json({"type": "setup"})
-        await self._ready.wait()
+    def start_keepalive(self) -> None:
         self._beat = asyncio.create_task(self._keepalive())
 
     async def _keepalive(self) -> None:
@@ -159,16 +157,6 @@ class LeaksItsKeepalive(PcmTransport):
             await asyncio.sleep(self.options.keepalive_s)
             with contextlib.suppress(ConnectionFailed):
                 await self.send_json({"type": "ping"})
-
-
-class _Suite(ProviderConformance):
-    timeout: ClassVar[float] = 3.0
-
-    def __init__(self, transport_class: type[PcmTransport]) -> None:
-        self.transport_class = transport_class
-
-    def make_harness(self) -> ProviderHarness:
-        return PcmHarness(self.transport_class)
 
 
 #: (broken provider, the kit check that must fail): the mutant table of docs/reference/testing.md.
@@ -189,19 +177,7 @@ MUTANTS = [
 async def test_kit_fails_a_broken_binary_provider(
     transport_class: type[PcmTransport], check: str
 ) -> None:
-    suite = _Suite(transport_class)
-    async with suite.make_harness() as harness:
-        try:
-            with pytest.raises((AssertionError, pytest.fail.Exception)):
-                await getattr(suite, check)(harness)
-            # ... and the same check passes the correct provider on the same server.
-            harness.transport_class = PcmTransport
-            await getattr(suite, check)(harness)
-        finally:
-            await suite.close_transports()
-            for task in asyncio.all_tasks():
-                if task.get_coro().__qualname__.startswith("LeaksItsKeepalive"):  # pyright: ignore[reportOptionalMemberAccess]
-                    task.cancel()
+    await assert_check_fails(lambda: PcmHarness(transport_class), check, then_passes=PcmTransport)
 
 
 async def test_binary_frames_without_a_binary_handler_are_reported_once() -> None:
@@ -213,7 +189,7 @@ async def test_binary_frames_without_a_binary_handler_are_reported_once() -> Non
             self.on_binary_message(None)
 
     async with PcmHarness(NoBinaryHandler) as harness:
-        suite = _Suite(NoBinaryHandler)
+        suite = MutantSuite(lambda: harness)
         transport = suite.new_transport(harness, suite.fast_media())
         errors: list[rtvi.Error] = []
         transport.on("error", errors.append)

@@ -8,15 +8,15 @@ refilling the speaker after a flush, an end-of-audio signal ignored (a short
 reply never plays), a keepalive task never cancelled, a typed message or a
 function result never sent, a server error swallowed, a refused key retried.
 
-Each check needs one optional :class:`~rtws.testing.ProviderHarness` action
-and is skipped, saying so, when the harness lacks it.
+Most of these checks need one optional server action, a capability mixin of
+:mod:`.harness` (:class:`~rtws.testing.LateAudioHarness`, ...); a check whose
+mixin the harness does not inherit is skipped, naming it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 
@@ -25,24 +25,27 @@ from ..errors import AuthenticationError
 from ..media.file import FileMediaManager
 from ..state import TransportState
 from ..transport import RealTimeWebsocketTransport
-from .harness import ProviderHarness
+from .harness import (
+    BadCredentialsHarness,
+    FunctionCallHarness,
+    LateAudioHarness,
+    ProviderHarness,
+    ServerErrorHarness,
+    TypedTextHarness,
+)
 from .probes import EventLog, session_tasks, wait_for
 from .signals import audible_span, dominant_frequency, tone
 from .suite import DEVICE_RATE, ContractChecks
 
 S = TransportState
-T = TypeVar("T")
+Capability = TypeVar("Capability")
 
 
-async def _needs(action: Callable[[], Awaitable[T] | T]) -> T:
-    """Run a harness action, or skip the check when the harness does not offer it."""
-    try:
-        result = action()
-        if isinstance(result, Awaitable):
-            return await cast("Awaitable[T]", result)
-        return result
-    except NotImplementedError as exc:
-        pytest.skip(f"the harness does not implement {exc.args[0] if exc.args else 'it'}")
+def _needs(harness: ProviderHarness, capability: type[Capability]) -> Capability:
+    """``harness`` as the capability mixin a check needs, or skip the check, naming the mixin."""
+    if not isinstance(harness, capability):
+        pytest.skip(f"{type(harness).__name__} does not inherit rtws.testing.{capability.__name__}")
+    return harness
 
 
 class ProviderConformance(ContractChecks):
@@ -85,9 +88,10 @@ class ProviderConformance(ContractChecks):
     async def test_late_audio_of_an_interrupted_reply_is_never_played(
         self, harness: ProviderHarness
     ) -> None:
+        server = _needs(harness, LateAudioHarness)
         transport, media, cut = await self._cut_a_reply_short(harness)
         rate = transport.output_sample_rate
-        await _needs(lambda: harness.server_late_audio(tone(0.5, rate, 660.0)))
+        await server.server_late_audio(tone(0.5, rate, 660.0))
         await asyncio.sleep(0.3)  # time for late audio to reach the speaker, if it wrongly did
         late = media.output_audio()[cut:]
         assert audible_span(late) is None, "audio of the interrupted reply was played"
@@ -100,19 +104,21 @@ class ProviderConformance(ContractChecks):
 
     # ------------------------------------------------------------------ client messages
     async def test_send_text_reaches_the_server(self, harness: ProviderHarness) -> None:
+        server = _needs(harness, TypedTextHarness)
         transport = self.new_transport(harness, self.fast_media())
         await self.connect(transport)
-        before = len(await _needs(harness.received_texts))
+        before = len(server.received_texts())
         text = "rtws conformance: hello"
         await transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content=text)))
         await wait_for(
-            lambda: text in harness.received_texts()[before:], self.timeout, "the typed text"
+            lambda: text in server.received_texts()[before:], self.timeout, "the typed text"
         )
         await transport.disconnect()
 
     async def test_function_call_round_trip_in_the_documented_order(
         self, harness: ProviderHarness
     ) -> None:
+        server = _needs(harness, FunctionCallHarness)
         transport = self.new_transport(harness, self.fast_media())
         log = EventLog(transport)
         answer = {"temperature_c": 21}
@@ -129,8 +135,8 @@ class ProviderConformance(ContractChecks):
 
         transport.on("llm-function-call-in-progress", reply)
         await self.connect(transport)
-        await _needs(lambda: harness.server_call_function("get_weather", {"city": "Oslo"}))
-        await wait_for(harness.function_results, self.timeout, "the function result")
+        await server.server_call_function("get_weather", {"city": "Oslo"})
+        await wait_for(server.function_results, self.timeout, "the function result")
         await transport.disconnect()
         calls = [m for m in log.events if m.type.startswith("llm-function-call")]
         assert [m.type for m in calls] == [
@@ -147,16 +153,17 @@ class ProviderConformance(ContractChecks):
         assert stopped.data.tool_call_id == progress.data.tool_call_id
         assert stopped.data.cancelled is False
         assert stopped.data.result == answer
-        [(call_id, result)] = harness.function_results()
+        [(call_id, result)] = server.function_results()
         assert call_id == progress.data.tool_call_id
         assert result in (answer, _json(answer))
 
     # ------------------------------------------------------------------ errors
     async def test_a_server_error_becomes_an_error_event(self, harness: ProviderHarness) -> None:
+        server = _needs(harness, ServerErrorHarness)
         transport = self.new_transport(harness, self.fast_media())
         log = EventLog(transport)
         await self.connect(transport)
-        await _needs(lambda: harness.server_error("rtws conformance: a refused request"))
+        await server.server_error("rtws conformance: a refused request")
         await wait_for(lambda: log.of_type("error"), self.timeout, "an error event")
         [error] = log.of_type("error")
         assert isinstance(error, rtvi.Error)
@@ -166,9 +173,8 @@ class ProviderConformance(ContractChecks):
         await transport.disconnect()
 
     async def test_refused_credentials_are_not_retried(self, harness: ProviderHarness) -> None:
-        media = self.fast_media()
-        transport = await _needs(lambda: harness.make_transport_with_bad_credentials(media))
-        self._remember(transport)
+        server = _needs(harness, BadCredentialsHarness)
+        transport = self.remember(server.make_transport_with_bad_credentials(self.fast_media()))
         log = EventLog(transport)
         try:
             await self.connect(transport)
@@ -229,11 +235,6 @@ class ProviderConformance(ContractChecks):
             f"{what} to be heard",
         )
         await media.wait_output_idle(timeout=self.timeout)
-
-    def _remember(self, transport: RealTimeWebsocketTransport) -> None:
-        if self._transports is None:
-            self._transports = []
-        self._transports.append(transport)
 
 
 def _json(value: Any) -> str:

@@ -10,21 +10,15 @@ which live in the provider's :class:`~rtws.testing.ProviderHarness`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
-from typing import ClassVar
 
 import pytest
-import pytest_asyncio
 import soxr
 
 from .. import rtvi
 from ..errors import UnsupportedMessage
-from ..media.file import FileMediaManager
 from ..state import TransportState
-from ..transport import RealTimeWebsocketTransport
+from .bench import DEVICE_RATE, ConformanceBench
 from .harness import ProviderHarness
 from .probes import (
     EventLog,
@@ -39,137 +33,14 @@ from .signals import alignment, audible_span, chirp, dominant_frequency, tone
 
 S = TransportState
 
-#: The speaker's device rate in every check: unlike any provider's, so resampling is exercised.
-DEVICE_RATE = 48000
 
-
-class ContractChecks(ABC):
+class ContractChecks(ConformanceBench):
     """The contract half of :class:`~rtws.testing.ProviderConformance` (see :mod:`.kit`).
 
     Inherit ``ProviderConformance`` as ``class TestMyProviderConformance(ProviderConformance)``
     and implement :meth:`make_harness`; pytest then runs every ``test_*`` check against
-    your provider.
-
-    Class attributes tune the checks: :attr:`timeout` bounds every wait,
-    :attr:`block_ms` is the virtual sound card's block (the unit of "within
-    one block").
+    your provider (the fixtures and tuning knobs are :class:`~.bench.ConformanceBench`'s).
     """
-
-    #: Upper bound (seconds) of every wait; a check that needs longer has found a hang.
-    timeout: ClassVar[float] = 10.0
-    #: Block size of the file "sound card"; a flush must silence it within one block.
-    block_ms: ClassVar[float] = 20.0
-    _transports: list[RealTimeWebsocketTransport] | None = None
-
-    @abstractmethod
-    def make_harness(self) -> ProviderHarness:
-        """Return a new (not yet started) harness for your provider's fake server."""
-
-    @pytest_asyncio.fixture
-    async def harness(self) -> AsyncIterator[ProviderHarness]:
-        async with self.make_harness() as harness:
-            try:
-                yield harness
-            finally:
-                await self.close_transports()
-
-    def new_transport(
-        self, harness: ProviderHarness, media: FileMediaManager
-    ) -> RealTimeWebsocketTransport:
-        """``harness.make_transport(media)``, remembered so a failed check still tears it down."""
-        transport = harness.make_transport(media)
-        if self._transports is None:
-            self._transports = []
-        self._transports.append(transport)
-        return transport
-
-    async def close_transports(self) -> None:
-        """Disconnect every transport a check made (a no-op for those it disconnected itself)."""
-        transports, self._transports = self._transports or [], None
-        for transport in transports:
-            await transport.disconnect()
-
-    async def run(self, *names: str) -> dict[str, str]:
-        """Run checks outside pytest (a notebook, a script, a REPL).
-
-        Runs ``names`` (default: every ``test_*`` check, in definition order),
-        each against a fresh harness, and returns check name → ``"ok"`` or
-        the reason it failed.
-        """
-        if not names:
-            found: dict[str, None] = {}
-            for cls in reversed(type(self).__mro__):
-                found.update(dict.fromkeys(n for n in vars(cls) if n.startswith("test_")))
-            names = tuple(found)
-        results: dict[str, str] = {}
-        for name in names:
-            check = getattr(self, name)
-            async with self.make_harness() as harness:
-                try:
-                    await check(harness)
-                    results[name] = "ok"
-                except pytest.skip.Exception as exc:
-                    results[name] = f"skipped: {exc.msg}"
-                except (Exception, pytest.fail.Exception) as exc:
-                    results[name] = f"{type(exc).__name__}: {exc}"
-                finally:
-                    await self.close_transports()
-        return results
-
-    # ------------------------------------------------------------------ helpers
-    def fast_media(self) -> FileMediaManager:
-        """A silent mic (fed later) and a speaker that plays as fast as audio arrives."""
-        return FileMediaManager(
-            None,
-            input_rate=DEVICE_RATE,
-            output_rate=DEVICE_RATE,
-            realtime=False,
-            block_ms=self.block_ms,
-            tail_silence_ms=0,
-        )
-
-    def realtime_media(self) -> FileMediaManager:
-        """A speaker on the wall clock, so "what was heard" means what a person would hear."""
-        return FileMediaManager(
-            None,
-            input_rate=DEVICE_RATE,
-            output_rate=DEVICE_RATE,
-            realtime=True,
-            block_ms=self.block_ms,
-        )
-
-    def expected_states(self, transport: RealTimeWebsocketTransport, *, init: bool) -> list[str]:
-        states = ["initializing", "initialized"] if init else []
-        if transport.wants_authentication():
-            states += ["authenticating", "authenticated"]
-        return [*states, "connecting", "connected", "ready", "disconnecting", "disconnected"]
-
-    async def connect(self, transport: RealTimeWebsocketTransport) -> None:
-        async with asyncio.timeout(self.timeout):
-            await transport.connect()
-
-    async def speak_into_mic(
-        self, harness: ProviderHarness, media: FileMediaManager, seconds: float = 0.6
-    ) -> int:
-        """Feed a chirp to the running mic and wait until the server received about as
-        many samples (all but the last partial chunk and the resampler's delay).
-
-        Returns the length of :meth:`ProviderHarness.received_audio` before the feed: the
-        chirp follows, possibly behind audio the mic captured while the session connected.
-        """
-        fmt = media.format
-        assert fmt is not None, "speak_into_mic() needs a connected transport"
-        before = len(harness.received_audio())
-        media.feed(chirp(seconds, DEVICE_RATE))
-        # All of it but the last partial chunk and the resampler's delay.
-        chunk = int(fmt.chunk_ms * fmt.input_sample_rate / 1000)
-        expected = int(seconds * fmt.input_sample_rate) - 2 * chunk
-        await wait_for(
-            lambda: len(harness.received_audio()) - before >= expected,
-            self.timeout,
-            "the server to receive the mic audio",
-        )
-        return before
 
     # ------------------------------------------------------------------ states and events
     async def test_states_connect_then_disconnect(self, harness: ProviderHarness) -> None:

@@ -19,27 +19,27 @@ import numpy as np
 from rtws_deepgram import DeepgramVoiceAgentTransport
 from rtws_deepgram.testing import FakeDeepgramAgent, FunctionCall, Reply, options_for
 
-from rtws import MediaManager, rtvi
-from rtws.testing import ProviderHarness
+from rtws import MediaManager
+from rtws.testing import (
+    AllCapabilities,
+    ProviderHarness,
+    TypedTurnHarness,
+)
 from rtws.testing.signals import Int16Array
 from rtws.testing.tools import ToolCallingHarness, ToolConformance
 
 
-class DeepgramHarness(ProviderHarness, ToolCallingHarness):
+class DeepgramHarness(
+    TypedTurnHarness[FakeDeepgramAgent],
+    AllCapabilities,
+    ToolCallingHarness,
+):
     def __init__(self) -> None:
-        self.server = FakeDeepgramAgent(pace=0.0)
+        super().__init__(FakeDeepgramAgent(pace=0.0))
         self.server.hear_speech = False  # only the harness decides when the user speaks
-        self.transport: DeepgramVoiceAgentTransport | None = None
-
-    async def start(self) -> None:
-        await self.server.__aenter__()
-
-    async def stop(self) -> None:
-        await self.server.__aexit__(None, None, None)
 
     def make_transport(self, media: MediaManager) -> DeepgramVoiceAgentTransport:
-        self.transport = DeepgramVoiceAgentTransport(options_for(self.server), media)
-        return self.transport
+        return self.session(DeepgramVoiceAgentTransport(options_for(self.server), media))
 
     async def server_say(self, pcm: Int16Array) -> None:
         await self.server.say("Conformance.", audio=pcm)
@@ -50,7 +50,6 @@ class DeepgramHarness(ProviderHarness, ToolCallingHarness):
     def received_audio(self) -> Int16Array:
         return np.frombuffer(self.server.received_audio(), dtype=np.int16)
 
-    # ---- the kit's optional actions
     async def server_late_audio(self, pcm: Int16Array) -> None:
         await self.server.push_audio(pcm.tobytes())  # no ids on Deepgram's wire
 
@@ -62,11 +61,8 @@ class DeepgramHarness(ProviderHarness, ToolCallingHarness):
         ]
 
     async def server_call_function(self, name: str, arguments: dict[str, Any]) -> None:
-        assert self.transport is not None
         self.server.script(Reply(text="Done: {results}", calls=[FunctionCall(name, arguments)]))
-        await self.transport.send_message(
-            rtvi.SendText(data=rtvi.SendTextData(content="Please call it."))
-        )
+        await self.type_turn("Please call it.")
 
     def function_results(self) -> list[tuple[str, Any]]:
         return [

@@ -10,7 +10,8 @@ Late audio: Gemini's barge-in is the server's ``interrupted``, after which the
 protocol sends nothing more of that reply, so the harness has no late audio to
 send (``test_audio_after_a_barge_in_is_never_played`` covers a client-side cut).
 Gemini reports errors by closing the connection, so there is no non-fatal
-server error to send either: both checks are skipped, and say why.
+server error to send either: the harness is neither a ``LateAudioHarness`` nor
+a ``ServerErrorHarness``, and the kit skips both checks, saying so.
 """
 
 from __future__ import annotations
@@ -20,27 +21,31 @@ from typing import Any
 from rtws_gemini import GeminiLiveTransport, ManualActivity
 from rtws_gemini.testing import FakeGeminiServer, Reply, ToolCall, options_for
 
-from rtws import MediaManager, rtvi
-from rtws.testing import ProviderHarness
+from rtws import MediaManager
+from rtws.testing import (
+    BadCredentialsHarness,
+    FunctionCallHarness,
+    ProviderHarness,
+    TypedTextHarness,
+    TypedTurnHarness,
+)
 from rtws.testing.signals import Int16Array
 from rtws.testing.tools import ToolCallingHarness, ToolConformance
 
 
-class GeminiHarness(ProviderHarness, ToolCallingHarness):
+class GeminiHarness(
+    TypedTurnHarness[FakeGeminiServer],
+    TypedTextHarness,
+    FunctionCallHarness,
+    BadCredentialsHarness,
+    ToolCallingHarness,
+):
     def __init__(self) -> None:
-        self.server = FakeGeminiServer(playback_wait=0.0)
-        self.transport: GeminiLiveTransport | None = None
-
-    async def start(self) -> None:
-        await self.server.__aenter__()
-
-    async def stop(self) -> None:
-        await self.server.__aexit__(None, None, None)
+        super().__init__(FakeGeminiServer(playback_wait=0.0))
 
     def make_transport(self, media: MediaManager) -> GeminiLiveTransport:
         options = options_for(self.server, activity_detection=ManualActivity())
-        self.transport = GeminiLiveTransport(options, media)
-        return self.transport
+        return self.session(GeminiLiveTransport(options, media))
 
     def _turns_completed(self) -> int:
         return sum(
@@ -51,12 +56,9 @@ class GeminiHarness(ProviderHarness, ToolCallingHarness):
         )
 
     async def server_say(self, pcm: Int16Array) -> None:
-        assert self.transport is not None
         done = self._turns_completed()
         self.server.script(Reply(text="Conformance.", audio=pcm))
-        await self.transport.send_message(
-            rtvi.SendText(data=rtvi.SendTextData(content="Please say it."))
-        )
+        await self.type_turn("Please say it.")
         await self.server.wait_for(lambda: self._turns_completed() > done)
 
     async def server_interrupt(self) -> None:
@@ -76,11 +78,8 @@ class GeminiHarness(ProviderHarness, ToolCallingHarness):
         ]
 
     async def server_call_function(self, name: str, arguments: dict[str, Any]) -> None:
-        assert self.transport is not None
         self.server.script(Reply(text="Done: {results}", tool_calls=[ToolCall(name, arguments)]))
-        await self.transport.send_message(
-            rtvi.SendText(data=rtvi.SendTextData(content="Please call it."))
-        )
+        await self.type_turn("Please call it.")
 
     def function_results(self) -> list[tuple[str, Any]]:
         return [
@@ -95,9 +94,8 @@ class GeminiHarness(ProviderHarness, ToolCallingHarness):
         return GeminiLiveTransport(options, media)
 
     async def server_call_tool(self, name: str, arguments: dict[str, Any]) -> None:
-        assert self.transport is not None
         self.server.script(Reply(text="Done.", tool_calls=[ToolCall(name, arguments)]))
-        await self.transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Call.")))
+        await self.type_turn("Call.")
         await self.server.wait_for(lambda: any("toolCall" in m for m in self.server.latest.sent))
 
     def tool_results(self) -> list[Any]:

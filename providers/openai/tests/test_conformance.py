@@ -17,41 +17,42 @@ from pydantic import SecretStr
 from rtws_openai import OpenAIRealtimeOptions, OpenAIRealtimeTransport
 from rtws_openai.testing import DEFAULT_API_KEY, FakeRealtimeServer, Reply, ScriptedBot
 
-from rtws import MediaManager, rtvi
-from rtws.testing import ProviderHarness
+from rtws import MediaManager
+from rtws.testing import (
+    AllCapabilities,
+    ProviderHarness,
+    TypedTurnHarness,
+)
 from rtws.testing.signals import Int16Array
 from rtws.testing.tools import ToolCallingHarness, ToolConformance
 
 
-class OpenAIHarness(ProviderHarness, ToolCallingHarness):
+class OpenAIHarness(
+    TypedTurnHarness[FakeRealtimeServer],
+    AllCapabilities,
+    ToolCallingHarness,
+):
+    """Every optional action: the OpenAI wire has ids, typed turns, calls and soft errors."""
+
     def __init__(self) -> None:
         self.bot = ScriptedBot()
-        self.server = FakeRealtimeServer(bot=self.bot)
-        self.transport: OpenAIRealtimeTransport | None = None
+        super().__init__(FakeRealtimeServer(bot=self.bot))
 
-    async def start(self) -> None:
-        await self.server.start()
-
-    async def stop(self) -> None:
-        await self.server.stop()
-
-    def make_transport(self, media: MediaManager) -> OpenAIRealtimeTransport:
-        options = OpenAIRealtimeOptions(
+    def _options(self, api_key: str) -> OpenAIRealtimeOptions:
+        return OpenAIRealtimeOptions(
             base_url=self.server.base_url,
-            api_key=SecretStr(DEFAULT_API_KEY),
+            api_key=SecretStr(api_key),
             turn_detection=None,
             connect_timeout=5.0,
         )
-        self.transport = OpenAIRealtimeTransport(options, media)
-        return self.transport
+
+    def make_transport(self, media: MediaManager) -> OpenAIRealtimeTransport:
+        return self.session(OpenAIRealtimeTransport(self._options(DEFAULT_API_KEY), media))
 
     async def server_say(self, pcm: Int16Array) -> None:
-        assert self.transport is not None
         done = len([e for e in self.server.sent if e["type"] == "response.done"])
         self.bot.add(Reply.say("Conformance.", audio=pcm))
-        await self.transport.send_message(
-            rtvi.SendText(data=rtvi.SendTextData(content="Please say it."))
-        )
+        await self.type_turn("Please say it.")
         await self.server.wait_sent("response.done", count=done + 1)
 
     async def server_interrupt(self) -> None:
@@ -86,11 +87,8 @@ class OpenAIHarness(ProviderHarness, ToolCallingHarness):
         ]
 
     async def server_call_function(self, name: str, arguments: dict[str, Any]) -> None:
-        assert self.transport is not None
         self.bot.add(Reply.call(name, arguments), Reply.say("Done."))
-        await self.transport.send_message(
-            rtvi.SendText(data=rtvi.SendTextData(content="Please call it."))
-        )
+        await self.type_turn("Please call it.")
 
     def function_results(self) -> list[tuple[str, Any]]:
         return [
@@ -107,19 +105,12 @@ class OpenAIHarness(ProviderHarness, ToolCallingHarness):
         )
 
     def make_transport_with_bad_credentials(self, media: MediaManager) -> OpenAIRealtimeTransport:
-        options = OpenAIRealtimeOptions(
-            base_url=self.server.base_url,
-            api_key=SecretStr("sk-wrong-0123456789abcdef"),
-            turn_detection=None,
-            connect_timeout=5.0,
-        )
-        return OpenAIRealtimeTransport(options, media)
+        return OpenAIRealtimeTransport(self._options("sk-wrong-0123456789abcdef"), media)
 
     async def server_call_tool(self, name: str, arguments: dict[str, Any]) -> None:
-        assert self.transport is not None
         calls = len([e for e in self.server.sent if e["type"].endswith("arguments.done")])
         self.bot.add(Reply.call(name, arguments), Reply.say("Done."))
-        await self.transport.send_message(rtvi.SendText(data=rtvi.SendTextData(content="Call.")))
+        await self.type_turn("Call.")
         await self.server.wait_sent("response.function_call_arguments.done", count=calls + 1)
 
     def tool_results(self) -> list[Any]:
