@@ -1,8 +1,9 @@
 """What every fake server's ``python -m ...testing`` entry point shares.
 
 The fakes differ in what they say and how they answer, not in how they are
-started from a shell: the same address, pacing and key options, and Ctrl-C as
-the ordinary way to stop (no traceback for it).
+started from a shell: the same address, pacing and key options, a few lines
+saying where the fake listens, and Ctrl-C as the ordinary way to stop (no
+traceback for it).
 """
 
 from __future__ import annotations
@@ -11,8 +12,19 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
+
+from .fakeserver import FakeServer
+
+
+def server_parser(
+    prog: str, description: str, *, port: int, api_key: str
+) -> argparse.ArgumentParser:
+    """A fake's command line with the options every fake has (:func:`add_server_arguments`)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_server_arguments(parser, port=port, api_key=api_key)
+    return parser
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, *, port: int, api_key: str) -> None:
@@ -31,3 +43,16 @@ def run_until_interrupted(serve: Coroutine[Any, Any, None]) -> None:
     logging.basicConfig(level=logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve)
+
+
+async def serve_until_stopped(
+    server: FakeServer[Any, Any], describe: Callable[[], Iterable[str]]
+) -> None:
+    """Run ``server`` until cancelled (Ctrl-C), first printing ``describe()``'s lines.
+
+    ``describe`` is called once the server listens, so it can name the port.
+    """
+    async with server:
+        for line in describe():
+            print(line, flush=True)
+        await asyncio.Event().wait()

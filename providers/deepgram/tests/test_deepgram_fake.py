@@ -134,6 +134,23 @@ async def test_key_as_subprotocols_and_bearer_token(server: FakeDeepgramAgent) -
     assert DEFAULT_API_KEY not in json.dumps([c.headers for c in server.connections])
 
 
+async def test_reject_refuses_the_next_handshakes_with_deepgrams_error_body(
+    server: FakeDeepgramAgent,
+) -> None:
+    server.reject(503, times=2)
+    for _ in range(2):
+        with pytest.raises(InvalidStatus) as caught:
+            await connect(server.url, additional_headers=AUTH)
+        assert caught.value.response.status_code == 503
+        body = json.loads(caught.value.response.body or b"{}")
+        assert body["err_code"] == "REFUSED" and body["err_msg"] == "Service Unavailable"
+    async with connect(server.url, additional_headers=AUTH) as ws:
+        await Client(ws).next("Welcome")
+    assert server.refusals == [503, 503]
+    assert [h.status for h in server.handshakes] == [503, 503, 101]
+    assert DEFAULT_API_KEY not in json.dumps([h.headers for h in server.handshakes])
+
+
 # ------------------------------------------------------------------ settings
 async def test_welcome_then_settings_applied(server: FakeDeepgramAgent) -> None:
     client = await open_client(server)

@@ -295,6 +295,27 @@ async def test_unknown_path_is_an_http_404() -> None:
         assert info.value.response.status_code == 404
 
 
+async def test_refused_handshakes_are_googles_json_errors_and_records_never_hold_the_key() -> None:
+    async with FakeGeminiServer(KEY) as server:
+        server.reject(503, times=1)
+        with pytest.raises(InvalidStatus) as info:
+            await open_raw(server)
+        response = info.value.response
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/json"
+        error = json.loads(response.body)["error"]
+        assert error["code"] == 503 and error["status"] == "UNAVAILABLE"
+        ws = await open_raw(server)  # only once
+        await ws.send(json.dumps(SETUP))
+        assert "setupComplete" in await recv_json(ws)  # the check saw the real key
+        await ws.close()
+        await server.wait_for(lambda: server.live_connections == 0)
+    assert [h.status for h in server.handshakes] == [503, 101]
+    assert server.latest.closed_by == "client" and server.latest.close_code == 1000
+    recorded = json.dumps([server.latest.headers, *(h.headers for h in server.handshakes)])
+    assert KEY not in recorded and "x-goog-api-key" in recorded
+
+
 @pytest.mark.parametrize(
     ("message", "reason"),
     [

@@ -8,19 +8,19 @@ Point any Voice Agent client at the printed URL (rtws: ``rtws talk deepgram
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from rtws.testing.entry import add_server_arguments, run_until_interrupted
+from rtws.testing.entry import run_until_interrupted, serve_until_stopped, server_parser
 
 from .server import DEFAULT_API_KEY, FakeDeepgramAgent
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m rtws_deepgram.testing",
-        description="Local fake of the Deepgram Voice Agent API v1.",
+    parser = server_parser(
+        "python -m rtws_deepgram.testing",
+        "Local fake of the Deepgram Voice Agent API v1.",
+        port=8766,
+        api_key=DEFAULT_API_KEY,
     )
-    add_server_arguments(parser, port=8766, api_key=DEFAULT_API_KEY)
     parser.add_argument("--idle-timeout", type=float, default=10.0, help="CLIENT_MESSAGE_TIMEOUT")
     parser.add_argument("--tone", action="store_true", help="answer with a tone, not espeak-ng")
     return parser.parse_args(argv)
@@ -35,16 +35,16 @@ async def serve(args: argparse.Namespace) -> None:
         idle_timeout=args.idle_timeout,
         real_voice=not args.tone,
     )
-    async with server:
-        print(f"fake Deepgram Voice Agent: {server.url}", flush=True)
-        print(f"api key: {'any' if args.no_auth else args.api_key}", flush=True)
-        voice = server.voice
-        print(
+    voice = server.voice
+    await serve_until_stopped(
+        server,
+        lambda: [
+            f"fake Deepgram Voice Agent: {server.url}",
+            f"api key: {'any' if args.no_auth else args.api_key}",
             f"speech: {'espeak-ng' if voice.speaks else 'a tone'}; "
             f"recognition: {'pocketsphinx' if voice.hears else 'off'}. Ctrl-C to stop.",
-            flush=True,
-        )
-        await asyncio.Event().wait()
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

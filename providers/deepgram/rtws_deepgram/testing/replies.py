@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from rtws.testing.records import ConnectionRecord as BaseRecord
 
 Int16Array = npt.NDArray[np.int16]
 _call_ids = itertools.count(1)
@@ -56,15 +58,11 @@ def default_reply(heard: str) -> Reply:
 
 
 @dataclass
-class ConnectionRecord:
+class ConnectionRecord(BaseRecord):
     """Everything one connection did, for tests to inspect (credentials masked)."""
 
-    index: int
-    path: str
-    headers: dict[str, str]
     subprotocol: str | None = None
     received: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
-    sent: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
     #: Every binary frame the client sent, in order (mic PCM16 at ``input_rate``).
     audio_in: bytearray = field(default_factory=bytearray)
     #: Every binary frame the fake sent (agent PCM16 at ``output_rate``).
@@ -73,9 +71,6 @@ class ConnectionRecord:
     output_rate: int = 0
     settings: dict[str, Any] | None = None
     keepalives: int = 0
-    close_code: int | None = None
-    close_reason: str = ""
-    closed_by: Literal["server", "client", "drop"] | None = None
 
     def of_type(self, kind: str, *, sent: bool = True) -> list[dict[str, Any]]:
         """The JSON messages of ``kind`` the fake sent (or, ``sent=False``, received)."""

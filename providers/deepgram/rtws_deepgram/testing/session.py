@@ -18,16 +18,16 @@ real network. Every ``Error`` is fatal: it is sent, then the socket closes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
-from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+
+from rtws.testing.served import ServedConnection
 
 from .replies import ConnectionRecord, FunctionCall, Int16Array, Reply
 from .schema import SessionConfig, SettingsError, parse_settings
@@ -37,13 +37,14 @@ if TYPE_CHECKING:
     from .server import FakeDeepgramAgent
 
 
-class Session:
+class Session(ServedConnection[ConnectionRecord]):
+    """One connection's protocol: JSON messages and binary PCM, in the documented order."""
+
     def __init__(
         self, server: FakeDeepgramAgent, ws: ServerConnection, record: ConnectionRecord
     ) -> None:
+        super().__init__(ws, record, server.notify)
         self.server = server
-        self.ws = ws
-        self.record = record
         self.config: SessionConfig | None = None
         self.vad: EnergyVAD | None = None
         self.turn_audio = bytearray()
@@ -55,7 +56,6 @@ class Session:
         self.answered = asyncio.Event()
         self.last_heard = time.monotonic()
         self.turn_ended_at = time.monotonic()
-        self.tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ sending
     async def send(self, message: dict[str, Any]) -> None:
@@ -72,27 +72,6 @@ class Session:
         await self.send({"type": "Error", "description": description, "code": code})
         await self.close(1000, description)
 
-    async def close(self, code: int, reason: str) -> None:
-        reason = reason.encode()[:123].decode("utf-8", "ignore")  # a close reason's limit
-        if self.record.closed_by is None:
-            self.record.close_code, self.record.close_reason = code, reason
-            self.record.closed_by = "server"
-        await self.ws.close(code, reason)
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(self._guard(coro))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    @staticmethod
-    async def _guard(coro: Coroutine[Any, Any, None]) -> None:
-        with contextlib.suppress(ConnectionClosed):  # the client left mid-reply: not an error
-            await coro
-
-    def stop(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-
     # ------------------------------------------------------------------ the connection
     async def run(self) -> None:
         self.spawn(self.watch_idle())
@@ -107,6 +86,8 @@ class Session:
                     await self.on_text(frame)
         except ConnectionClosed:
             pass
+        finally:
+            self.ended()
 
     async def watch_idle(self) -> None:
         """``CLIENT_MESSAGE_TIMEOUT`` when neither audio nor any message came for too long."""

@@ -10,9 +10,9 @@ serve TLS with ``--certfile``/``--keyfile`` and give the SDK
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import ssl
+
+from rtws.testing.entry import run_until_interrupted, serve_until_stopped
 
 from .server import FakeGeminiServer
 
@@ -36,9 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--certfile", default=None, help="PEM certificate: serve wss://")
     parser.add_argument("--keyfile", default=None, help="PEM private key of --certfile")
-    args = parser.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
+    run_until_interrupted(_serve(parser.parse_args(argv)))
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -55,9 +53,9 @@ async def _serve(args: argparse.Namespace) -> None:
         max_connection_s=args.max_connection_s,
         ssl=context,
     )
-    async with server:
-        print(f"fake Gemini Live listening on {server.url} (api key {args.api_key!r})", flush=True)
-        await asyncio.Event().wait()
+    await serve_until_stopped(
+        server, lambda: [f"fake Gemini Live listening on {server.url} (api key {args.api_key!r})"]
+    )
 
 
 if __name__ == "__main__":

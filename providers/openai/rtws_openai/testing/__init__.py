@@ -22,8 +22,8 @@ from .bots import (
     stand_in_speech,
 )
 from .demo import DemoBot
+from .pacing import Streaming
 from .records import ConnectionRecord, Truncation
-from .response import Streaming
 from .server import DEFAULT_API_KEY, FakeRealtimeServer, Handshake, mask_secret
 from .vad import EnergyVAD
 

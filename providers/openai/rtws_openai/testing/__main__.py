@@ -7,20 +7,20 @@ Point any OpenAI Realtime client at the printed URL (for rtws:
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from rtws.testing.entry import add_server_arguments, run_until_interrupted
+from rtws.testing.entry import run_until_interrupted, serve_until_stopped, server_parser
 
 from .demo import DemoBot
 from .server import DEFAULT_API_KEY, FakeRealtimeServer, mask_secret
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m rtws_openai.testing",
-        description="Local fake of the OpenAI Realtime GA API, answered by an offline demo bot.",
+    parser = server_parser(
+        "python -m rtws_openai.testing",
+        "Local fake of the OpenAI Realtime GA API, answered by an offline demo bot.",
+        port=8765,
+        api_key=DEFAULT_API_KEY,
     )
-    add_server_arguments(parser, port=8765, api_key=DEFAULT_API_KEY)
     parser.add_argument("--piece-ms", type=int, default=40, help="audio per output delta (ms)")
     parser.add_argument("--no-asr", action="store_true", help="do not transcribe (pocketsphinx)")
     parser.add_argument("--no-tts", action="store_true", help="do not speak with espeak-ng")
@@ -37,22 +37,23 @@ async def serve(args: argparse.Namespace) -> None:
         pace=args.pace,
         piece_ms=args.piece_ms,
     )
-    async with server:
-        print(f"fake OpenAI Realtime server: {server.url}", flush=True)
-        if args.no_auth:
-            print("api key: any", flush=True)
-        elif args.api_key == DEFAULT_API_KEY:
-            print(f"api key: {DEFAULT_API_KEY}", flush=True)
-        else:
-            print(
-                f"api key: the one given with --api-key ({mask_secret(args.api_key)})", flush=True
-            )
-        print(
+    await serve_until_stopped(
+        server,
+        lambda: [
+            f"fake OpenAI Realtime server: {server.url}",
+            _key_line(args),
             f"speech recognition: {bot.recognizer or 'off'}; "
             f"speech: {'espeak-ng' if bot.tts else 'echo of your voice'}. Ctrl-C to stop.",
-            flush=True,
-        )
-        await asyncio.Event().wait()
+        ],
+    )
+
+
+def _key_line(args: argparse.Namespace) -> str:
+    if args.no_auth:
+        return "api key: any"
+    if args.api_key == DEFAULT_API_KEY:
+        return f"api key: {DEFAULT_API_KEY}"
+    return f"api key: the one given with --api-key ({mask_secret(args.api_key)})"
 
 
 def main(argv: list[str] | None = None) -> None:

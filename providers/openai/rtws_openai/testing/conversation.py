@@ -12,7 +12,15 @@ import asyncio
 import base64
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .bots import FunctionOutput, Turn
+from .images import decode_image_url
+
+if TYPE_CHECKING:
+    from .response import ResponseOptions
 
 Json = dict[str, Any]
 BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
@@ -86,3 +94,44 @@ class Conversation:
             if entry.item.get("type") == "function_call" and entry.item.get("call_id") == call_id:
                 return str(entry.item["name"])
         return None
+
+    async def turn(self, index: int, entries: list[Entry], options: ResponseOptions) -> Turn:
+        """What the bot is given of ``entries``: the user's words, audio and pictures, and
+        the function outputs (a transcription still running is waited for)."""
+        audio: list[bytes] = []
+        transcripts: list[str] = []
+        texts: list[str] = []
+        outputs: list[FunctionOutput] = []
+        images: list[tuple[str, bytes]] = []
+        for entry in entries:
+            item = entry.item
+            if item["type"] == "function_call_output":
+                name = self.call_name(item["call_id"])
+                outputs.append(FunctionOutput(item["call_id"], item["output"], name))
+                continue
+            if item["type"] != "message" or item["role"] != "user":
+                continue
+            if entry.audio:
+                audio.append(bytes(entry.audio))
+                said = await entry.transcript if entry.transcript is not None else None
+                said = said or item["content"][0].get("transcript")
+                if said:
+                    transcripts.append(said)
+            texts += [c["text"] for c in item["content"] if c["type"] == "input_text"]
+            images += [
+                decode_image_url(c["image_url"])
+                for c in item["content"]
+                if c["type"] == "input_image"
+            ]
+        pcm = np.frombuffer(b"".join(audio), dtype="<i2").astype(np.int16)
+        return Turn(
+            index=index,
+            audio=pcm,
+            transcript=" ".join(transcripts) if transcripts else None,
+            text="\n".join(texts) if texts else None,
+            function_outputs=tuple(outputs),
+            instructions=options.instructions,
+            output_modalities=options.output_modalities,
+            tools=options.tools,
+            images=tuple(images),
+        )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rtws.testing.records import ConnectionRecord as BaseRecord
+
 Json = dict[str, Any]
 
 
@@ -20,22 +22,20 @@ class Truncation:
 
 
 @dataclass(eq=False)
-class ConnectionRecord:
-    """What happened on one connection, for tests (credentials in ``headers`` are masked)."""
+class ConnectionRecord(BaseRecord):
+    """What happened on one connection, for tests (credentials in ``headers`` are masked).
 
-    index: int
-    path: str
-    model: str
-    headers: dict[str, str]
+    ``closed`` turns True once the socket is closed, with ``close_code`` as the
+    client saw it (1006 when no close frame came).
+    """
+
+    model: str = ""
     session: Json = field(default_factory=dict[str, Any])
     received: list[Json] = field(default_factory=list[Json])
-    sent: list[Json] = field(default_factory=list[Json])
     audio_in: bytearray = field(default_factory=bytearray)
     #: pictures from ``input_image`` content parts: (mime type, image bytes), in order.
     images: list[tuple[str, bytes]] = field(default_factory=list[tuple[str, bytes]])
     truncations: list[Truncation] = field(default_factory=list[Truncation])
-    close_code: int | None = None
-    close_reason: str | None = None
     closed: bool = False
 
     def sent_types(self) -> list[str]:

@@ -4,43 +4,32 @@ Audio goes out in ``piece_ms`` deltas with the transcript spread over them,
 paced at ``pace`` x real time, so a client can barge in mid-reply. A cancel
 (``response.cancel`` or speech detected) is honoured at the next delta: the
 open item is closed as ``incomplete`` and ``response.done`` says
-``cancelled`` with the reason, as the service does.
+``cancelled`` with the reason, as the service does. The clock and the
+cancel are :mod:`.pacing`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import math
 import re
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 from websockets.exceptions import ConnectionClosed
 
 from . import events
 from .bots import Bot, FunctionCall, Reply, Turn, stand_in_speech
 from .conversation import BYTES_PER_MS, Conversation, Entry
-from .wild import Wild
+from .pacing import Pacer, Streaming
 
 Json = dict[str, Any]
-T = TypeVar("T")
 CancelReason = Literal["turn_detected", "client_cancelled"]
 log = logging.getLogger("rtws_openai.testing")
-
-
-@dataclass
-class Streaming:
-    """How fast responses stream: ``pace`` 0 = as fast as possible, 1.0 = real time."""
-
-    pace: float = 0.0
-    piece_ms: int = 40
-    latency: float = 0.0  # seconds between response.created and the first output
-    wild: Wild | None = None  # the service's disorder (see .wild); None = the tidy order
 
 
 @dataclass(frozen=True)
@@ -67,7 +56,7 @@ class Host(Protocol):
 
     async def drop(self) -> None: ...
 
-    async def close_socket(self, code: int, reason: str) -> None: ...
+    async def close(self, code: int, reason: str) -> None: ...
 
 
 class _Stop(Exception):
@@ -98,32 +87,26 @@ class ResponseRun:
         self.finished = asyncio.Event()
         self.status: str = "in_progress"
         self._turn = turn
-        self._cancel = asyncio.Event()
-        self._sleeper: asyncio.Future[None] | None = None  # what _sleep waits on
+        self.pacer = Pacer(host.streaming)
         self.cancel_reason: CancelReason | None = None
         self._output: list[Json] = []
         self._deltas = 0
         self._reply: Reply | None = None
-        self._clock: float | None = None
         self._in_tokens = (0, 0)
         self._out_text_chars = 0
         self._out_audio_ms = 0.0
-        self._in_flight = 0  # wild: deltas still sent after a cancel (already produced)
 
     # ------------------------------------------------------------- control
     def cancel(self, reason: CancelReason) -> None:
         if self.cancel_reason is None:
             self.cancel_reason = reason
             wild = self.host.streaming.wild
-            if wild is not None and reason == "turn_detected":
-                self._in_flight = wild.deltas_in_flight()
-            self._cancel.set()
-            if self._sleeper is not None:
-                _wake(self._sleeper)
+            speech = wild is not None and reason == "turn_detected"
+            self.pacer.cancel(wild.deltas_in_flight() if wild is not None and speech else 0)
 
     @property
     def cancelled(self) -> bool:
-        return self._cancel.is_set()
+        return self.pacer.cancelled
 
     async def run(self) -> None:
         try:
@@ -139,7 +122,7 @@ class ResponseRun:
         wild = self.host.streaming.wild
         if wild is None or wild.chance(0.5):  # optional: the service does not always send it
             await self._send(events.rate_limits_updated(remaining_tokens=398_000))
-        turn = await self._until_cancelled(self._turn())
+        turn = await self.pacer.until_cancelled(self._turn())
         if turn is None:
             return await self._finish()
         self._in_tokens = (
@@ -147,14 +130,14 @@ class ResponseRun:
             round(turn.audio_seconds * 10),
         )
         try:
-            reply = await self._until_cancelled(self.bot.respond(turn))
+            reply = await self.pacer.until_cancelled(self.bot.respond(turn))
         except Exception as exc:  # a broken bot must not hang the client
             log.exception("fake realtime bot failed")
             reply = Reply.fail(f"The bot failed: {type(exc).__name__}: {exc}")
         if reply is None:
             return await self._finish()
         self._reply = reply
-        if self.host.streaming.latency and not await self._sleep(self.host.streaming.latency):
+        if self.host.streaming.latency and not await self.pacer.sleep(self.host.streaming.latency):
             return await self._finish()
         if reply.error is not None:
             spec = reply.error
@@ -271,7 +254,7 @@ class ResponseRun:
             if upto > spoken:
                 await self._send(events.transcript_delta(where, "".join(words[spoken:upto])))
                 spoken = upto
-            if not await self._pace(len(piece) / BYTES_PER_MS / 1000):
+            if not await self.pacer.pace(len(piece) / BYTES_PER_MS / 1000):
                 break
         if not pieces and words and await self._delta(events.transcript_delta(where, reply.text)):
             spoken = len(words)
@@ -292,7 +275,7 @@ class ResponseRun:
             if not await self._delta(events.text_delta(where, delta)):
                 break
             sent += delta
-            if not await self._pace(self.host.streaming.piece_ms / 1000):
+            if not await self.pacer.pace(self.host.streaming.piece_ms / 1000):
                 break
         final = text if sent == text else sent.rstrip()
         self._out_text_chars += len(final)
@@ -312,7 +295,7 @@ class ResponseRun:
             if not await self._delta(events.arguments_delta(where, call_id, chunk)):
                 break
             sent += chunk
-            if not await self._pace(0.0):
+            if not await self.pacer.pace(0.0):
                 break
         complete = sent == call.arguments
         if complete:
@@ -332,10 +315,8 @@ class ResponseRun:
 
         Wild: a few deltas already produced still go out after a cancel by speech.
         """
-        if self.cancelled:
-            if self._in_flight <= 0:
-                return False
-            self._in_flight -= 1
+        if not self.pacer.may_send():
+            return False
         reply = self._reply
         if reply is not None and (reply.drop_after is not None or reply.close_after is not None):
             await self._checkpoint()
@@ -352,56 +333,8 @@ class ResponseRun:
             await self.host.drop()
             raise _Stop
         if reply.close_after is not None and self._deltas >= reply.close_after:
-            await self.host.close_socket(reply.close_code, reply.close_reason)
+            await self.host.close(reply.close_code, reply.close_reason)
             raise _Stop
-
-    async def _pace(self, seconds: float) -> bool:
-        """Wait until ``seconds`` more of output is due; False if cancelled meanwhile."""
-        loop = asyncio.get_running_loop()
-        pace = self.host.streaming.pace
-        wild = self.host.streaming.wild
-        if wild is not None and self._in_flight <= 0:
-            await wild.pause()
-        if self._clock is None:
-            self._clock = loop.time()
-        self._clock += seconds * pace
-        return await self._sleep(max(0.0, self._clock - loop.time()))
-
-    async def _sleep(self, seconds: float) -> bool:
-        """Sleep unless cancelled meanwhile; False if cancelled.
-
-        A future woken by a timer or by :meth:`cancel`: ``wait_for`` on the
-        cancel event would start a task per audio delta, a fleet's worth of
-        them every 40 ms.
-        """
-        if seconds <= 0 or self.cancelled:
-            await asyncio.sleep(0)
-            return not self.cancelled or self._in_flight > 0
-        loop = asyncio.get_running_loop()
-        self._sleeper = waiter = loop.create_future()
-        timer = loop.call_later(seconds, _wake, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._sleeper = None
-        return not self.cancelled
-
-    async def _until_cancelled(self, work: Awaitable[T]) -> T | None:
-        """``work``'s result, or None if the response is cancelled first (work is abandoned)."""
-        task: asyncio.Future[T] = asyncio.ensure_future(_as_coroutine(work))
-        waiter = asyncio.ensure_future(self._cancel.wait())
-        try:
-            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                return task.result()
-            return None
-        finally:
-            for pending in (task, waiter):
-                if not pending.done():
-                    pending.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await pending
 
 
 #: Each reply's audio cut into deltas, raw and base64, for as long as the reply lives.
@@ -423,12 +356,3 @@ def _audio_pieces(reply: Reply, piece_ms: int) -> tuple[list[bytes], list[str]]:
     encoded = [base64.b64encode(piece).decode() for piece in pieces]
     _PIECES[reply] = (piece_ms, pieces, encoded)
     return pieces, encoded
-
-
-async def _as_coroutine(work: Awaitable[T]) -> T:
-    return await work
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)

@@ -11,6 +11,7 @@ normalises it (integers given for decimals stay numbers).
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, cast
 
@@ -72,6 +73,18 @@ def quote_values(values: Collection[object]) -> str:
     if len(quoted) <= 2:
         return " and ".join(quoted)
     return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+
+
+def base64_audio(value: str, param: str) -> bytes:
+    """Audio as the service decodes it: strict base64, or ``invalid_value`` naming ``param``."""
+    try:
+        return binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(
+            f"Invalid '{param}': expected base64-encoded PCM16 audio.",
+            code="invalid_value",
+            param=param,
+        ) from None
 
 
 def invalid_value(path: str, value: object, supported: Collection[object]) -> InvalidRequest:

@@ -12,119 +12,40 @@ speaks the protocol (:mod:`.connection`) and is recorded for tests.
 
 from __future__ import annotations
 
-import asyncio
-import http
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from rtws.testing.fakeserver import FakeServer, Rejection, authorization, json_response, phrase
+from rtws.testing.records import Handshake, mask_secret, masked_headers
 from rtws.websocket import StreamingServerConnection
 
 from . import events
 from .bots import Bot, ScriptedBot
 from .connection import FakeConnection
+from .pacing import Streaming
 from .records import ConnectionRecord, Truncation
-from .response import Streaming
 from .wild import Wild
+
+__all__ = ["DEFAULT_API_KEY", "FakeRealtimeServer", "Handshake", "mask_secret", "masked_headers"]
 
 Json = dict[str, Any]
 T = TypeVar("T")
 
 DEFAULT_API_KEY = "sk-fake-rtws-0123456789abcdef"
-SECRET_HEADERS = ("authorization", "api-key")
 
 
-def mask_secret(secret: str) -> str:
-    """As OpenAI shows a key back: a few characters at each end, never the whole."""
-    if len(secret) <= 10:
-        return "*" * len(secret)
-    return secret[:3] + "*" * (len(secret) - 7) + secret[-4:]
-
-
-def masked_headers(headers: Headers) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in headers.raw_items():
-        key = name.lower()
-        if key == "authorization":
-            scheme, _, secret = value.partition(" ")
-            value = f"{scheme} {mask_secret(secret)}"
-        elif key == "api-key":
-            value = mask_secret(value)
-        out[key] = value
-    return out
-
-
-@dataclass(frozen=True)
-class Handshake:
-    """One opening handshake: 101 when accepted, else the refusal's status."""
-
-    path: str
-    status: int
-    headers: dict[str, str]
-
-
-@dataclass
-class _Rejection:
-    status: int
-    retry_after: str | None
-    remaining: int | None  # None = until accept()
-    message: str | None
-
-
-def _error_body(message: str, type: str, code: str | None, param: str | None = None) -> bytes:
+def _error_body(message: str, type: str, code: str | None, param: str | None = None) -> str:
     error = {"message": message, "type": type, "param": param, "code": code}
-    return (json.dumps({"error": error}, indent=2) + "\n").encode()
+    return json.dumps({"error": error}, indent=2) + "\n"
 
 
-def _refusal_body(status: int, message: str | None) -> bytes:
-    if status == 429:
-        return _error_body(
-            message
-            or "Rate limit reached for requests per min (RPM): Limit 100, Used 100, Requested 1. "
-            "Please try again in 600ms.",
-            "requests",
-            "rate_limit_exceeded",
-        )
-    if status >= 500:
-        return _error_body(
-            message or "The server had an error while processing your request. Sorry about that!",
-            "server_error",
-            None,
-        )
-    return _error_body(message or _phrase(status), "invalid_request_error", None)
-
-
-class _Signal:
-    """Wakes every waiter whenever something was recorded."""
-
-    def __init__(self) -> None:
-        self._waiters: set[asyncio.Future[None]] = set()
-
-    def fire(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
-
-    async def wait_until(self, probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
-        try:
-            async with asyncio.timeout(timeout_s):
-                while (found := probe()) is None:
-                    waiter = asyncio.get_running_loop().create_future()
-                    self._waiters.add(waiter)
-                    await waiter
-                return found
-        except TimeoutError:
-            raise TimeoutError(f"fake realtime server: no {what} within {timeout_s} s") from None
-
-
-class FakeRealtimeServer:
+class FakeRealtimeServer(FakeServer[ConnectionRecord, FakeConnection]):
     """A local OpenAI Realtime (GA) server. ``api_key=None`` accepts any (or no) key.
 
     ``wild`` makes it behave as the service does in the wild (:mod:`.wild`):
@@ -145,8 +66,16 @@ class FakeRealtimeServer:
         wild: Wild | int | bool | None = None,
         session_lifetime_s: float = 3600.0,
     ) -> None:
-        self.host = host
-        self.requested_port = port
+        super().__init__(
+            host=host,
+            port=port,
+            max_size=16 * 2**20,
+            open_timeout=None,
+            ping_interval=None,
+            # A fleet of sessions is 85 frames a second each: the fake reads and
+            # writes them without websockets' generic per-message paths, as rtws does.
+            create_connection=StreamingServerConnection,
+        )
         self.bot: Bot = bot if bot is not None else ScriptedBot()
         self.streaming = Streaming(
             pace=pace, piece_ms=piece_ms, latency=latency, wild=Wild.coerce(wild)
@@ -155,30 +84,12 @@ class FakeRealtimeServer:
         self.session_lifetime_s = session_lifetime_s
         self._keys: set[str] = set() if api_key is None else {api_key}
         self._check_keys = api_key is not None
-        # Knobs for failure tests.
-        self.handshake_delay = 0.0
-        self.hang_handshake = False  # accept TCP, never answer the HTTP upgrade
         self.silent = False  # accept the websocket, never say anything
-        self._rejection: _Rejection | None = None
-        # Records.
-        self.handshakes: list[Handshake] = []
-        self.connections: list[ConnectionRecord] = []
-        self._live: dict[int, FakeConnection] = {}
-        self._signal = _Signal()
-        self._server: Server | None = None
-        self._release = asyncio.Event()
-
-    # ================================================================ lifecycle
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the fake server is not started")
-        return int(self._server.sockets[0].getsockname()[1])
 
     @property
     def base_url(self) -> str:
         """For ``AsyncOpenAI(websocket_base_url=...)``."""
-        return f"ws://{self.host}:{self.port}/v1"
+        return f"{self.origin}/v1"
 
     @property
     def http_base_url(self) -> str:
@@ -188,35 +99,6 @@ class FakeRealtimeServer:
     @property
     def url(self) -> str:
         return f"{self.base_url}/realtime"
-
-    async def start(self) -> FakeRealtimeServer:
-        self._release = asyncio.Event()
-        self._server = await serve(
-            self._handle,
-            self.host,
-            self.requested_port,
-            process_request=self._check_request,
-            max_size=16 * 2**20,
-            open_timeout=None,
-            ping_interval=None,
-            # A fleet of sessions is 85 frames a second each: the fake reads and
-            # writes them without websockets' generic per-message paths, as rtws does.
-            create_connection=StreamingServerConnection,
-        )
-        return self
-
-    async def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> FakeRealtimeServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # ================================================================ knobs
     def reject(
@@ -229,10 +111,7 @@ class FakeRealtimeServer:
     ) -> None:
         """Refuse the next ``times`` handshakes (all, until :meth:`accept`, when None)."""
         retry = None if retry_after is None else str(retry_after)
-        self._rejection = _Rejection(status, retry, times, message)
-
-    def accept(self) -> None:
-        self._rejection = None
+        self._rejection = Rejection(status, times, retry, message)
 
     def allow_key(self, key: str) -> None:
         """Also accept ``key`` (e.g. an ``ek_...`` client secret a test minted)."""
@@ -251,18 +130,11 @@ class FakeRealtimeServer:
         self.streaming.pace = value
 
     # ================================================================ actions
-    def _target(self, connection: int | None) -> FakeConnection:
-        if connection is None:
-            if not self._live:
-                raise RuntimeError("no open connection")
-            return self._live[max(self._live)]
-        return self._live[connection]
-
     async def send_event(self, event: Json, connection: int | None = None) -> Json:
         """Send any event as is (an ``event_id`` is added when missing); returns what was sent."""
         event = {**event}
         event.setdefault("event_id", events.new_id("event"))
-        await self._target(connection).send(event)
+        await self._pick(connection).send(event)
         return event
 
     async def rate_limit_error(self, connection: int | None = None) -> Json:
@@ -276,15 +148,6 @@ class FakeRealtimeServer:
             ),
             connection,
         )
-
-    async def drop(self, connection: int | None = None) -> None:
-        """Abort the TCP connection: the client sees no close frame (code 1006)."""
-        await self._target(connection).drop()
-
-    async def close(
-        self, code: int = 1000, reason: str = "", connection: int | None = None
-    ) -> None:
-        await self._target(connection).close_socket(code, reason)
 
     # ================================================================ records
     @property
@@ -306,8 +169,8 @@ class FakeRealtimeServer:
     async def wait_until(
         self, probe: Callable[[], T | None], timeout_s: float = 5.0, what: str = "match"
     ) -> T:
-        """The first non-None ``probe()``, re-checked whenever anything is recorded."""
-        return await self._signal.wait_until(probe, timeout_s, what)
+        """The first truthy ``probe()``, re-checked whenever anything is recorded."""
+        return await self.signal.wait_until(probe, timeout_s, what)
 
     async def wait_received(self, type: str, count: int = 1, timeout_s: float = 5.0) -> Json:
         """The ``count``-th client event of ``type`` (waiting for it)."""
@@ -340,35 +203,14 @@ class FakeRealtimeServer:
         return await self.wait_until(probe, timeout_s, "closed connection")
 
     # ================================================================ handshake
-    async def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        if self.handshake_delay:
-            await asyncio.sleep(self.handshake_delay)
-        if self.hang_handshake:
-            await self._release.wait()  # until the server stops; then a polite refusal
-            return _json_response(503, _refusal_body(503, "The server is shutting down."))
-        response = self._refusal(request)
-        status = 101 if response is None else response.status_code
-        self.handshakes.append(Handshake(request.path, status, masked_headers(request.headers)))
-        self._signal.fire()
-        return response
-
-    def _refusal(self, request: Request) -> Response | None:
-        rejection = self._rejection
-        if rejection is not None:
-            if rejection.remaining is not None:
-                rejection.remaining -= 1
-                if rejection.remaining <= 0:
-                    self._rejection = None
-            headers = {"retry-after": rejection.retry_after} if rejection.retry_after else {}
-            body = _refusal_body(rejection.status, rejection.message)
-            return _json_response(rejection.status, body, headers)
+    def check_request(self, request: Request) -> Response | None:
         parts = urlsplit(request.path)
         if not parts.path.rstrip("/").endswith("/realtime"):
             body = _error_body(f"Invalid URL (GET {parts.path})", "invalid_request_error", None)
-            return _json_response(404, body)
+            return json_response(404, body)
         key = _credential(request.headers)
         if self._check_keys and key is None:
-            return _json_response(
+            return json_response(
                 401,
                 _error_body(
                     "You didn't provide an API key. You need to provide your API key in an "
@@ -378,7 +220,7 @@ class FakeRealtimeServer:
                 ),
             )
         if self._check_keys and key not in self._keys:
-            return _json_response(
+            return json_response(
                 401,
                 _error_body(
                     f"Incorrect API key provided: {mask_secret(key or '')}. You can find your "
@@ -388,7 +230,7 @@ class FakeRealtimeServer:
                 ),
             )
         if request.headers.get("openai-beta", "").startswith("realtime"):
-            return _json_response(
+            return json_response(
                 400,
                 _error_body(
                     "The Realtime API beta shape is disabled: remove the 'OpenAI-Beta: "
@@ -398,7 +240,7 @@ class FakeRealtimeServer:
                 ),
             )
         if _model(request.path) is None:
-            return _json_response(
+            return json_response(
                 400,
                 _error_body(
                     "Missing required parameter: 'model'.",
@@ -409,32 +251,47 @@ class FakeRealtimeServer:
             )
         return None
 
-    async def _handle(self, ws: ServerConnection) -> None:
+    def refusal(self, status: int, message: str | None = None) -> Response:
+        if status == 429:
+            body = _error_body(
+                message
+                or "Rate limit reached for requests per min (RPM): Limit 100, Used 100, "
+                "Requested 1. Please try again in 600ms.",
+                "requests",
+                "rate_limit_exceeded",
+            )
+        elif status >= 500:
+            body = _error_body(
+                message
+                or "The server had an error while processing your request. Sorry about that!",
+                "server_error",
+                None,
+            )
+        else:
+            body = _error_body(message or phrase(status), "invalid_request_error", None)
+        return json_response(status, body)
+
+    def open_connection(
+        self, ws: ServerConnection, index: int
+    ) -> tuple[ConnectionRecord, FakeConnection]:
         request = ws.request
         assert request is not None
         record = ConnectionRecord(
-            index=len(self.connections),
+            index=index,
             path=request.path,
             model=_model(request.path) or "",
             headers=masked_headers(request.headers),
         )
-        self.connections.append(record)
         connection = FakeConnection(
             cast(StreamingServerConnection, ws),
             record,
             self.bot,
             self.streaming,
-            self._signal.fire,
+            self.notify,
             silent=self.silent,
             lifetime_s=self.session_lifetime_s,
         )
-        self._live[record.index] = connection
-        self._signal.fire()
-        try:
-            await connection.serve()
-        finally:
-            self._live.pop(record.index, None)
-            self._signal.fire()
+        return record, connection
 
 
 def _nth(items: list[T], count: int) -> T | None:
@@ -442,11 +299,8 @@ def _nth(items: list[T], count: int) -> T | None:
 
 
 def _credential(headers: Headers) -> str | None:
-    auth = headers.get("authorization")
-    if auth is not None:
-        scheme, _, token = auth.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
-    return headers.get("api-key")
+    key = authorization(headers, "bearer")
+    return key if key is not None else headers.get("api-key")
 
 
 def _model(path: str) -> str | None:
@@ -455,17 +309,3 @@ def _model(path: str) -> str | None:
         if query.get(name):
             return query[name][0]
     return None
-
-
-def _json_response(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
-    reason = _phrase(status)
-    all_headers = Headers({"Content-Type": "application/json", **(headers or {})})
-    all_headers["Content-Length"] = str(len(body))
-    return Response(status, reason, all_headers, body)
-
-
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
