@@ -109,27 +109,21 @@ def cancel(response_id: str | None) -> Event:
     return event
 
 
-def user_text(text: str) -> Event:
+def message(role: str, content: Event) -> Event:
+    """A ``message`` item with one content part, added to the conversation."""
     return {
         "type": "conversation.item.create",
-        "item": {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": text}],
-        },
+        "item": {"type": "message", "role": role, "content": [content]},
     }
+
+
+def user_text(text: str) -> Event:
+    return message("user", {"type": "input_text", "text": text})
 
 
 def assistant_text(text: str) -> Event:
     """A reply from an earlier session, replayed as text to restore context after a reconnect."""
-    return {
-        "type": "conversation.item.create",
-        "item": {
-            "type": "message",
-            "role": "assistant",
-            "content": [{"type": "output_text", "text": text}],
-        },
-    }
+    return message("assistant", {"type": "output_text", "text": text})
 
 
 def function_output(call_id: str, result: Any) -> Event:
