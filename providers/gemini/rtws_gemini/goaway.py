@@ -38,10 +38,6 @@ class GoAway:
         self._requested = False
         self._voice_at = float("-inf")
 
-    @property
-    def pending(self) -> bool:
-        return self.deadline is not None
-
     def heard(self, samples: npt.NDArray[np.int16]) -> None:
         """One mic chunk: remember when the user last spoke (and move if they paused)."""
         if _voiced(samples):

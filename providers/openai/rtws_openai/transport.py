@@ -10,12 +10,11 @@ session's bookkeeping in :mod:`.turns`.
 from __future__ import annotations
 
 import asyncio
-import binascii
 from typing import Any
 
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
 from rtws.conversation import events as ev
-from rtws.errors import DeviceError, ProtocolError, RTWSError
+from rtws.errors import DeviceError, RTWSError
 from rtws.redact import get_logger, register_secret
 from rtws.video import VideoFrame
 
@@ -295,9 +294,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             self.feed(call)
 
     def _on_audio_delta(self, event: dict[str, Any]) -> None:
-        pcm = binascii.a2b_base64(event["delta"], strict_mode=True)  # validates, in C
-        if len(pcm) % 2:
-            raise ProtocolError("OpenAI sent audio that is not whole PCM16 samples")
+        pcm = wire.audio_pcm(event["delta"])
         item_id: str = event["item_id"]
         response_id = event.get("response_id")
         self.book.audio_received(item_id, response_id, event.get("content_index") or 0, len(pcm))
