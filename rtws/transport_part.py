@@ -5,7 +5,7 @@
 :class:`~rtws.devices.DeviceControls` (the device pass-throughs) — so each
 audience reads one page. Each part calls a few things only the whole
 transport defines (its media manager, its state, its sessions); they are
-declared here so the parts agree on them. Nothing here exists at run time.
+declared here so the parts agree on them. Declarations only: nothing here runs.
 """
 
 from __future__ import annotations
