@@ -11,33 +11,20 @@ from typing import TYPE_CHECKING
 
 from . import rtvi
 from .errors import InvalidStateError, RTWSError, UnsupportedMessage
-from .media.base import AudioDevice, MediaManager
+from .media.base import AudioDevice
 from .redact import redact
 from .state import TransportState
-
-if TYPE_CHECKING:
-    from .rtvi import RTVIMessage
-    from .session import Sessions
+from .transport_part import TransportPart
 
 S = TransportState
 
 
-class DeviceControls:
+class DeviceControls(TransportPart):
     """Enumerate, select, switch and mute devices (the media manager does the work)."""
 
     _devices_initialized: bool
-    _sessions: Sessions
-    provider_name: str
 
     if TYPE_CHECKING:
-
-        @property
-        def media(self) -> MediaManager: ...
-
-        @property
-        def state(self) -> TransportState: ...
-
-        def emit(self, message: RTVIMessage) -> None: ...
 
         @property
         def supports_video(self) -> bool: ...

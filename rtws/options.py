@@ -7,11 +7,22 @@ wrong value fails at construction with the field's name in the message.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self, cast
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    model_validator,
+)
 
+from .cleartext import cleartext_problem
 from .redact import redact, register_secret
 from .tools.declare import Tool
 
@@ -210,3 +221,38 @@ WebSocketURL = Annotated[str, AfterValidator(_check_websocket_url)]
 def secret_value(secret: SecretStr | None) -> str | None:
     """Reveal a secret at the one place it must go on the wire."""
     return secret.get_secret_value() if secret is not None else None
+
+
+def env_secret(*names: str) -> SecretStr | None:
+    """The first of these environment variables that is set (and not empty), as a secret.
+
+    For an API key's ``default_factory``, so a key comes from the environment
+    rather than from code, and is masked from the moment it is read.
+    """
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return SecretStr(value)
+    return None
+
+
+def refuse_cleartext(url: str, name: str, info: ValidationInfo) -> None:
+    """Refuse a credential URL in cleartext unless the options set ``allow_cleartext``.
+
+    For a provider's field validators (see :mod:`rtws.cleartext`): the error
+    names the field and shows the URL, never the whole input (which holds the key).
+    ``allow_cleartext`` must be declared before the URL fields, so it is in ``info.data``.
+    """
+    if not info.data.get("allow_cleartext", False):
+        problem = cleartext_problem(url, name)
+        if problem is not None:
+            raise ValueError(problem)
+
+
+def only_set(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a payload whose option is set (not None), in their order.
+
+    Providers send only what the user configured, so the server's own defaults
+    apply to the rest (and a new server default reaches users without a release).
+    """
+    return {name: value for name, value in fields.items() if value is not None}

@@ -12,41 +12,38 @@ A provider may also hand typed events to :meth:`ProviderAPI.feed`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import rtvi
-from .audio import OverflowReport, PlaybackMark
+from .audio import PlaybackMark
 from .connection import WebSocketConnection
 from .conversation import Conversation, events, metrics
 from .dispatch import BinaryHandler, Dispatcher, LLMHandler, TransportStats
-from .errors import ConnectionFailed, ProtocolError, ProviderError, RTWSError
+from .errors import ConnectionFailed, ProtocolError, RTWSError
 from .events import EventBus
 from .latency import TurnLatency
 from .media.base import MediaManager
 from .monitor import SessionMonitor
 from .redact import get_logger, redact
+from .transport_output import NO_MARK
+from .transport_output import TransportOutput as TransportOutput  # its home before the split
+from .transport_part import TransportPart
 
 if TYPE_CHECKING:
     from .options import TransportOptions
-    from .session import Sessions
-    from .state import TransportState
 
 log = get_logger("rtws.provider")
 
-_NO_MARK = PlaybackMark(None, 0, 0, 0)
 
-
-class ProviderAPI:
+class ProviderAPI(TransportPart):
     """The provider helpers (see the module docstring)."""
 
-    provider_name: str
     options: TransportOptions
     stats: TransportStats
     conversation: Conversation
     _bus: EventBus
     _dispatcher: Dispatcher
-    _sessions: Sessions
     _monitor: SessionMonitor
     _media: MediaManager | None
     _ws: WebSocketConnection | None
@@ -56,12 +53,6 @@ class ProviderAPI:
     turn_latency: TurnLatency
 
     if TYPE_CHECKING:
-
-        @property
-        def media(self) -> MediaManager: ...
-
-        @property
-        def state(self) -> TransportState: ...
 
         @property
         def model_name(self) -> str | None: ...
@@ -119,6 +110,16 @@ class ProviderAPI:
     def on_llm_message(self, message_type: str, handler: LLMHandler) -> None:
         """Register the handler for one provider message type (the dispatch table)."""
         self._dispatcher.register(message_type, handler)
+
+    def on_llm_messages(self, table: Mapping[str, LLMHandler]) -> None:
+        """Register a whole dispatch table: ``{message type: handler}``."""
+        for message_type, handler in table.items():
+            self._dispatcher.register(message_type, handler)
+
+    def ignore_llm_messages(self, message_types: Iterable[str]) -> None:
+        """Known messages with nothing to translate: not counted or reported as unknown."""
+        for message_type in message_types:
+            self._dispatcher.register(message_type, _nothing_to_translate)
 
     def on_binary_message(self, handler: BinaryHandler | None) -> None:
         """Binary frames go to ``handler(data: bytes)`` as they are, never JSON-decoded.
@@ -242,7 +243,7 @@ class ProviderAPI:
 
     def media_mark(self) -> PlaybackMark:
         """What of the bot's audio was heard so far, without stopping it."""
-        return self.media.mark() if self.media.is_running else _NO_MARK
+        return self.media.mark() if self.media.is_running else NO_MARK
 
     def bot_started_speaking(self) -> None:
         self.conversation.bot_started()
@@ -332,76 +333,5 @@ class ProviderAPI:
         self._sessions.planned(reason)
 
 
-class TransportOutput:
-    """The conversation core's :class:`~rtws.conversation.Output`, wired to a transport."""
-
-    def __init__(self, api: ProviderAPI) -> None:
-        self._api = api
-        self._bus = api._bus  # pyright: ignore[reportPrivateUsage]
-        self._overflow: OverflowReport | None = None  # see _overflowed
-        self._last_item: str | None = None  # the audio item played last (turn latency)
-
-    def emit(self, message: rtvi.RTVIMessage) -> None:
-        self._bus.emit(message)
-
-    def wants(self, event_type: str) -> bool:
-        return self._bus.has_listeners(event_type)
-
-    def play(self, pcm: bytes, item_id: str) -> bool:
-        media = self._api._media  # pyright: ignore[reportPrivateUsage]
-        if media is None or not media.is_running:
-            return False
-        stats = media.stats
-        dropped_before = stats.dropped_bot_audio_ms
-        media.play(pcm, item_id)
-        if stats.dropped_bot_audio_ms != dropped_before:  # the playout buffer is full
-            self._overflowed(stats.dropped_bot_audio_ms - dropped_before)
-        self._last_item = item_id
-        self._report_turn_latency(media)
-        return True
-
-    def _report_turn_latency(self, media: MediaManager) -> None:
-        """``turn_latency`` once the speaker started playing the reply (once per turn).
-
-        Checked as audio arrives and when the bot falls silent: a reply that arrived
-        whole before playback began has no later audio to check it on.
-        """
-        api = self._api
-        report = api.turn_latency.metrics(media, self._last_item, api.provider_name, api.model_name)
-        if report is not None:
-            self._bus.emit(report)
-
-    def _overflowed(self, dropped_ms: int) -> None:
-        """Counted always; reported as an ``error`` event at most every few seconds."""
-        api = self._api
-        api.stats.bot_audio_dropped_ms += dropped_ms
-        if self._overflow is None:
-            self._overflow = OverflowReport(api.provider_name, api.options.max_playout_s)
-        warning = self._overflow.add(dropped_ms)
-        if warning is not None:
-            log.warning("%s", warning)
-            api.emit_error(warning, fatal=False)
-
-    def end_of_stream(self, item_id: str | None) -> None:
-        media = self._api._media  # pyright: ignore[reportPrivateUsage]
-        if media is not None and media.is_running:
-            media.end_of_stream(item_id)
-
-    def flush(self) -> PlaybackMark:
-        media = self._api._media  # pyright: ignore[reportPrivateUsage]
-        return media.flush() if media is not None and media.is_running else _NO_MARK
-
-    def mark(self) -> PlaybackMark:
-        media = self._api._media  # pyright: ignore[reportPrivateUsage]
-        return media.mark() if media is not None and media.is_running else _NO_MARK
-
-    def bot_started(self) -> None:
-        self._api._monitor.watch_bot()  # pyright: ignore[reportPrivateUsage]
-
-    def bot_stopped(self) -> None:
-        media = self._api._media  # pyright: ignore[reportPrivateUsage]
-        if media is not None:
-            self._report_turn_latency(media)
-
-    def fail(self, message: str) -> None:
-        self._api.connection_error(ProviderError(message, fatal=True))
+def _nothing_to_translate(message: dict[str, Any]) -> None:
+    """The handler of an ignored message type: it was expected, and says nothing new."""

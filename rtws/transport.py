@@ -10,7 +10,8 @@ needs and none should rewrite:
 * :mod:`rtws.conversation` — replies, interruption, speaking state,
   transcripts and tool calls, with no I/O;
 * :mod:`rtws.provider` — the helpers a provider calls; :mod:`rtws.devices`
-  — the device pass-throughs.
+  — the device pass-throughs; :mod:`rtws.transport_output` — the
+  conversation's decisions played and reported.
 
 Concurrency model: everything runs on one asyncio loop. Per session there are
 background tasks (mic pump, receive loop, the provider's own), tracked and
@@ -42,12 +43,13 @@ from .latency import TurnLatency
 from .media.base import MediaFormat, MediaManager
 from .monitor import SessionMonitor
 from .options import TransportOptions
-from .provider import ProviderAPI, TransportOutput
+from .provider import ProviderAPI
 from .provider_hooks import ProviderHooks
 from .redact import get_logger
 from .session import Sessions
 from .state import StateMachine, TransportState
 from .tools import Tool, ToolRunner
+from .transport_output import TransportOutput
 from .uplink import MicUplink
 from .video.uplink import VideoUplink
 

@@ -132,3 +132,26 @@ async def test_sample_rates_come_from_options_and_user_speaking_is_public() -> N
         await server.send({"type": "user_speaking"})
         await wait_for(lambda: transport.is_user_speaking, 3.0, "is_user_speaking")
         await transport.disconnect()
+
+
+async def test_a_dispatch_table_and_ignored_message_types() -> None:
+    """``on_llm_messages`` registers a whole table; an ignored type is expected: it is
+    neither counted as unknown nor reported, while a truly unknown one still is counted."""
+
+    class Tabled(PcmTransport):
+        async def attach_llm_listeners(self) -> None:
+            await super().attach_llm_listeners()
+            self.on_llm_messages({"user_quiet": lambda m: self.user_stopped_speaking()})
+            self.ignore_llm_messages(["heartbeat", "rate_limits"])
+
+    async with PcmServer() as server:
+        transport = Tabled(options(server), media())
+        log = EventLog(transport)
+        await transport.connect()
+        for kind in ("user_speaking", "heartbeat", "rate_limits", "mystery", "user_quiet"):
+            await server.send({"type": kind})
+        await wait_for(lambda: log.of_type("user-stopped-speaking"), 3.0, "user_quiet handled")
+        stats = transport.stats
+        await transport.disconnect()
+    assert stats.unknown_messages == 1  # "mystery" only
+    assert not log.of_type("error")

@@ -8,13 +8,12 @@ written, so any provider Deepgram documents (``open_ai``, ``anthropic``,
 
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from rtws import TransportOptions
-from rtws.options import WebSocketURL
+from rtws.options import WebSocketURL, env_secret
 
 DEFAULT_URL = "wss://agent.deepgram.com/v1/agent/converse"
 
@@ -37,17 +36,14 @@ class AgentFunction(BaseModel):
     endpoint: dict[str, Any] | None = None
 
 
-def _env_key() -> SecretStr | None:
-    value = os.environ.get("DEEPGRAM_API_KEY")
-    return SecretStr(value) if value else None
-
-
 class DeepgramVoiceAgentOptions(TransportOptions):
     """Everything a Voice Agent session is told (the ``Settings`` message) and how to reach it."""
 
     url_field: ClassVar[str] = "url"
 
-    api_key: SecretStr | None = Field(default_factory=_env_key, description="DEEPGRAM_API_KEY")
+    api_key: SecretStr | None = Field(
+        default_factory=lambda: env_secret("DEEPGRAM_API_KEY"), description="DEEPGRAM_API_KEY"
+    )
     #: ``token`` for an API key, ``bearer`` for a temporary JWT from Deepgram's token API.
     auth_scheme: Literal["token", "bearer"] = Field(
         default="token", description="Authorization scheme: token (API key) or bearer (JWT)"

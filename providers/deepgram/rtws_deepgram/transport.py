@@ -18,7 +18,6 @@ import json
 from typing import Any, cast
 
 from rtws import AudioChunk, MediaManager, RealTimeWebsocketTransport, rtvi
-from rtws.dispatch import LLMHandler
 from rtws.errors import (
     ConfigurationError,
     ConnectionFailed,
@@ -73,28 +72,28 @@ class DeepgramVoiceAgentTransport(RealTimeWebsocketTransport):
 
     async def attach_llm_listeners(self) -> None:
         self.on_binary_message(self.play_bot_audio)  # agent speech: raw PCM, no id
-        table: dict[str, LLMHandler] = {
-            "Welcome": self._on_welcome,
-            "SettingsApplied": lambda _: self._applied.set(),
-            "UserStartedSpeaking": self._on_user_started,
-            "ConversationText": self._on_conversation_text,
-            "AgentThinking": self._on_thinking,
-            "AgentStartedSpeaking": self._on_agent_started,
-            "AgentAudioDone": self._on_audio_done,
-            "FunctionCallRequest": self._on_function_call_request,
-            "FunctionCallCancelled": self._on_function_call_cancelled,
-            "Error": self._on_error,
-            "Warning": lambda m: self.emit_error(
-                f"Deepgram warning {m['code']}: {m['description']}"
-            ),
-            "InjectionRefused": lambda m: self.emit_error(f"Deepgram refused: {m['message']}"),
-            # A server-side function's result, and acknowledgements: for the record.
-            "FunctionCallResponse": self._server_message,
-            "PromptUpdated": self._server_message,
-            "SpeakUpdated": self._server_message,
-        }
-        for kind, handler in table.items():
-            self.on_llm_message(kind, handler)
+        self.on_llm_messages(
+            {
+                "Welcome": self._on_welcome,
+                "SettingsApplied": lambda _: self._applied.set(),
+                "UserStartedSpeaking": self._on_user_started,
+                "ConversationText": self._on_conversation_text,
+                "AgentThinking": self._on_thinking,
+                "AgentStartedSpeaking": self._on_agent_started,
+                "AgentAudioDone": self._on_audio_done,
+                "FunctionCallRequest": self._on_function_call_request,
+                "FunctionCallCancelled": self._on_function_call_cancelled,
+                "Error": self._on_error,
+                "Warning": lambda m: self.emit_error(
+                    f"Deepgram warning {m['code']}: {m['description']}"
+                ),
+                "InjectionRefused": lambda m: self.emit_error(f"Deepgram refused: {m['message']}"),
+                # A server-side function's result, and acknowledgements: for the record.
+                "FunctionCallResponse": self._server_message,
+                "PromptUpdated": self._server_message,
+                "SpeakUpdated": self._server_message,
+            }
+        )
 
     async def connect_llm(self) -> None:
         self._welcome.clear()

@@ -5,7 +5,7 @@ transport moves (a planned reconnect with the newest resumption handle) at
 the first point the handle covers everything said — no reply or tool call
 open, no user words pending, the user quiet for a moment — and at the latest
 shortly before the deadline. This class keeps that clock, apart from the
-translation table.
+translation table; the transport tells it when the conversation is settled.
 """
 
 from __future__ import annotations
@@ -27,21 +27,22 @@ GO_AWAY_PAUSE_S = 1.5
 class GoAway:
     """The pending move after a ``goAway`` (none until one arrives)."""
 
-    def __init__(self, move: Callable[[], None]) -> None:
+    def __init__(self, move: Callable[[], None], settled: Callable[[], bool]) -> None:
+        """``settled()``: whether the handle now covers everything said (no reply, tool
+        call or user words open: speech sent to the old connection after its last
+        handle would be missing from the resumed session)."""
         self._move = move
+        self._settled = settled
         self.deadline: float | None = None  # loop time the server ends the connection
         self._timer: asyncio.TimerHandle | None = None
         self._requested = False
         self._voice_at = float("-inf")
 
-    @property
-    def pending(self) -> bool:
-        return self.deadline is not None
-
     def heard(self, samples: npt.NDArray[np.int16]) -> None:
-        """One mic chunk: remember when the user last spoke."""
+        """One mic chunk: remember when the user last spoke (and move if they paused)."""
         if _voiced(samples):
             self._voice_at = time.monotonic()
+        self.maybe_move()
 
     def announced(self, time_left: float) -> None:
         """A ``goAway``: move by ``time_left`` seconds (minus a margin) at the latest."""
@@ -51,10 +52,12 @@ class GoAway:
         margin = min(2.0, time_left * 0.25)
         self._timer = loop.call_later(max(0.0, time_left - margin), self.move_now)
 
-    def maybe_move(self, settled: bool) -> None:
-        """Move if one is pending, the conversation is ``settled`` and the user is quiet."""
+    def maybe_move(self) -> None:
+        """Move if one is pending, the conversation is settled and the user is quiet."""
+        if self.deadline is None:
+            return
         quiet = time.monotonic() - self._voice_at >= GO_AWAY_PAUSE_S
-        if self.deadline is not None and settled and quiet:
+        if quiet and self._settled():
             self.move_now()
 
     def move_now(self) -> None:

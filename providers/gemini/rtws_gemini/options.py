@@ -7,7 +7,6 @@ into the camelCase ``setup`` message.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -22,7 +21,7 @@ from pydantic import (
 )
 
 from rtws import TransportOptions
-from rtws.cleartext import cleartext_problem
+from rtws.options import env_secret, refuse_cleartext
 from rtws.tools import Tool
 
 #: The Developer API's Live models speak audio natively; see Google's model list for others.
@@ -105,17 +104,13 @@ class EphemeralToken(_Model):
     timeout: float = Field(default=10.0, gt=0.0)
 
 
-def _env_key() -> SecretStr | None:
-    # Same precedence as google-genai: GOOGLE_API_KEY wins when both are set.
-    value = os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
-    return SecretStr(value) if value else None
-
-
 class GeminiLiveOptions(TransportOptions):
     """Everything a Gemini Live session can be told."""
 
+    #: Same precedence as google-genai: GOOGLE_API_KEY wins when both are set.
     api_key: SecretStr | None = Field(
-        default_factory=_env_key, description="GOOGLE_API_KEY or GEMINI_API_KEY"
+        default_factory=lambda: env_secret("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+        description="GOOGLE_API_KEY or GEMINI_API_KEY",
     )
     model: str = DEFAULT_MODEL
     #: Allow ``ws://``/``http://`` URLs to hosts other than this machine, which would
@@ -162,14 +157,14 @@ class GeminiLiveOptions(TransportOptions):
             raise ValueError(
                 "must be a ws:// or wss:// URL with a host, e.g. wss://generativelanguage.googleapis.com"
             )
-        _refuse_cleartext(value, "host", info)
+        refuse_cleartext(value, "host", info)
         return value.rstrip("/")
 
     @field_validator("ephemeral")
     @classmethod
     def _check_rest_host(cls, value: EphemeralToken | None, info: ValidationInfo) -> Any:
         if value is not None:
-            _refuse_cleartext(str(value.rest_host), "ephemeral.rest_host", info)
+            refuse_cleartext(str(value.rest_host), "ephemeral.rest_host", info)
         return value
 
     @field_validator("response_modalities")
@@ -183,11 +178,3 @@ class GeminiLiveOptions(TransportOptions):
     @classmethod
     def _bare_model(cls, value: str) -> str:
         return value.removeprefix("models/")
-
-
-def _refuse_cleartext(url: str, name: str, info: ValidationInfo) -> None:
-    """A field validator's check, so the error shows the URL and not the whole input (the key)."""
-    if not info.data.get("allow_cleartext", False):
-        problem = cleartext_problem(url, name)
-        if problem is not None:
-            raise ValueError(problem)

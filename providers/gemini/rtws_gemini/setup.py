@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+from rtws.options import only_set
 from rtws.tools import Tool
 
 from . import wire
@@ -72,13 +73,10 @@ def setup_body(options: GeminiLiveOptions, handle: str | None = None) -> dict[st
         setup["outputAudioTranscription"] = {}
     compression = options.context_window_compression
     if compression is not None:
-        window: dict[str, Any] = {}
-        if compression.target_tokens is not None:
-            window["targetTokens"] = compression.target_tokens
-        config: dict[str, Any] = {"slidingWindow": window}
-        if compression.trigger_tokens is not None:
-            config["triggerTokens"] = compression.trigger_tokens
-        setup["contextWindowCompression"] = config
+        setup["contextWindowCompression"] = {
+            "slidingWindow": only_set({"targetTokens": compression.target_tokens}),
+            **only_set({"triggerTokens": compression.trigger_tokens}),
+        }
     if options.session_resumption:
         setup["sessionResumption"] = {"handle": handle} if handle else {}
     return setup
@@ -93,35 +91,31 @@ def _generation_config(options: GeminiLiveOptions) -> dict[str, Any]:
         speech["languageCode"] = options.language_code
     if speech:
         config["speechConfig"] = speech
-    if options.temperature is not None:
-        config["temperature"] = options.temperature
-    if options.max_output_tokens is not None:
-        config["maxOutputTokens"] = options.max_output_tokens
-    return config
+    limits = {"temperature": options.temperature, "maxOutputTokens": options.max_output_tokens}
+    return {**config, **only_set(limits)}
 
 
 def _realtime_input_config(options: GeminiLiveOptions) -> dict[str, Any]:
     config: dict[str, Any] = {}
     vad = options.activity_detection
     if isinstance(vad, AutomaticActivityDetection):
-        auto: dict[str, Any] = {}
-        if vad.start_of_speech_sensitivity is not None:
-            auto["startOfSpeechSensitivity"] = vad.start_of_speech_sensitivity
-        if vad.end_of_speech_sensitivity is not None:
-            auto["endOfSpeechSensitivity"] = vad.end_of_speech_sensitivity
-        if vad.prefix_padding_ms is not None:
-            auto["prefixPaddingMs"] = vad.prefix_padding_ms
-        if vad.silence_duration_ms is not None:
-            auto["silenceDurationMs"] = vad.silence_duration_ms
+        auto = only_set(
+            {
+                "startOfSpeechSensitivity": vad.start_of_speech_sensitivity,
+                "endOfSpeechSensitivity": vad.end_of_speech_sensitivity,
+                "prefixPaddingMs": vad.prefix_padding_ms,
+                "silenceDurationMs": vad.silence_duration_ms,
+            }
+        )
         if auto:
             config["automaticActivityDetection"] = auto
     else:
         config["automaticActivityDetection"] = {"disabled": True}
-    if options.activity_handling is not None:
-        config["activityHandling"] = options.activity_handling
-    if options.turn_coverage is not None:
-        config["turnCoverage"] = options.turn_coverage
-    return config
+    handling = {
+        "activityHandling": options.activity_handling,
+        "turnCoverage": options.turn_coverage,
+    }
+    return {**config, **only_set(handling)}
 
 
 def function_declaration(tool: Tool) -> dict[str, Any]:

@@ -3,28 +3,25 @@
 Read top to bottom: the hooks (connect, send audio, ready), the client → server
 translations, then one handler per key of a server message (and, inside
 ``serverContent``, one per field). Devices, resampling, playout, state,
-reconnection and event delivery are the base class's job.
+reconnection and event delivery are the base class's job; :mod:`.replies`
+decides where a reply begins and ends (Gemini's wire has no reply ids).
 
 Staying connected is the Gemini-specific part: the server says ``goAway``
 before it ends a connection and hands out ``sessionResumptionUpdate`` handles;
 the transport keeps the newest resumable handle and reconnects with it, at
 the next resumable point and always before the deadline, so the
-conversation carries on in a new connection.
+conversation carries on in a new connection (:mod:`.goaway`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
 from rtws.conversation import events as ev
-from rtws.errors import (
-    ConfigurationError,
-    ProtocolError,
-    RTWSError,
-)
+from rtws.errors import ConfigurationError, RTWSError
 from rtws.options import secret_value
 from rtws.redact import get_logger, register_secret
 from rtws.video import VideoFrame
@@ -33,13 +30,11 @@ from . import endpoint, wire
 from .auth import mint_token
 from .goaway import GoAway
 from .options import GeminiLiveOptions, ManualActivity
+from .replies import Replies
 from .setup import INPUT_MIME, OUTPUT_RATE, setup_message
 
 log = get_logger("rtws.gemini")
 
-#: After generationComplete, how long a reply waits for the tail of its transcript (an
-#: independent stream) before it ends without the turnComplete the server holds back.
-TRANSCRIPT_GRACE_S = 0.25
 #: ``client-message`` commands for manual turn control: {"t": "activity-start"} etc.
 CLIENT_COMMANDS: dict[str, dict[str, Any]] = {
     "activity-start": {"activityStart": {}},
@@ -66,14 +61,8 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._handle: str | None = self.options.resume_handle
         self._setup_complete = asyncio.Event()
         self._session_id: str | None = None
-        #: The server's turn runs from its first modelTurn to turnComplete (or interrupted):
-        #: longer than the reply, which ends at generationComplete.
-        self._turn_open = False
-        #: A turn ended and the user has not taken the next one: an ``outputTranscription``
-        #: now is the ended turn's late tail (the streams are independent), not a new reply.
-        self._after_turn = False
-        self._end_timer: asyncio.TimerHandle | None = None
-        self._go_away = GoAway(lambda: self.schedule_reconnect("goAway"))
+        self._replies = Replies(self)
+        self._go_away = GoAway(lambda: self.schedule_reconnect("goAway"), self._settled)
         self._resuming = False
         self._resumed = False
         #: ``goAway`` notices received, connections resumed with a handle, audio sent.
@@ -104,19 +93,19 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         self._token = await mint_token(self.options)
 
     async def attach_llm_listeners(self) -> None:
-        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "setupComplete": self._on_setup_complete,
-            "serverContent": self._on_server_content,
-            "toolCall": self._on_tool_call,
-            "toolCallCancellation": self._on_tool_call_cancellation,
-            "goAway": self._on_go_away,
-            "sessionResumptionUpdate": self._on_resumption_update,
-            "usageMetadata": self._on_usage_metadata,
-            "voiceActivity": self._on_voice_activity,
-            "voiceActivityDetectionSignal": _ignore,
-        }
-        for key, handler in handlers.items():
-            self.on_llm_message(key, handler)
+        self.on_llm_messages(
+            {
+                "setupComplete": self._on_setup_complete,
+                "serverContent": self._on_server_content,
+                "toolCall": self._on_tool_call,
+                "toolCallCancellation": self._on_tool_call_cancellation,
+                "goAway": self._on_go_away,
+                "sessionResumptionUpdate": self._on_resumption_update,
+                "usageMetadata": self._on_usage_metadata,
+                "voiceActivity": self._on_voice_activity,
+            }
+        )
+        self.ignore_llm_messages(["voiceActivityDetectionSignal"])
 
     def message_types(self, message: dict[str, Any]) -> Iterable[str]:
         # A server message is a oneof plus optional usageMetadata: its keys are its types.
@@ -135,15 +124,13 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
 
     async def disconnect_llm(self) -> None:
         self._go_away.reset()
-        self._cancel_end_timer()
+        self._replies.cancel()
         self._token = None  # single-use; the next connect mints a new one
 
     async def handle_user_audio_stream(self, chunk: AudioChunk) -> None:
         await self.send_raw(wire.audio_input_json(chunk.pcm, INPUT_MIME))
         self.audio_sent_ms += chunk.duration_ms
         self._go_away.heard(chunk.samples)
-        if self._go_away.pending:
-            self._maybe_reconnect_for_go_away()
 
     async def handle_user_video_frame(self, frame: VideoFrame) -> None:
         """Camera frames stream beside the audio (``realtimeInput.video``, ~1/s)."""
@@ -194,16 +181,8 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     async def _send_text(self, data: rtvi.SendTextData) -> None:
         # Modalities are fixed per session in Gemini: options.audio_response cannot change them.
         run = data.options is None or data.options.run_immediately
-        if wire.takes_realtime_text(self.options.model):
-            if not run:
-                raise ConfigurationError(
-                    f"{self.options.model} answers every typed text: Gemini 3 models take "
-                    "text as realtimeInput.text, which cannot wait for more (run_immediately=False)"
-                )
-            message = wire.realtime_text(data.content)
-        else:
-            message = wire.user_text(data.content, turn_complete=run)
-        self._user_turn_begins()
+        message = wire.text_input(self.options.model, data.content, run=run)
+        self._replies.user_turn_begins()
         await self.send_json(message)
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
@@ -215,7 +194,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         result = data.result
         await self.send_json(wire.tool_response(call_id, name, result))
         self.function_call_result(call_id, result, name)
-        self._maybe_reconnect_for_go_away()
+        self._go_away.maybe_move()
 
     async def _send_activity(self, command: str) -> None:
         if command != "audio-stream-end" and not isinstance(
@@ -227,7 +206,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             )
         await self.send_json({"realtimeInput": CLIENT_COMMANDS[command]})
         if command == "activity-start":
-            self._user_turn_begins()
+            self._replies.user_turn_begins()
             self.last_interruption = self.user_started_speaking()
         elif command == "activity-end":
             self.user_stopped_speaking()
@@ -258,31 +237,23 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     def _on_input_transcription(self, transcription: dict[str, Any]) -> None:
         # Deltas with no utterance id: the core joins them into one final per utterance,
         # at ``finished`` or at the turn's end (the server may never say ``finished``).
-        if self.conversation.reply is None or self._end_timer is not None:
-            self._user_turn_begins()
+        self._replies.user_words()
         self.user_transcript(transcription.get("text") or "", final=False)
         if transcription.get("finished"):
             self.user_transcript("", final=True)
 
     def _on_interrupted(self, _: Any) -> None:
         self.last_interruption = self.user_started_speaking()
-        # The server stopped that generation: whatever comes next is a new reply,
-        # whether or not a turnComplete closes this one.
-        self._end_reply()
-        self._turn_open = False
-        self._after_turn = True
+        self._replies.interrupted()
 
     def _on_model_turn(self, model_turn: dict[str, Any]) -> None:
-        if self._end_timer is not None:
-            self._end_reply()  # the generation had ended: this is the next turn's reply
-        if self.conversation.reply is None:
-            self._open_reply()
-        self._turn_open = True
-        self._after_turn = False
+        self._replies.model_turn()
         for part in wire.objects(model_turn.get("parts")):
             inline = wire.get(part, "inlineData")
             if inline is not None:
-                self._play_part(wire.obj(inline))
+                pcm = wire.inline_audio(wire.obj(inline), OUTPUT_RATE)
+                if pcm is not None:  # feed(ev.BotAudio(pcm)) without the allocation: hot path
+                    self.conversation.audio(pcm)
             elif isinstance(part.get("text"), str) and not part.get("thought"):
                 self.bot_transcript(part["text"], spoken=False)
 
@@ -290,21 +261,15 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
         text = transcription.get("text") or ""
         if not text:
             return
-        if self.conversation.reply is None and not self._after_turn:
-            # A reply's transcript may come before its audio: it starts the reply. After a
-            # turn ended, until the user's next turn, it is that turn's tail instead: a
-            # delta only (no phantom reply; the ended reply kept its one bot-output).
-            self._open_reply()
+        self._replies.bot_words()
         self.bot_transcript(text, spoken=True)
 
     def _on_generation_complete(self, _: Any) -> None:
         self.bot_audio_done()  # everything was sent: play the tail out
-        self._end_soon()
+        self._replies.end_soon()
 
     def _on_turn_complete(self, _: Any) -> None:
-        if self._end_timer is None:  # no generationComplete came: its wait starts now
-            self._end_soon()
-        self._turn_open = False
+        self._replies.turn_complete()
         self.user_transcript("", final=True)
 
     def _on_turn_complete_reason(self, reason: Any) -> None:
@@ -323,7 +288,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     def _on_tool_call_cancellation(self, message: dict[str, Any]) -> None:
         for call_id in wire.strings(wire.obj(message["toolCallCancellation"]).get("ids")):
             self.function_call_cancelled(call_id)
-        self._maybe_reconnect_for_go_away()
+        self._go_away.maybe_move()
 
     def _on_go_away(self, message: dict[str, Any]) -> None:
         time_left = wire.parse_duration(wire.get(message["goAway"], "timeLeft"), default=0.0)
@@ -336,14 +301,14 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             )
         # Reconnect at the next resumable point, and at the latest shortly before the deadline.
         self._go_away.announced(time_left)
-        self._maybe_reconnect_for_go_away()
+        self._go_away.maybe_move()
 
     def _on_resumption_update(self, message: dict[str, Any]) -> None:
         update = message["sessionResumptionUpdate"]
         handle = wire.get(update, "newHandle")
         if update.get("resumable") and handle:
             self._handle = str(handle)
-            self._maybe_reconnect_for_go_away()
+            self._go_away.maybe_move()
 
     def _on_usage_metadata(self, message: dict[str, Any]) -> None:
         prompt, completion, total = wire.token_counts(message["usageMetadata"])
@@ -352,7 +317,7 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
     def _on_voice_activity(self, message: dict[str, Any]) -> None:
         kind = wire.get(message["voiceActivity"], "voiceActivityType")
         if kind == "ACTIVITY_START":
-            self._user_turn_begins()
+            self._replies.user_turn_begins()
             interrupts = self.options.activity_handling != "NO_INTERRUPTION"
             mark = self.user_started_speaking(interrupt=interrupts)
             if interrupts:
@@ -361,79 +326,18 @@ class GeminiLiveTransport(RealTimeWebsocketTransport):
             self.user_stopped_speaking()
 
     # ================================================================ helpers
-    def _end_soon(self) -> None:
-        """The turn's generation is over: end its reply once the transcript's tail had
-        :data:`TRANSCRIPT_GRACE_S` to arrive (or when the user's next turn shows first).
-        A tail later than that is a ``bot-tts-text`` delta of the ended reply only."""
-        self._after_turn = True
-        reply = self.conversation.reply
-        if reply is None:
-            return
-        self._cancel_end_timer()
-        loop = asyncio.get_running_loop()
-        self._end_timer = loop.call_later(TRANSCRIPT_GRACE_S, self._end_reply, reply)
-
-    def _user_turn_begins(self) -> None:
-        """A sign of the user's next turn: the ended reply stops waiting for its tail, and
-        a transcript from now on belongs to the answer."""
-        if self._end_timer is not None:
-            self._end_reply()
-        self._after_turn = False
-
-    def _open_reply(self) -> None:
-        if self.is_user_speaking:
-            # No end-of-speech signal without voiceActivity: the model answering is the
-            # best one (too late to start the time-to-first-audio clock).
-            self.user_stopped_speaking(start_ttfb_clock=False)
-        self.bot_reply_started()
-        self._after_turn = False
-
-    def _play_part(self, inline: dict[str, Any]) -> None:
-        mime = wire.get(inline, "mimeType") or ""
-        if not mime.startswith("audio/"):
-            return
-        rate = wire.pcm_rate(mime, OUTPUT_RATE)
-        if rate != OUTPUT_RATE:
-            raise ProtocolError(
-                f"Gemini sent audio at {rate} Hz; rtws_gemini expects {OUTPUT_RATE} Hz"
-            )
-        # feed(ev.BotAudio(pcm)) without the allocation: the hot path.
-        self.conversation.audio(wire.pcm16(inline.get("data") or ""))
-
-    def _maybe_reconnect_for_go_away(self) -> None:
-        """After a goAway, move at the first point where the handle covers everything said.
-
-        Not while the bot answers or a tool call is open (the handle would predate
-        them), nor while the user is mid-utterance: speech sent to the old
-        connection after its last handle would be missing from the resumed session.
-        """
+    def _settled(self) -> bool:
+        """Whether a goAway move may happen now: no reply, tool call or user words open."""
         conversation = self.conversation
-        self._go_away.maybe_move(
-            not self._turn_open
-            and not conversation.calls.open
-            and not conversation.user_transcript_pending
+        return not (
+            self._replies.turn_open
+            or conversation.calls.open
+            or conversation.user_transcript_pending
         )
-
-    def _end_reply(self, reply: object = None) -> None:
-        """End the reply (``reply``: only if it is still the one in progress)."""
-        self._cancel_end_timer()
-        if reply is None or self.conversation.reply is reply:
-            self.bot_reply_done()
-
-    def _cancel_end_timer(self) -> None:
-        if self._end_timer is not None:
-            self._end_timer.cancel()
-            self._end_timer = None
 
     def _reset_connection_state(self) -> None:
         """A new connection: the previous one's turn and tool calls cannot continue."""
         self._setup_complete = asyncio.Event()
         self._go_away.reset()
-        self._cancel_end_timer()
+        self._replies.reset()
         self._session_id = None
-        self._turn_open = False
-        self._after_turn = False
-
-
-def _ignore(message: dict[str, Any]) -> None:
-    """Known messages with nothing to translate."""

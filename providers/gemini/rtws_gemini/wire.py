@@ -13,7 +13,7 @@ import binascii
 import re
 from typing import Any, cast
 
-from rtws.errors import ProtocolError
+from rtws.errors import ConfigurationError, ProtocolError
 
 _DURATION = re.compile(r"^(-?\d+(?:\.\d{0,9})?)s$")
 
@@ -88,6 +88,29 @@ def takes_realtime_text(model: str) -> bool:
 def realtime_text(text: str) -> dict[str, Any]:
     """A typed user turn as ``realtimeInput.text`` (Gemini 3): answered like speech."""
     return {"realtimeInput": {"text": text}}
+
+
+def text_input(model: str, text: str, *, run: bool) -> dict[str, Any]:
+    """A typed user turn in the form ``model`` takes (``run``: the model answers now)."""
+    if not takes_realtime_text(model):
+        return user_text(text, turn_complete=run)
+    if not run:
+        raise ConfigurationError(
+            f"{model} answers every typed text: Gemini 3 models take text as "
+            "realtimeInput.text, which cannot wait for more (run_immediately=False)"
+        )
+    return realtime_text(text)
+
+
+def inline_audio(inline: dict[str, Any], rate: int) -> bytes | None:
+    """A ``modelTurn`` part's ``inlineData`` as PCM16 at ``rate``; None when it is not audio."""
+    mime = get(inline, "mimeType") or ""
+    if not mime.startswith("audio/"):
+        return None
+    sent_rate = pcm_rate(mime, rate)
+    if sent_rate != rate:
+        raise ProtocolError(f"Gemini sent audio at {sent_rate} Hz; rtws_gemini expects {rate} Hz")
+    return pcm16(inline.get("data") or "")
 
 
 def tool_response(call_id: str, name: str | None, result: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The metrics this provider emits, built in one place so handlers stay one line each.
+"""What this provider reports of the server's events (metrics, a failed response), built
+in one place so handlers stay one line each.
 
 Everything else a handler used to build here (speaking, replies, function
 calls) is the conversation core's job now (:mod:`rtws.conversation`).
@@ -8,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtws.redact import get_logger
+
 from . import wire
+
+log = get_logger("rtws.openai")
 
 
 def tokens(processor: str, model: str, usage: dict[str, Any]) -> dict[str, Any]:
@@ -23,3 +28,14 @@ def response_metrics(model: str, usage: dict[str, Any], seconds: float | None) -
         if seconds is not None
         else None,
     }
+
+
+def response_problem(response: dict[str, Any]) -> str | None:
+    """The error to report for a ``response.done`` that failed; None for any other status
+    (an incomplete one is logged: it stopped early for a reason, e.g. max_output_tokens)."""
+    details = wire.part(response, "status_details")
+    if response.get("status") == "failed":
+        return f"OpenAI could not finish a response: {wire.describe(wire.part(details, 'error'))}"
+    if response.get("status") == "incomplete":
+        log.info("openai: response incomplete (%s)", details.get("reason"))
+    return None

@@ -9,7 +9,6 @@ other code: :meth:`OpenAIRealtimeOptions.azure` (or ``base_url`` plus
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlencode, urlsplit
@@ -26,8 +25,8 @@ from pydantic import (
 )
 
 from rtws import TransportOptions
-from rtws.cleartext import cleartext_problem
 from rtws.errors import ConfigurationError
+from rtws.options import env_secret, refuse_cleartext
 from rtws.tools import Tool
 
 #: The built-in voices; any other string is passed through (new or custom voices).
@@ -171,15 +170,6 @@ class EphemeralToken(_Model):
         return self
 
 
-def _env_key(name: str) -> SecretStr | None:
-    value = os.environ.get(name)
-    return SecretStr(value) if value else None
-
-
-def _openai_key() -> SecretStr | None:
-    return _env_key("OPENAI_API_KEY")
-
-
 class OpenAIRealtimeOptions(TransportOptions):
     """Everything an OpenAI Realtime session can be told.
 
@@ -188,7 +178,9 @@ class OpenAIRealtimeOptions(TransportOptions):
     answer. ``None`` for ``input_transcription`` turns user transcripts off.
     """
 
-    api_key: SecretStr | None = Field(default_factory=_openai_key, description="OPENAI_API_KEY")
+    api_key: SecretStr | None = Field(
+        default_factory=lambda: env_secret("OPENAI_API_KEY"), description="OPENAI_API_KEY"
+    )
     model: str = Field(default="gpt-realtime", min_length=1)
     #: Allow ``http://``/``ws://`` URLs to hosts other than this machine, which would
     #: send the key unencrypted (see :mod:`rtws.cleartext`). Off: such URLs are refused.
@@ -228,7 +220,7 @@ class OpenAIRealtimeOptions(TransportOptions):
         ``endpoint`` is ``https://<resource>.openai.azure.com``; the key defaults
         to ``AZURE_OPENAI_API_KEY``.
         """
-        key = api_key if api_key is not None else _env_key("AZURE_OPENAI_API_KEY")
+        key = api_key if api_key is not None else env_secret("AZURE_OPENAI_API_KEY")
         return cls.model_validate(
             {
                 "base_url": endpoint.rstrip("/") + "/openai/v1",
@@ -269,14 +261,14 @@ class OpenAIRealtimeOptions(TransportOptions):
             raise ValueError("must be an http(s):// or ws(s):// URL with a host")
         if parts.query or parts.fragment:
             raise ValueError("must not carry a query or fragment (use extra_query)")
-        _refuse_cleartext(value, "base_url", info)
+        refuse_cleartext(value, "base_url", info)
         return value
 
     @field_validator("ephemeral")
     @classmethod
     def _check_endpoint(cls, value: EphemeralToken | None, info: ValidationInfo) -> Any:
         if value is not None and value.endpoint is not None:
-            _refuse_cleartext(str(value.endpoint), "ephemeral.endpoint", info)
+            refuse_cleartext(str(value.endpoint), "ephemeral.endpoint", info)
         return value
 
     @field_validator("output_modalities")
@@ -334,6 +326,15 @@ class OpenAIRealtimeOptions(TransportOptions):
         """Whether speech over the bot stops it (VAD ``interrupt_response``; manual: always)."""
         return self.turn_detection is None or self.turn_detection.interrupt_response
 
+    @property
+    def vad_silence_ms(self) -> int:
+        """The silence the server's VAD waits after speech (server_vad: 500 ms by default);
+        semantic_vad's wait is the model's, so its audio_end_ms is taken as the end."""
+        vad = self.turn_detection
+        if not isinstance(vad, ServerVAD):
+            return 0
+        return 500 if vad.silence_duration_ms is None else vad.silence_duration_ms
+
     def rest_url(self, path: str) -> str:
         parts = urlsplit(self.base_url)
         scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
@@ -371,11 +372,3 @@ class OpenAIRealtimeOptions(TransportOptions):
             if any(word in name.lower() for word in ("auth", "key", "token", "secret", "cookie")):
                 found.append(value.get_secret_value().split(" ", 1)[-1])
         return [s for s in found if s]
-
-
-def _refuse_cleartext(url: str, name: str, info: ValidationInfo) -> None:
-    """A field validator's check, so the error shows the URL and not the whole input (the key)."""
-    if not info.data.get("allow_cleartext", False):
-        problem = cleartext_problem(url, name)
-        if problem is not None:
-            raise ValueError(problem)

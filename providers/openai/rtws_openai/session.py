@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtws.options import only_set
 from rtws.tools import Tool
 
 from .options import OpenAIRealtimeOptions, RetentionRatio
@@ -33,9 +34,7 @@ def session_config(options: OpenAIRealtimeOptions) -> dict[str, Any]:
     if options.noise_reduction is not None:
         audio_input["noise_reduction"] = _dump(options.noise_reduction)
     voice = options.voice if isinstance(options.voice, str) else options.voice.model_dump()
-    audio_output: dict[str, Any] = {"format": dict(PCM_24K), "voice": voice}
-    if options.speed is not None:
-        audio_output["speed"] = options.speed
+    audio_output = {"format": dict(PCM_24K), "voice": voice, **only_set({"speed": options.speed})}
     session: dict[str, Any] = {
         "type": "realtime",
         "output_modalities": list(options.output_modalities),
@@ -45,17 +44,22 @@ def session_config(options: OpenAIRealtimeOptions) -> dict[str, Any]:
         ],
         "tool_choice": _dump(options.tool_choice),
     }
-    if options.instructions is not None:
-        session["instructions"] = options.instructions
-    if options.max_output_tokens is not None:
-        session["max_output_tokens"] = options.max_output_tokens
-    if options.parallel_tool_calls is not None:
-        session["parallel_tool_calls"] = options.parallel_tool_calls
+    optional = {
+        "instructions": options.instructions,
+        "max_output_tokens": options.max_output_tokens,
+        "parallel_tool_calls": options.parallel_tool_calls,
+    }
+    session.update(only_set(optional))
     if options.reasoning_effort is not None:
         session["reasoning"] = {"effort": options.reasoning_effort}
     if options.truncation is not None:
         session["truncation"] = _truncation(options.truncation)
     return session
+
+
+def session_update(options: OpenAIRealtimeOptions) -> dict[str, Any]:
+    """The ``session.update`` client event that configures a session with ``options``."""
+    return {"type": "session.update", "session": session_config(options)}
 
 
 def function_tool(tool: Tool) -> dict[str, Any]:

@@ -10,20 +10,18 @@ session's bookkeeping in :mod:`.turns`.
 from __future__ import annotations
 
 import asyncio
-import binascii
 from typing import Any
 
 from rtws import AudioChunk, MediaManager, PlaybackMark, RealTimeWebsocketTransport, rtvi
 from rtws.conversation import events as ev
-from rtws.errors import DeviceError, ProtocolError, RTWSError
-from rtws.latency import TurnLatency
+from rtws.errors import DeviceError, RTWSError
 from rtws.redact import get_logger, register_secret
 from rtws.video import VideoFrame
 
 from . import messages, wire
 from .auth import ClientSecret, fetch_client_secret
-from .options import OpenAIRealtimeOptions, ServerVAD
-from .session import session_config
+from .options import OpenAIRealtimeOptions
+from .session import session_update
 from .turns import SessionBook
 from .video import TurnImages
 
@@ -53,8 +51,6 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         self._end_error: RTWSError | None = None  # what the coming close means
         self._restored = False
         self._outbox = wire.Outbox()
-        #: End of the user's speech → first reply sample played (docs/concepts/latency.md).
-        self.turn_latency = TurnLatency()
         #: The camera's latest frame, added to the conversation per user turn (video.py).
         self.images = TurnImages(self.send_event)
 
@@ -71,37 +67,36 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             self._secret = await fetch_client_secret(self.options)
 
     async def attach_llm_listeners(self) -> None:
-        for event in wire.IGNORED_EVENTS:
-            self.on_llm_message(event, _ignore)
-        table = {
-            "session.created": self._on_session,
-            "session.updated": self._on_session,
-            "error": self._on_error,
-            "input_audio_buffer.speech_started": self._on_speech_started,
-            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
-            "input_audio_buffer.committed": self._on_committed,
-            "conversation.item.input_audio_transcription.delta": self._on_user_delta,
-            "conversation.item.input_audio_transcription.completed": self._on_user_final,
-            "conversation.item.input_audio_transcription.failed": self._on_user_failed,
-            "response.created": self._on_response_created,
-            "response.output_item.added": self._on_output_item_added,
-            "response.output_audio.delta": self._on_audio_delta,
-            "response.output_audio.done": self._on_audio_done,
-            "response.output_audio_transcript.delta": self._on_bot_text_delta,
-            "response.output_audio_transcript.done": self._on_bot_text_done,
-            "response.output_text.delta": self._on_bot_text_delta,
-            "response.output_text.done": self._on_bot_text_done,
-            "response.function_call_arguments.done": self._on_function_call,
-            "response.done": self._on_response_done,
-        }
-        for event, handler in table.items():
-            self.on_llm_message(event, handler)
+        self.ignore_llm_messages(wire.IGNORED_EVENTS)
+        self.on_llm_messages(
+            {
+                "session.created": self._on_session,
+                "session.updated": self._on_session,
+                "error": self._on_error,
+                "input_audio_buffer.speech_started": self._on_speech_started,
+                "input_audio_buffer.speech_stopped": self._on_speech_stopped,
+                "input_audio_buffer.committed": self._on_committed,
+                "conversation.item.input_audio_transcription.delta": self._on_user_delta,
+                "conversation.item.input_audio_transcription.completed": self._on_user_final,
+                "conversation.item.input_audio_transcription.failed": self._on_user_failed,
+                "response.created": self._on_response_created,
+                "response.output_item.added": self._on_output_item_added,
+                "response.output_audio.delta": self._on_audio_delta,
+                "response.output_audio.done": self._on_audio_done,
+                "response.output_audio_transcript.delta": self._on_bot_text_delta,
+                "response.output_audio_transcript.done": self._on_bot_text_done,
+                "response.output_text.delta": self._on_bot_text_delta,
+                "response.output_text.done": self._on_bot_text_done,
+                "response.function_call_arguments.done": self._on_function_call,
+                "response.done": self._on_response_done,
+            }
+        )
 
     async def connect_llm(self) -> None:
         self._new_session()
         secret = self._secret.value if self._secret else None
         await self.open_websocket(self.options.realtime_url(), self.options.headers(secret))
-        await self.send_event({"type": "session.update", "session": session_config(self.options)})
+        await self.send_event(session_update(self.options))
         await self._configured.wait()
         if self._setup_error is not None:
             raise self._setup_error
@@ -186,7 +181,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         The new options are validated first and kept, so a reconnect uses them too.
         """
         self.options = OpenAIRealtimeOptions.model_validate({**dict(self.options), **changes})
-        await self.send_event({"type": "session.update", "session": session_config(self.options)})
+        await self.send_event(session_update(self.options))
 
     async def send_event(self, event: dict[str, Any]) -> None:
         """Send a client event with an ``event_id``, so an ``error`` can name what it refused."""
@@ -194,31 +189,15 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
 
     # ================================================================ client → server
     async def _barge_in(self, mark: PlaybackMark, *, cancel: bool) -> None:
-        """Tell the server what the user heard of the reply they cut off.
-
-        ``cancel``: also stop the response, unless the server's VAD already did
-        (``interrupt_response``: it cancels on speech_started by itself).
-        """
-        response = self.book.response
-        if response is not None and not response.interrupted:
-            response.interrupted = True
-            if response.id is not None:
-                self.book.interrupted.add(response.id)
-            if cancel:
-                await self.send_event(wire.cancel(response.id))
-        cut = self.book.truncate_point(mark.item_id, mark.played_ms)
-        if cut is not None and mark.item_id is not None:
-            item, end_ms = cut
-            if item.response_id is not None:
-                self.book.interrupted.add(item.response_id)
-            await self.send_event(wire.truncate(mark.item_id, end_ms, item.content_index))
+        """Tell the server what the user heard of the reply they cut off (``cancel``: and stop
+        it, unless the server's VAD already did)."""
+        for event in self.book.barge_in(mark.item_id, mark.played_ms, cancel=cancel):
+            await self.send_event(event)
 
     async def _respond(self, text_only: bool = False) -> None:
-        if self.book.busy:  # one response at a time: this one follows response.done
-            self.book.pending_create = text_only
-            return
-        self.book.response_requested = True
-        await self.send_event(wire.response_create(text_only))
+        create = self.book.request_response(text_only)  # None: it follows response.done
+        if create is not None:
+            await self.send_event(create)
 
     async def _send_function_result(self, data: rtvi.LLMFunctionCallResultData) -> None:
         await self.send_event(wire.function_output(data.tool_call_id, data.result))
@@ -248,9 +227,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         refused = self._outbox.refused(error)
         kind = wire.error_kind(error)
         if refused == "response.create":
-            self.book.response_requested = False
-            if error.get("code") == "conversation_already_has_active_response":
-                self.book.pending_create = False
+            self.book.create_refused(error.get("code"))
         if kind == "benign":
             log.debug("openai: %s", wire.describe(error))
         elif not self._configured.is_set():  # session.update refused: connect() fails
@@ -279,7 +256,7 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         end_ms = event.get("audio_end_ms")
         if isinstance(end_ms, int | float):
             # audio_end_ms includes the silence the server's VAD waited for (API reference).
-            self.turn_latency.speech_ended(end_ms - self._vad_silence_ms())
+            self.turn_latency.speech_ended(end_ms - self.options.vad_silence_ms)
         self.user_stopped_speaking()
 
     def _on_committed(self, event: dict[str, Any]) -> None:
@@ -317,40 +294,16 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
             self.feed(call)
 
     def _on_audio_delta(self, event: dict[str, Any]) -> None:
-        pcm = binascii.a2b_base64(event["delta"], strict_mode=True)  # validates, in C
-        if len(pcm) % 2:
-            raise ProtocolError("OpenAI sent audio that is not whole PCM16 samples")
+        pcm = wire.audio_pcm(event["delta"])
         item_id: str = event["item_id"]
         response_id = event.get("response_id")
         self.book.audio_received(item_id, response_id, event.get("content_index") or 0, len(pcm))
         # feed(ev.BotAudio(pcm, response_id, item_id)) without the allocation: the hot path.
         self.conversation.audio(pcm, response_id, item_id)
-        self._report_turn_latency(item_id)
 
     def _on_audio_done(self, event: dict[str, Any]) -> None:
-        item = self.book.audio.get(event["item_id"])
-        if item is not None:
-            item.done = True
+        self.book.audio_done(event["item_id"])
         self.feed(ev.AudioDone(event.get("response_id"), event["item_id"]))
-
-    def _vad_silence_ms(self) -> int:
-        """The silence the server's VAD waits after speech (server_vad: 500 ms by default);
-        semantic_vad's wait is the model's, so its audio_end_ms is taken as the end."""
-        vad = self.options.turn_detection
-        if not isinstance(vad, ServerVAD):
-            return 0
-        return 500 if vad.silence_duration_ms is None else vad.silence_duration_ms
-
-    def _report_turn_latency(self, item_id: str | None) -> None:
-        """Emit ``turn_latency`` once the speaker has started playing the reply."""
-        metrics = self.turn_latency.metrics(self.media, item_id, "openai", self.options.model)
-        if metrics is not None:
-            self.emit(metrics)
-
-    def bot_stopped_speaking(self) -> None:
-        # A reply that arrived whole before playback began is measured here at the latest.
-        self._report_turn_latency(next(reversed(self.book.audio), None))
-        super().bot_stopped_speaking()
 
     def _on_bot_text_delta(self, event: dict[str, Any]) -> None:
         spoken = event["type"].startswith("response.output_audio")
@@ -382,12 +335,9 @@ class OpenAIRealtimeTransport(RealTimeWebsocketTransport):
         metrics = messages.response_metrics(self.options.model, usage, took)
         if any(metrics.values()):
             self.emit_metrics(**metrics)
-        details = wire.part(response, "status_details")
-        if response.get("status") == "failed":
-            error = wire.describe(wire.part(details, "error"))
-            self.emit_error(f"OpenAI could not finish a response: {error}")
-        elif response.get("status") == "incomplete":
-            log.info("openai: response incomplete (%s)", details.get("reason"))
+        problem = messages.response_problem(response)
+        if problem is not None:
+            self.emit_error(problem)
         pending, self.book.pending_create = self.book.pending_create, None
         # A call of this response still waits for its result (its arguments completed after
         # a sibling was answered): the answer to the last one asks for the response instead.
@@ -410,7 +360,3 @@ CLIENT_COMMANDS = {
     "commit-turn": "commit_turn",
     "snapshot": "snapshot",
 }
-
-
-def _ignore(event: dict[str, Any]) -> None:
-    """Known events with nothing to translate."""

@@ -14,6 +14,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from . import wire
+
 #: Bytes per millisecond of PCM16 mono at 24 kHz.
 BYTES_PER_MS = 48
 #: Items whose audio bookkeeping is kept (older ones cannot be interrupted any more).
@@ -90,6 +92,21 @@ class SessionBook:
         """A response is running or was asked for: a new ``response.create`` must wait."""
         return self.response is not None or self.response_requested
 
+    def request_response(self, text_only: bool) -> wire.Event | None:
+        """The ``response.create`` to send now, or None when it waits for ``response.done``
+        (one response at a time; the last request waiting wins)."""
+        if self.busy:
+            self.pending_create = text_only
+            return None
+        self.response_requested = True
+        return wire.response_create(text_only)
+
+    def create_refused(self, code: object) -> None:
+        """The server refused our ``response.create``; one already running needs no retry."""
+        self.response_requested = False
+        if code == "conversation_already_has_active_response":
+            self.pending_create = False
+
     def response_started(self, response_id: str | None) -> Response:
         self.response_requested = False
         self.response = Response(response_id)
@@ -115,6 +132,34 @@ class SessionBook:
             while len(self.audio) > ITEMS_KEPT:
                 self.audio.popitem(last=False)
         item.received_bytes += size
+
+    def audio_done(self, item_id: str) -> None:
+        item = self.audio.get(item_id)
+        if item is not None:
+            item.done = True
+
+    def barge_in(self, item_id: str | None, played_ms: int, *, cancel: bool) -> list[wire.Event]:
+        """The client events that tell the server what the user heard of the reply they cut
+        off (``played_ms`` of ``item_id``), and mark its response interrupted.
+
+        ``cancel``: also stop the response, unless the server's VAD already did
+        (``interrupt_response``: it cancels on speech_started by itself).
+        """
+        events: list[wire.Event] = []
+        response = self.response
+        if response is not None and not response.interrupted:
+            response.interrupted = True
+            if response.id is not None:
+                self.interrupted.add(response.id)
+            if cancel:
+                events.append(wire.cancel(response.id))
+        cut = self.truncate_point(item_id, played_ms)
+        if cut is not None and item_id is not None:
+            item, end_ms = cut
+            if item.response_id is not None:
+                self.interrupted.add(item.response_id)
+            events.append(wire.truncate(item_id, end_ms, item.content_index))
+        return events
 
     def truncate_point(self, item_id: str | None, played_ms: int) -> tuple[ItemAudio, int] | None:
         """Where to truncate an interrupted item, or None when the user heard all of it."""

@@ -16,23 +16,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from rtws.video import VideoFrame
 
-Event = dict[str, Any]
+from .wire import Event, message
 
 
 def image_item(frame: VideoFrame, detail: str = "auto") -> Event:
     """A user message holding one picture (``conversation.item.create``)."""
-    return {
-        "type": "conversation.item.create",
-        "item": {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_image", "image_url": frame.data_url(), "detail": detail}],
-        },
-    }
+    return message("user", {"type": "input_image", "image_url": frame.data_url(), "detail": detail})
 
 
 class TurnImages:

@@ -7,6 +7,7 @@ can check every payload against the ``openai`` SDK's models directly.
 from __future__ import annotations
 
 import base64
+import binascii
 import itertools
 import json
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from rtws.errors import (
     AuthenticationError,
     ConnectionFailed,
     ConnectionLost,
+    ProtocolError,
     ProviderError,
     RTWSError,
 )
@@ -109,27 +111,21 @@ def cancel(response_id: str | None) -> Event:
     return event
 
 
-def user_text(text: str) -> Event:
+def message(role: str, content: Event) -> Event:
+    """A ``message`` item with one content part, added to the conversation."""
     return {
         "type": "conversation.item.create",
-        "item": {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": text}],
-        },
+        "item": {"type": "message", "role": role, "content": [content]},
     }
+
+
+def user_text(text: str) -> Event:
+    return message("user", {"type": "input_text", "text": text})
 
 
 def assistant_text(text: str) -> Event:
     """A reply from an earlier session, replayed as text to restore context after a reconnect."""
-    return {
-        "type": "conversation.item.create",
-        "item": {
-            "type": "message",
-            "role": "assistant",
-            "content": [{"type": "output_text", "text": text}],
-        },
-    }
+    return message("assistant", {"type": "output_text", "text": text})
 
 
 def function_output(call_id: str, result: Any) -> Event:
@@ -171,6 +167,15 @@ def response_create(text_only: bool = False) -> Event:
 
 
 # ---------------------------------------------------------------- server → rtws
+def audio_pcm(delta: str) -> bytes:
+    """An audio delta's PCM16: strict base64, validated in C, of whole samples (refused
+    here, not deep in the playout path as numpy's "multiple of element size")."""
+    pcm = binascii.a2b_base64(delta, strict_mode=True)
+    if len(pcm) % 2:
+        raise ProtocolError("OpenAI sent audio that is not whole PCM16 samples")
+    return pcm
+
+
 def part(event: Event, key: str) -> Event:
     """``event[key]`` when it is an object, else an empty one (absent or null fields)."""
     value = event.get(key)
