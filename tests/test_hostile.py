@@ -56,7 +56,6 @@ class HostileServer(EchoServer):
     async def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
         if self.refusal is None:
             return await super()._check_request(conn, request)
-        self.handshakes += 1
         status, body, headers = self.refusal
         if b"{auth}" in body:  # quote the credentials back, as some servers do
             body = body.replace(b"{auth}", request.headers.get("Authorization", "").encode())
