@@ -71,6 +71,12 @@ class TurnLatency:
         self._speech_end = self.capture_time(position_ms)
         self._reply_after = time.perf_counter()
 
+    @property
+    def pending(self) -> bool:
+        """Whether a turn is waiting for its reply's first sample (checked per reply chunk,
+        so the lookup below runs only while a figure can still come)."""
+        return self._speech_end is not None and self._reply_after is not None
+
     def measure(self, media: MediaManager, item_id: str | None) -> float | None:
         """Seconds from the end of speech to the first sample of ``item_id`` played.
 

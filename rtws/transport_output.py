@@ -63,6 +63,8 @@ class TransportOutput:
         whole before playback began has no later audio to check it on.
         """
         api = self._api
+        if not api.turn_latency.pending:
+            return
         report = api.turn_latency.metrics(media, self._last_item, api.provider_name, api.model_name)
         if report is not None:
             self._bus.emit(report)

@@ -364,6 +364,18 @@ def test_a_cancelled_call_refuses_its_result_and_session_end_cancels_the_rest() 
     ]
 
 
+@pytest.mark.parametrize(("call_id", "name"), [(None, "a"), (["c1"], "a"), ("c1", ["a"])])
+def test_a_malformed_call_is_refused_before_it_enters_the_ledger(call_id: Any, name: Any) -> None:
+    """Found by the fuzzer: an id that is not a string used to stay in the ledger and
+    break the session's end (every open call is cancelled there, by id)."""
+    conv, speaker, _ = make()
+    with pytest.raises((TypeError, ValueError)):
+        conv.handle(ev.FunctionCallArguments(call_id, name, {}))
+    assert not conv.calls.open and not speaker.of("llm-function-call-started")
+    conv.end_session()
+    assert not speaker.of("llm-function-call-stopped")
+
+
 # ------------------------------------------------------------------ usage, errors, sessions
 def test_usage_errors_and_session_end() -> None:
     conv, speaker, _ = make()

@@ -28,9 +28,9 @@ async def main() -> None:
         async with transport:
             print(await transport.get_all_cams())  # [AudioDevice(id='file-camera', ...)]
             transport.enable_cam(True)  # frames flow while it is on and the session ready
-            await asyncio.sleep(1.2)
+            await asyncio.sleep(2.0)
             transport.enable_cam(False)
-            print(transport.video.stats)  # VideoStats(frames_sent=3, bytes_sent=..., ...)
+            print(transport.video.stats)  # VideoStats(frames_sent=4, bytes_sent=..., ...)
         # --8<-- [end:camera]
         frames = [data for c in server.connections for _, data in c.video]
         assert len(frames) == transport.video.stats.frames_sent >= 2

@@ -50,14 +50,18 @@ class CallLedger:
         return any(call.arguments_done for call in self.open.values())
 
     def started(self, call_id: str, name: str, reply_id: str | None = None) -> Call:
+        if not isinstance(call_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            # A malformed server message: refused before it enters the ledger, where an
+            # id that is not a string would break every later event about the call.
+            raise TypeError(f"a function call id must be a string, not {type(call_id).__name__}")
         call = self.open.get(call_id)
         if call is None:
-            call = self.open[call_id] = Call(call_id, name, reply_id)
-            self._emit(
-                rtvi.LLMFunctionCallStarted(
-                    data=rtvi.LLMFunctionCallStartedData(function_name=name)
-                )
+            # The event first: a name it refuses leaves no half-registered call behind.
+            started = rtvi.LLMFunctionCallStarted(
+                data=rtvi.LLMFunctionCallStartedData(function_name=name)
             )
+            call = self.open[call_id] = Call(call_id, name, reply_id)
+            self._emit(started)
         return call
 
     def arguments(
