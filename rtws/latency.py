@@ -53,8 +53,8 @@ class TurnLatency:
     def sent(self, chunk: AudioChunk) -> None:
         """A mic chunk went to the server (call it for every one, in order)."""
         start = self._sent_ms
-        self._sent_ms += chunk.duration_ms
-        self._marks.append((start, self._sent_ms, chunk.captured_at))
+        end = self._sent_ms = start + len(chunk.pcm) * 500.0 / chunk.sample_rate  # PCM16: 2 B
+        self._marks.append((start, end, chunk.captured_at))
 
     def capture_time(self, position_ms: float) -> float | None:
         """When the mic captured the sample at ``position_ms`` of the server's timeline.

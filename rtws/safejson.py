@@ -36,7 +36,13 @@ def loads(data: str | bytes | bytearray) -> Any:
     except RecursionError:
         value, too_deep = None, True
     else:
-        too_deep = _may_nest_deeply(data) and _deeper_than(value, MAX_DEPTH, data)
+        # More opening brackets than the limit (an upper bound on the depth, counted in C)
+        # is rare: only then is the value walked. An audio delta is base64, no brackets.
+        if isinstance(data, str):
+            opens = data.count("{") + data.count("[")
+        else:
+            opens = data.count(b"{") + data.count(b"[")
+        too_deep = opens > MAX_DEPTH and _deeper_than(value, MAX_DEPTH, data)
     if too_deep:
         raise JSONTooDeep  # outside the except: no RecursionError chained to it
     return value
@@ -46,15 +52,6 @@ def check_depth(value: Any) -> None:
     """Raise :class:`JSONTooDeep` if an already decoded value nests too deep to send back."""
     if _deeper_than(value, MAX_DEPTH):
         raise JSONTooDeep
-
-
-def _may_nest_deeply(raw: str | bytes | bytearray) -> bool:
-    """Whether the text has more opening brackets than :data:`MAX_DEPTH` (an upper bound on
-    its depth, counted in C): false for nearly every frame, so the walk below is skipped on
-    the hot path (an audio delta is a few kB of base64, which has no brackets)."""
-    if isinstance(raw, str):
-        return raw.count("{") + raw.count("[") > MAX_DEPTH
-    return raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
 
 
 #: Items :func:`_deeper_than` walks (at least) before it measures the raw text instead.

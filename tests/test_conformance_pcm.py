@@ -204,6 +204,27 @@ async def test_binary_frames_without_a_binary_handler_are_reported_once() -> Non
     assert "binary frame" in error.data.error and "on_binary_message" in error.data.error
 
 
+async def test_a_first_release_harness_fails_with_the_migration_not_a_skip() -> None:
+    """Optional actions were plain methods of ProviderHarness before kit v2: such a
+    harness must hear how to opt in, not have its checks silently skipped."""
+
+    class FirstReleaseHarness(SwappableHarness[PcmServer, PcmTransport]):
+        make_transport = PcmHarness.make_transport
+        options = PcmHarness.options
+        server_say = PcmHarness.server_say
+        server_interrupt = PcmHarness.server_interrupt
+        received_audio = PcmHarness.received_audio
+        received_texts = PcmHarness.received_texts  # but no TypedTextHarness base
+
+    async with FirstReleaseHarness(PcmServer(), PcmTransport) as harness:
+        suite = MutantSuite(lambda: harness)
+        with pytest.raises(pytest.fail.Exception, match="add TypedTextHarness to its bases"):
+            await suite.test_send_text_reaches_the_server(harness)
+        with pytest.raises(pytest.skip.Exception, match="does not inherit .*LateAudioHarness"):
+            await suite.test_late_audio_of_an_interrupted_reply_is_never_played(harness)
+        await suite.close_transports()
+
+
 async def test_the_kit_runs_under_pytest_asyncio_strict_mode() -> None:
     """A provider package need not configure ``asyncio_mode = "auto"``: the checks carry
     the asyncio mark themselves (this repository's own config says auto, so override it)."""

@@ -42,10 +42,22 @@ Capability = TypeVar("Capability")
 
 
 def _needs(harness: ProviderHarness, capability: type[Capability]) -> Capability:
-    """``harness`` as the capability mixin a check needs, or skip the check, naming the mixin."""
-    if not isinstance(harness, capability):
-        pytest.skip(f"{type(harness).__name__} does not inherit rtws.testing.{capability.__name__}")
-    return harness
+    """``harness`` as the capability mixin a check needs, or skip the check, naming the mixin.
+
+    A harness written for the first kit defines the action but not the mixin (the
+    actions were methods of :class:`ProviderHarness` then): that check fails with the
+    one-line migration instead of being skipped, so no check silently stops running.
+    """
+    if isinstance(harness, capability):
+        return harness
+    name = f"rtws.testing.{capability.__name__}"
+    defined = sorted(n for n in capability.__abstractmethods__ if hasattr(harness, n))
+    if defined:
+        pytest.fail(
+            f"{type(harness).__name__} defines {', '.join(defined)} but does not inherit "
+            f"{name}: add {capability.__name__} to its bases (the kit's opt-in since v2)"
+        )
+    pytest.skip(f"{type(harness).__name__} does not inherit {name}")
 
 
 class ProviderConformance(ContractChecks):
