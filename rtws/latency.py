@@ -20,7 +20,7 @@ not in the figure: the microphone's and the speaker's own hardware latency.
 
 from __future__ import annotations
 
-import collections
+import array
 import time
 
 from . import rtvi
@@ -35,18 +35,21 @@ class TurnLatency:
 
     def __init__(self) -> None:
         self._sent_ms = 0.0
-        # Each chunk sent: where it starts and ends in the server's input timeline (ms),
-        # and when its last sample was captured.
-        self._marks: collections.deque[tuple[float, float, float]] = collections.deque(
-            maxlen=_MARKS_KEPT
-        )
+        # Each chunk sent, in a ring: where it starts and ends in the server's input
+        # timeline (ms), and when its last sample was captured. Flat arrays of doubles,
+        # not a tuple per chunk: 50 tuples a second, kept 30 s, made every session hold
+        # ~100 kB more and the garbage collector run full passes over them.
+        self._starts = array.array("d", bytes(8 * _MARKS_KEPT))
+        self._ends = array.array("d", bytes(8 * _MARKS_KEPT))
+        self._captured = array.array("d", bytes(8 * _MARKS_KEPT))
+        self._count = 0
         self._speech_end: float | None = None
         self._reply_after: float | None = None
 
     def reset(self) -> None:
         """A new server session: its input timeline starts again at 0."""
         self._sent_ms = 0.0
-        self._marks.clear()
+        self._count = 0
         self._speech_end = None
         self._reply_after = None
 
@@ -54,16 +57,19 @@ class TurnLatency:
         """A mic chunk went to the server (call it for every one, in order)."""
         start = self._sent_ms
         end = self._sent_ms = start + len(chunk.pcm) * 500.0 / chunk.sample_rate  # PCM16: 2 B
-        self._marks.append((start, end, chunk.captured_at))
+        i = self._count % _MARKS_KEPT
+        self._starts[i], self._ends[i], self._captured[i] = start, end, chunk.captured_at
+        self._count += 1
 
     def capture_time(self, position_ms: float) -> float | None:
         """When the mic captured the sample at ``position_ms`` of the server's timeline.
 
         None when that audio is older than what is remembered, or was never sent.
         """
-        for start_ms, end_ms, captured_at in self._marks:
-            if start_ms <= position_ms <= end_ms:
-                return captured_at - (end_ms - position_ms) / 1000.0
+        for n in range(max(0, self._count - _MARKS_KEPT), self._count):
+            i = n % _MARKS_KEPT
+            if self._starts[i] <= position_ms <= self._ends[i]:
+                return self._captured[i] - (self._ends[i] - position_ms) / 1000.0
         return None
 
     def speech_ended(self, position_ms: float) -> None:
