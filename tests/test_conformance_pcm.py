@@ -220,7 +220,7 @@ async def test_a_first_release_harness_fails_with_the_migration_not_a_skip() -> 
         suite = MutantSuite(lambda: harness)
         with pytest.raises(pytest.fail.Exception, match="add TypedTextHarness to its bases"):
             await suite.test_send_text_reaches_the_server(harness)
-        with pytest.raises(pytest.skip.Exception, match="does not inherit .*LateAudioHarness"):
+        with pytest.raises(pytest.skip.Exception, match=r"does not inherit .*LateAudioHarness"):
             await suite.test_late_audio_of_an_interrupted_reply_is_never_played(harness)
         await suite.close_transports()
 
