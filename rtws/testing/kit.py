@@ -51,7 +51,8 @@ def _needs(harness: ProviderHarness, capability: type[Capability]) -> Capability
     if isinstance(harness, capability):
         return harness
     name = f"rtws.testing.{capability.__name__}"
-    defined = sorted(n for n in capability.__abstractmethods__ if hasattr(harness, n))
+    actions: frozenset[str] = getattr(capability, "__abstractmethods__", frozenset())
+    defined = sorted(n for n in actions if hasattr(harness, n))
     if defined:
         pytest.fail(
             f"{type(harness).__name__} defines {', '.join(defined)} but does not inherit "
